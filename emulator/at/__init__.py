@@ -1,0 +1,1 @@
+"""Sans-I/O AT command engine: bytes and time in, bytes out (no I/O inside)."""

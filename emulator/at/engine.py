@@ -1,0 +1,331 @@
+"""The AT engine: framing, echo, dispatch, result codes and URC placement. No I/O.
+
+Inputs: ``receive_data(bytes, now)``, ``queue_urc(text, now)``, ``handle_timer(now)``.
+Outputs: ``data_to_send()`` and ``get_timer()``. The adapter feeds bytes, drains output and
+re-arms one timer (the aioquic pattern, house-style.md §1-2).
+
+Framing follows ITU-T V.250 §5.2: a line ends with S3 (CR); LF (S4) after it is ignored;
+S5 (backspace) edits; ``A/`` repeats the previous line. Responses and URCs are framed as
+Quectel frames them: ``<CR><LF>text<CR><LF>`` with ATV1, ``text<CR><LF>`` / ``<code><CR>``
+with ATV0 (research notes §6).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from emulator.at.errors import AtError, CmeError, SyntaxAtError
+from emulator.at.parser import Args, Form, ParsedCommand, split_line
+from emulator.at.registry import CommandRegistry, Response
+
+if TYPE_CHECKING:
+    from emulator.module.virtual import VirtualModule
+
+CR = 0x0D
+LF = 0x0A
+BS = 0x08
+
+# V.250 §5.7.1 numeric result codes (ATV0).
+NUMERIC_RESULTS = {
+    "OK": "0",
+    "CONNECT": "1",
+    "RING": "2",
+    "NO CARRIER": "3",
+    "ERROR": "4",
+    "NO DIALTONE": "6",
+    "BUSY": "7",
+    "NO ANSWER": "8",
+}
+
+MAX_HELD_URCS = 256  # URCs held during a long command; beyond that the oldest are dropped
+
+
+@dataclass
+class EngineSettings:
+    """The V.250/27.007 settings the engine renders with (saved by AT&W, restored by ATZ)."""
+
+    echo: bool = True  # ATE
+    verbose: bool = True  # ATV
+    quiet: bool = False  # ATQ
+    cmee: int = 1  # AT+CMEE; Quectel's factory default is 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {"echo": int(self.echo), "verbose": int(self.verbose),
+                "quiet": int(self.quiet), "cmee": self.cmee}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, int], defaults: EngineSettings) -> EngineSettings:
+        return cls(
+            echo=bool(data.get("echo", defaults.echo)),
+            verbose=bool(data.get("verbose", defaults.verbose)),
+            quiet=bool(data.get("quiet", defaults.quiet)),
+            cmee=int(data.get("cmee", defaults.cmee)),
+        )
+
+
+@dataclass(frozen=True)
+class _Context:
+    module: VirtualModule
+    now: float
+
+
+@dataclass
+class EngineStats:
+    lines: int = 0
+    errors: int = 0
+    urcs: int = 0
+    urcs_dropped: int = 0
+
+
+@dataclass
+class AtEngine:
+    """One AT port's command interpreter.
+
+    ``module`` is handed to handlers; the engine itself only knows bytes and settings.
+    """
+
+    module: VirtualModule
+    registry: CommandRegistry
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    max_line_length: int = 1024
+    latency: dict[str, float] = field(default_factory=dict)
+    urc_before_echo: bool = False  # fault switch: hold URCs until the next command's echo
+    stats: EngineStats = field(default_factory=EngineStats)
+
+    _line: bytearray = field(default_factory=bytearray)
+    _line_bad: str | None = None
+    _skip_lf: bool = False
+    _last_line: str = ""
+    _out: bytearray = field(default_factory=bytearray)
+    _pending_input: bytearray = field(default_factory=bytearray)
+    _busy_until: float | None = None
+    _scheduled: bytes = b""
+    _held_urcs: deque[str] = field(default_factory=deque)
+    _quiet_until: float | None = None
+
+    # ----------------------------------------------------------------- inputs
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Bytes from the host. Never raises: bad input becomes ERROR on the port."""
+        if self._quiet_until is not None:
+            return  # rebooting: the port is dead, input is lost as on hardware
+        if self._busy_until is not None:
+            self._pending_input += data
+            if len(self._pending_input) > 4 * self.max_line_length:
+                del self._pending_input[: len(self._pending_input) - 4 * self.max_line_length]
+            return
+        self._consume(bytes(data), now)
+
+    def queue_urc(self, text: str, now: float) -> None:
+        """An unsolicited result code. Held while a command runs (27.007 §3: a URC is never
+        placed inside a response) and delivered right after the final result code."""
+        if self._quiet_until is not None:
+            return
+        self.stats.urcs += 1
+        if self._busy_until is not None or self.urc_before_echo:
+            if len(self._held_urcs) >= MAX_HELD_URCS:
+                self._held_urcs.popleft()
+                self.stats.urcs_dropped += 1
+            self._held_urcs.append(text)
+            return
+        self._write_urc(text)
+
+    def handle_timer(self, now: float) -> None:
+        if self._quiet_until is not None and now >= self._quiet_until:
+            self._quiet_until = None
+        if self._busy_until is not None and now >= self._busy_until:
+            self._busy_until = None
+            self._out += self._scheduled
+            self._scheduled = b""
+            self._release_held_urcs()
+            if self._pending_input:
+                pending = bytes(self._pending_input)
+                self._pending_input.clear()
+                self._consume(pending, now)
+
+    def go_quiet(self, until: float) -> None:
+        """Reboot: drop everything not yet sent after the current output, ignore input."""
+        self._quiet_until = until
+        self._busy_until = None
+        self._scheduled = b""
+        self._pending_input.clear()
+        self._held_urcs.clear()
+        self._line.clear()
+        self._line_bad = None
+
+    # ---------------------------------------------------------------- outputs
+    def data_to_send(self) -> bytes:
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def get_timer(self) -> float | None:
+        times = [t for t in (self._busy_until, self._quiet_until) if t is not None]
+        return min(times) if times else None
+
+    @property
+    def busy(self) -> bool:
+        return self._busy_until is not None
+
+    @property
+    def quiet(self) -> bool:
+        return self._quiet_until is not None
+
+    # --------------------------------------------------------------- framing
+    def _consume(self, data: bytes, now: float) -> None:
+        for index, byte in enumerate(data):
+            if self._busy_until is not None or self._quiet_until is not None:
+                # The line just completed made us busy: the rest waits its turn.
+                if self._busy_until is not None:
+                    self._pending_input += data[index:]
+                return
+            if byte == LF and self._skip_lf:
+                self._skip_lf = False
+                continue
+            self._skip_lf = False
+            if byte == LF and not self._line:
+                continue  # a stray LF between lines: S4 is ignored on input
+            if not self._line and self._held_urcs and self.urc_before_echo:
+                self._release_held_urcs(at_echo=True)
+            if self.settings.echo:
+                self._out.append(byte)
+            if byte == CR:
+                self._skip_lf = True
+                self._end_of_line(now)
+                continue
+            if byte == BS:
+                if self._line:
+                    self._line.pop()
+                continue
+            if byte == 0 or byte > 0x7E or (byte < 0x20 and byte != 0x09):
+                self._line_bad = self._line_bad or f"byte 0x{byte:02x} not allowed in a command"
+                continue
+            if len(self._line) >= self.max_line_length:
+                self._line_bad = f"line longer than {self.max_line_length} characters"
+                continue
+            self._line.append(byte)
+            if len(self._line) == 2 and self._line.upper() == b"A/":
+                # V.250 §5.2.4: "A/" repeats the last command line at once, without CR.
+                self._line.clear()
+                self._execute_line(self._last_line, now)
+
+    def _end_of_line(self, now: float) -> None:
+        text = self._line.decode("ascii")
+        bad = self._line_bad
+        self._line.clear()
+        self._line_bad = None
+        if bad is not None:
+            self._finish([], SyntaxAtError(bad), now, 0.0)
+            return
+        stripped = text.strip(" \t")
+        if not stripped:
+            return  # an empty line gets no answer
+        self._last_line = stripped
+        self._execute_line(stripped, now)
+
+    # -------------------------------------------------------------- dispatch
+    def _execute_line(self, text: str, now: float) -> None:
+        self.stats.lines += 1
+        if text[:2] not in ("AT", "at"):
+            self._finish([], SyntaxAtError("a command line starts with AT"), now, 0.0)
+            return
+        try:
+            commands = split_line(text[2:])
+        except SyntaxAtError as exc:
+            self._finish([], exc, now, 0.0)
+            return
+        if not commands:
+            self._finish([], None, now, self.latency.get("AT", 0.0))  # bare "AT"
+            return
+        blocks: list[list[str]] = []
+        delay = 0.0
+        final: str | None = "OK"
+        ctx = _Context(module=self.module, now=now)
+        for command in commands:
+            delay += self.latency.get(command.name, 0.0)
+            try:
+                response = self._dispatch(command, ctx)
+            except AtError as exc:
+                # 27.007 §9.2: an error ends the line; commands after it do not run.
+                self._finish(blocks, exc, now, delay)
+                return
+            if response.lines:
+                blocks.append(response.lines)
+            delay += response.delay
+            final = response.final
+        self._finish(blocks, None, now, delay, final=final)
+
+    def _dispatch(self, command: ParsedCommand, ctx: _Context) -> Response:
+        handler = self.registry.lookup(command.name, command.form)
+        if handler is None:
+            if self.registry.knows(command.name):
+                raise SyntaxAtError(f"{command.name} has no {command.form.value} form")
+            raise SyntaxAtError(f"unknown command {command.name}")
+        if command.form is not Form.WRITE and command.args and command.name[0] in "+$^":
+            raise SyntaxAtError("parameters given to a form that takes none")
+        result = handler(ctx, Args(command.args))
+        if result is None:
+            return Response()
+        if isinstance(result, list):
+            return Response(lines=result)
+        return result
+
+    # ------------------------------------------------------------- rendering
+    def _finish(
+        self,
+        blocks: list[list[str]],
+        error: AtError | None,
+        now: float,
+        delay: float,
+        *,
+        final: str | None = "OK",
+    ) -> None:
+        out = bytearray()
+        for lines in blocks:
+            out += self._render_information(lines)
+        if error is not None:
+            self.stats.errors += 1
+            out += self._render_error(error)
+        elif final is not None:
+            out += self._render_final(final)
+        if delay > 0:
+            self._busy_until = now + delay
+            self._scheduled = bytes(out)
+        else:
+            self._out += out
+            self._release_held_urcs()
+
+    def _render_information(self, lines: list[str]) -> bytes:
+        if self.settings.verbose:
+            return ("\r\n" + "\r\n".join(lines) + "\r\n").encode("ascii", "replace")
+        return "".join(line + "\r\n" for line in lines).encode("ascii", "replace")
+
+    def _render_final(self, code: str) -> bytes:
+        if self.settings.quiet:
+            return b""
+        if self.settings.verbose:
+            return f"\r\n{code}\r\n".encode("ascii")
+        return f"{NUMERIC_RESULTS.get(code, code)}\r".encode("ascii")
+
+    def _render_error(self, error: AtError) -> bytes:
+        """The one place an error becomes bytes (V.250 ERROR, 27.007 §9.1 +CME ERROR)."""
+        if isinstance(error, CmeError) and self.settings.cmee != 0:
+            if self.settings.quiet:
+                return b""
+            detail = str(error.code) if self.settings.cmee == 1 else error.text
+            text = f"+CME ERROR: {detail}"
+            return (f"\r\n{text}\r\n" if self.settings.verbose else f"{text}\r\n").encode("ascii")
+        return self._render_final("ERROR")
+
+    def _write_urc(self, text: str) -> None:
+        framed = f"\r\n{text}\r\n" if self.settings.verbose else f"{text}\r\n"
+        self._out += framed.encode("ascii", "replace")
+
+    def _release_held_urcs(self, *, at_echo: bool = False) -> None:
+        """Deliver held URCs: after a final result code normally, or, with the
+        ``urc_before_echo`` fault switch, only when the next command line starts."""
+        if self.urc_before_echo and not at_echo:
+            return
+        while self._held_urcs:
+            self._write_urc(self._held_urcs.popleft())

@@ -1,0 +1,84 @@
+"""Command handlers keyed by (name, form), contributed by one module per command family.
+
+A family module (``emulator/commands/<family>.py``) exposes ``register(registry)`` and
+decorates its handlers; the module profile decides which families and commands exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from emulator.at.parser import Args, Form
+
+if TYPE_CHECKING:
+    from emulator.module.virtual import VirtualModule
+
+
+@dataclass(kw_only=True)
+class Response:
+    """What a handler gives back: information lines and, normally, ``OK``.
+
+    ``final`` is None when the handler ends the exchange itself (e.g. a reboot answers OK and
+    then goes quiet); ``delay`` adds latency on top of the profile's per-command latency.
+    """
+
+    lines: list[str] = field(default_factory=list)
+    final: str | None = "OK"
+    delay: float = 0.0
+
+
+class CommandContext(Protocol):
+    """What a handler may touch: the module (state, settings, URCs, events) and the time."""
+
+    @property
+    def module(self) -> VirtualModule: ...
+
+    @property
+    def now(self) -> float: ...
+
+
+Handler = Callable[[CommandContext, Args], Response | list[str] | None]
+"""A handler returns a Response, a list of information lines (then OK), or None (just OK)."""
+
+
+@dataclass
+class CommandRegistry:
+    handlers: dict[tuple[str, Form], Handler] = field(default_factory=dict)
+
+    def add(self, name: str, form: Form, handler: Handler) -> None:
+        key = (name.upper(), form)
+        if key in self.handlers:
+            raise ValueError(f"duplicate handler for {name} {form.value}")
+        self.handlers[key] = handler
+
+    def on(self, name: str, *forms: Form) -> Callable[[Handler], Handler]:
+        """Decorator: ``@registry.on("+CSQ", Form.EXEC)``."""
+
+        def deco(fn: Handler) -> Handler:
+            for form in forms:
+                self.add(name, form, fn)
+            return fn
+
+        return deco
+
+    def lookup(self, name: str, form: Form) -> Handler | None:
+        return self.handlers.get((name, form))
+
+    def knows(self, name: str) -> bool:
+        return any(key[0] == name for key in self.handlers)
+
+    def names(self) -> set[str]:
+        return {key[0] for key in self.handlers}
+
+    def restrict(self, allowed: Iterable[str]) -> None:
+        """Keep only the listed commands (a profile's command set)."""
+        keep = {a.upper() for a in allowed}
+        self.handlers = {k: v for k, v in self.handlers.items() if k[0] in keep}
+
+
+class CommandFamily(Protocol):
+    """A module under emulator/commands/ (or a plug-in) that contributes handlers."""
+
+    def register(self, registry: CommandRegistry) -> None: ...

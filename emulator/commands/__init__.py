@@ -1,0 +1,1 @@
+"""AT command families: one module per family, each with ``register(registry)``."""

@@ -1,0 +1,1 @@
+"""The virtual module's state and its sans-I/O host (VirtualModule)."""

@@ -1,0 +1,61 @@
+"""Events a VirtualModule gives its adapters (pulled with ``next_event()``).
+
+Small, frozen, keyword-only dataclasses (house style §3). Command families may define
+their own events (e.g. the LwM2M family's requests) by subclassing ModuleEvent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleEvent:
+    """Base class of everything ``VirtualModule.next_event()`` returns."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RebootStarted(ModuleEvent):
+    """The module goes down (AT+CFUN=1,1, a server's Reboot execute, a fault)."""
+
+    reason: str
+    factory_reset: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootCompleted(ModuleEvent):
+    """Boot URCs have been sent; the AT port answers again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionalityChanged(ModuleEvent):
+    fun: int  # 27.007 §8.2: 0 minimum, 1 full, 4 flight mode
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationChanged(ModuleEvent):
+    """EPS registration state (27.007 §10.1.22 <stat>) changed."""
+
+    stat: int
+
+    @property
+    def registered(self) -> bool:
+        return self.stat in (1, 5)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PdpContextChanged(ModuleEvent):
+    cid: int
+    active: bool
+    address: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimStateChanged(ModuleEvent):
+    state: str  # the +CPIN text: READY, NOT INSERTED, SIM PIN ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalChanged(ModuleEvent):
+    rssi: int  # 27.007 §8.5 <rssi> 0-31, 99 unknown
+    ber: int

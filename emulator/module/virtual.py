@@ -1,0 +1,340 @@
+"""VirtualModule: one emulated module, sans-I/O.
+
+It owns the AT engine, the radio state, the module's timers and the event queue. Adapters
+call ``receive_data`` / ``handle_timer`` with the time, then drain ``data_to_send()`` and
+``next_event()`` and re-arm a timer at ``get_timer()``. Tests and scenarios change the
+world through the methods under "world controls" (signal, coverage, SIM, PDP faults),
+and the module answers with the URCs and AT answers hardware gives.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from emulator.at.engine import AtEngine, EngineSettings
+from emulator.at.errors import OperationNotAllowed, UnspecifiedGprsError
+from emulator.at.registry import CommandFamily, CommandRegistry
+from emulator.module.events import (
+    BootCompleted,
+    FunctionalityChanged,
+    ModuleEvent,
+    PdpContextChanged,
+    RebootStarted,
+    RegistrationChanged,
+    SignalChanged,
+    SimStateChanged,
+)
+from emulator.module.nvstore import MemoryNvStore, NvStore
+from emulator.module.profile import Identity, ModuleProfile
+from emulator.module.state import PdpContext, RadioState, RegStat, SimState
+
+T = TypeVar("T")
+
+ENGINE_NV = "engine"  # namespace of the AT&W settings
+
+# The command families the emulator ships; a profile may also name "package.module".
+BUILTIN_FAMILIES = ("basic", "identity", "sim", "network", "pdp", "power", "clock", "lwm2m")
+
+
+def load_family(name: str) -> CommandFamily:
+    module_name = f"emulator.commands.{name}" if name in BUILTIN_FAMILIES else name
+    try:
+        family: CommandFamily = importlib.import_module(module_name)  # type: ignore[assignment]
+    except ImportError as exc:
+        raise ValueError(f"command family {name!r} cannot be loaded: {exc}") from exc
+    if not hasattr(family, "register"):
+        raise ValueError(f"command family {name!r} has no register(registry)")
+    return family
+
+
+def build_registry(profile: ModuleProfile) -> CommandRegistry:
+    registry = CommandRegistry()
+    for name in profile.command_families:
+        load_family(name).register(registry)
+    if profile.commands is not None:
+        registry.restrict(profile.commands)
+    return registry
+
+
+class VirtualModule:
+    def __init__(
+        self,
+        profile: ModuleProfile,
+        *,
+        now: float,
+        wall_clock_offset: float = 0.0,
+        identity: Identity | None = None,
+        nv: NvStore | None = None,
+        registry: CommandRegistry | None = None,
+        boot: bool = True,
+    ) -> None:
+        """``wall_clock_offset`` turns the monotonic ``now`` into Unix time (for AT+CCLK)."""
+        self.profile = profile
+        self.identity = identity or profile.identity
+        self.nv: NvStore = nv if nv is not None else MemoryNvStore()
+        self.wall_clock_offset = wall_clock_offset
+        self.utc_offset_quarters = 0  # time zone as AT+CCLK prints it (quarters of an hour)
+        self.components: dict[str, Any] = {}  # per-family state, keyed by family name
+        self._events: deque[ModuleEvent] = deque()
+        self._timers: list[tuple[float, int, Callable[[float], None]]] = []
+        self._timer_seq = itertools.count()
+        self._boot_generation = 0
+        self.radio = RadioState()
+        self.engine = AtEngine(
+            module=self,
+            registry=registry if registry is not None else build_registry(profile),
+            max_line_length=profile.max_line_length,
+            latency=dict(profile.latency),
+        )
+        self.engine.settings = self._saved_settings()
+        self._power_on_state()
+        if boot:
+            self._boot(now)
+
+    # ------------------------------------------------------------- the adapter API
+    def receive_data(self, data: bytes, now: float) -> None:
+        self.engine.receive_data(data, now)
+
+    def data_to_send(self) -> bytes:
+        return self.engine.data_to_send()
+
+    def next_event(self) -> ModuleEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        times = [t for t in (self.engine.get_timer(),) if t is not None]
+        if self._timers:
+            times.append(self._timers[0][0])
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        self.engine.handle_timer(now)
+        while self._timers and self._timers[0][0] <= now:
+            _, _, callback = heapq.heappop(self._timers)
+            callback(now)
+
+    # ------------------------------------------------- services for command families
+    def call_at(self, when: float, callback: Callable[[float], None]) -> None:
+        """Run ``callback(now)`` at ``when`` (module time); dropped by a reboot."""
+        generation = self._boot_generation
+
+        def guarded(now: float) -> None:
+            if generation == self._boot_generation:
+                callback(now)
+
+        heapq.heappush(self._timers, (when, next(self._timer_seq), guarded))
+
+    def raise_urc(self, text: str, now: float) -> None:
+        self.engine.queue_urc(text, now)
+
+    def post_event(self, event: ModuleEvent) -> None:
+        self._events.append(event)
+
+    def component(self, key: str, factory: Callable[[], T]) -> T:
+        """Per-module state of a command family, created on first use."""
+        if key not in self.components:
+            self.components[key] = factory()
+        value: T = self.components[key]
+        return value
+
+    def unix_time(self, now: float) -> float:
+        return now + self.wall_clock_offset
+
+    # ---------------------------------------------------------------- AT settings
+    def _saved_settings(self) -> EngineSettings:
+        factory = EngineSettings.from_dict(self.profile.settings, EngineSettings())
+        return EngineSettings.from_dict(self.nv.load(ENGINE_NV), factory)
+
+    def save_settings(self) -> None:
+        """AT&W: the current V.250 settings become the power-on ones."""
+        self.nv.save(ENGINE_NV, self.engine.settings.as_dict())
+
+    def restore_settings(self, factory: bool) -> None:
+        """ATZ (saved profile) or AT&F (factory values; not saved until AT&W)."""
+        defaults = EngineSettings.from_dict(self.profile.settings, EngineSettings())
+        self.engine.settings = replace(defaults) if factory else self._saved_settings()
+
+    # ------------------------------------------------------------- power and boot
+    def _power_on_state(self) -> None:
+        net = self.profile.network
+        self.radio = RadioState(
+            fun=1,
+            rssi=net.rssi,
+            ber=net.ber,
+            coverage=self.radio.coverage,
+            roaming=self.radio.roaming,
+            denied=self.radio.denied,
+            sim=self.radio.sim,
+            pdp_reject=self.radio.pdp_reject,
+            contexts={1: PdpContext(cid=1, pdp_type=net.pdp_type, apn=net.apn)},
+        )
+
+    def _boot(self, now: float) -> None:
+        gap = self.profile.boot.urc_gap
+        when = now
+        for text in self._boot_urcs():
+            self.call_at(when, lambda t, text=text: self.raise_urc(text, t))
+            when += gap
+        self.call_at(when, lambda t: self.post_event(BootCompleted()))
+        self._schedule_registration(when)
+
+    def _boot_urcs(self) -> list[str]:
+        urcs = list(self.profile.boot.urcs)
+        if self.radio.sim is not SimState.READY:
+            # No usable SIM: the boot sequence reports it and stops short of SMS/PB init.
+            urcs = [u for u in urcs if not u.startswith(("+CPIN:", "+QUSIM", "+QIND:"))]
+            urcs.append(f"+CPIN: {self.radio.sim.value}")
+        return urcs
+
+    def reboot(self, now: float, reason: str, *, factory_reset: bool = False) -> None:
+        """The port goes quiet, then the boot URCs come again (AT+CFUN=1,1, /3/0/4)."""
+        self._boot_generation += 1
+        self._timers.clear()
+        if factory_reset:
+            self.nv.erase()
+        self.post_event(RebootStarted(reason=reason, factory_reset=factory_reset))
+        quiet_until = now + self.profile.boot.duration
+        self.engine.go_quiet(quiet_until)
+        self.engine.settings = self._saved_settings()
+        self._power_on_state()
+        self.call_at(quiet_until, self._boot)
+
+    def set_functionality(self, fun: int, now: float) -> None:
+        if fun not in (0, 1, 4):
+            raise ValueError(f"functionality {fun} is not 0, 1 or 4")
+        previous = self.radio.fun
+        self.radio.fun = fun
+        self.post_event(FunctionalityChanged(fun=fun))
+        if fun != 1:
+            self._update_registration(now)  # deregisters, which tears the PDP contexts down
+            return
+        if previous != 1 and self.radio.sim is SimState.READY:
+            # Radio back on: the SIM is read again (research notes §6, after AT+CFUN=1).
+            for text in ("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"):
+                self.raise_urc(text, now)
+        self._schedule_registration(now)
+
+    # ------------------------------------------------------------- registration
+    def _schedule_registration(self, now: float) -> None:
+        delay = self.profile.network.attach_delay
+        if delay <= 0:
+            self._update_registration(now)
+        else:
+            if self.radio.wanted_stat() in (RegStat.HOME, RegStat.ROAMING):
+                self._set_stat(RegStat.SEARCHING, now)
+            self.call_at(now + delay, self._update_registration)
+
+    def _update_registration(self, now: float) -> None:
+        self._set_stat(self.radio.wanted_stat(), now)
+
+    def _set_stat(self, stat: RegStat, now: float) -> None:
+        if stat == self.radio.stat:
+            return
+        self.radio.stat = stat
+        if not self.radio.registered:
+            self._deactivate_all(now)
+        for command, mode, with_lac in (
+            ("+CREG", self.radio.creg_mode, True),
+            ("+CEREG", self.radio.cereg_mode, True),
+        ):
+            if mode >= 1:
+                self.raise_urc(f"{command}: {self.registration_fields(mode, with_lac)}", now)
+        self.post_event(RegistrationChanged(stat=int(stat)))
+
+    def registration_fields(self, mode: int, with_location: bool) -> str:
+        """``<stat>[,"<tac>","<ci>",<AcT>]`` as +CREG/+CEREG print it (27.007 §7.2, §10.1.22)."""
+        text = str(int(self.radio.stat))
+        if mode == 2 and with_location and self.radio.registered:
+            net = self.profile.network
+            text += f',"{net.tac}","{net.cell_id}",{net.act}'
+        return text
+
+    # ---------------------------------------------------------------- PDP contexts
+    def activate_pdp(self, cid: int, now: float) -> str:
+        """Bring a context up and return its address; raise the CME error hardware gives."""
+        ctx = self.radio.contexts.get(cid)
+        if ctx is None:
+            raise OperationNotAllowed(f"context {cid} is not defined")
+        if not self.radio.registered:
+            raise UnspecifiedGprsError("not attached")
+        if self.radio.pdp_reject:
+            raise UnspecifiedGprsError("network rejected the activation")
+        if not ctx.active:
+            ctx.active = True
+            ctx.address = self._address_for(cid)
+            self.post_event(PdpContextChanged(cid=cid, active=True, address=ctx.address))
+        assert ctx.address is not None
+        return ctx.address
+
+    def deactivate_pdp(self, cid: int, now: float) -> None:
+        ctx = self.radio.contexts.get(cid)
+        if ctx is None:
+            raise OperationNotAllowed(f"context {cid} is not defined")
+        if ctx.active:
+            ctx.active = False
+            ctx.address = None
+            self.post_event(PdpContextChanged(cid=cid, active=False, address=None))
+
+    def _deactivate_all(self, now: float) -> None:
+        for cid, ctx in self.radio.contexts.items():
+            if ctx.active:
+                self.deactivate_pdp(cid, now)
+
+    def _address_for(self, cid: int) -> str:
+        base = self.profile.network.ip_address.split(".")
+        base[-1] = str((int(base[-1]) + cid - 1) % 254 + 1)
+        return ".".join(base)
+
+    def active_address(self) -> str | None:
+        for ctx in self.radio.contexts.values():
+            if ctx.active:
+                return ctx.address
+        return None
+
+    # --------------------------------------------------------------- world controls
+    def set_signal(self, rssi: int, now: float, *, ber: int = 99) -> None:
+        """Signal changes (27.007 <rssi> 0-31 or 99); 99 also means coverage is lost."""
+        if not (0 <= rssi <= 31 or rssi == 99):
+            raise ValueError(f"rssi {rssi} is not 0-31 or 99")
+        self.radio.rssi, self.radio.ber = rssi, ber
+        self.post_event(SignalChanged(rssi=rssi, ber=ber))
+        self.set_coverage(rssi != 99, now)
+
+    def set_coverage(self, present: bool, now: float) -> None:
+        """No cell (a tunnel, a basement) and back: registration and PDP follow."""
+        if present == self.radio.coverage:
+            return
+        self.radio.coverage = present
+        if not present:
+            self.radio.rssi, self.radio.ber = 99, 99
+        elif self.radio.rssi == 99:
+            self.radio.rssi, self.radio.ber = self.profile.network.rssi, self.profile.network.ber
+        self._schedule_registration(now) if present else self._update_registration(now)
+
+    def set_registration_denied(self, denied: bool, now: float) -> None:
+        self.radio.denied = denied
+        self._update_registration(now)
+
+    def set_pdp_reject(self, reject: bool) -> None:
+        """Fault: the network refuses PDP activations until cleared."""
+        self.radio.pdp_reject = reject
+
+    def detach(self, now: float) -> None:
+        """The network detaches the module (it re-attaches when coverage comes back)."""
+        self.set_coverage(False, now)
+
+    def set_sim(self, state: SimState, now: float) -> None:
+        """Insert or remove the SIM. Quectel reports a removal as ``+CPIN: NOT READY``."""
+        if state is self.radio.sim:
+            return
+        self.radio.sim = state
+        self.raise_urc("+CPIN: NOT READY" if state is SimState.NOT_INSERTED
+                       else f"+CPIN: {state.value}", now)
+        self.post_event(SimStateChanged(state=state.value))
+        self._update_registration(now)
