@@ -1,0 +1,162 @@
+"""ModuleHost: runs one VirtualModule on asyncio (the thin adapter around the sans-I/O core).
+
+It feeds bytes from a transport, keeps exactly one timer armed at ``module.get_timer()``,
+hands output to its sinks (the transport, a trace) and module events to its services (the
+LwM2M client, ...). Anything that changes the module from outside goes through
+``host.apply(fn)``, so output and events are flushed right after (aioquic's "feed, drain
+events, transmit, re-arm the timer" loop, house-style.md §1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from emulator.module.events import ModuleEvent
+from emulator.module.virtual import BUILTIN_FAMILIES, VirtualModule
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ModuleService(Protocol):
+    """Something that lives beside a module and reacts to its events (e.g. LwM2M client)."""
+
+    async def start(self) -> None: ...
+
+    def on_event(self, event: ModuleEvent) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+OutputSink = Callable[[bytes], None]
+EventListener = Callable[[ModuleEvent], None]
+
+
+class ModuleHost:
+    def __init__(self, module: VirtualModule, *, clock: Callable[[], float] = time.monotonic):
+        self.module = module
+        self.clock = clock
+        self.services: list[ModuleService] = []
+        self._sinks: list[OutputSink] = []
+        self._listeners: list[EventListener] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._started = False
+
+    # ------------------------------------------------------------------ wiring
+    def add_sink(self, sink: OutputSink) -> None:
+        """Output bytes go to every sink (the transport first, then traces)."""
+        self._sinks.append(sink)
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Module events go to listeners (tests, scenarios) as well as services."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: EventListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def add_service(self, service: ModuleService) -> None:
+        self.services.append(service)
+
+    def load_family_services(self) -> None:
+        """Each command family may offer ``create_service(host)`` (e.g. the LwM2M client)."""
+        for name in self.module.profile.command_families:
+            module_name = f"emulator.commands.{name}" if name in BUILTIN_FAMILIES else name
+            family = importlib.import_module(module_name)
+            factory = getattr(family, "create_service", None)
+            if factory is not None:
+                service = factory(self)
+                if service is not None:
+                    self.add_service(service)
+
+    # --------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        self._started = True
+        for service in self.services:
+            await service.start()
+        self.flush()
+
+    async def stop(self) -> None:
+        self._started = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for service in reversed(self.services):
+            try:
+                await service.stop()
+            except Exception:  # one service failing to stop must not keep others running
+                log.exception("stopping %r failed", service)
+
+    # ------------------------------------------------------------------ inputs
+    def now(self) -> float:
+        return self.clock()
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the host program (the transport calls this)."""
+        self.module.receive_data(data, self.clock())
+        self.flush()
+
+    def apply(self, fn: Callable[[float], T]) -> T:
+        """Change the module from outside (a service, a test, a scenario fault) and flush."""
+        try:
+            return fn(self.clock())
+        finally:
+            self.flush()
+
+    def raise_urc(self, text: str) -> None:
+        self.apply(lambda now: self.module.raise_urc(text, now))
+
+    # ----------------------------------------------------------------- outputs
+    def flush(self) -> None:
+        """Drain output and events, then re-arm the one timer."""
+        for _ in range(1000):  # events may cause output and more events; bounded
+            data = self.module.data_to_send()
+            if data:
+                for sink in self._sinks:
+                    sink(data)
+            event = self.module.next_event()
+            if event is None and not data:
+                break
+            if event is not None:
+                self._dispatch(event)
+        self._arm_timer()
+
+    def _dispatch(self, event: ModuleEvent) -> None:
+        for service in self.services:
+            try:
+                service.on_event(event)
+            except Exception:  # a service bug must not take the AT port down
+                log.exception("service %r failed on %r", service, event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener failed on %r", event)
+
+    def _arm_timer(self) -> None:
+        when = self.module.get_timer()
+        if when == self._timer_at and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = when
+        if when is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, when - self.clock())
+        self._timer = loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.module.handle_timer(self.clock())
+        self.flush()
