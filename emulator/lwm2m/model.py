@@ -21,7 +21,7 @@ A content tree is one of :class:`LwM2MObject`, :class:`ObjectInstance`,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -36,6 +36,7 @@ __all__ = [
     "ResourceInstance",
     "SingleResource",
     "Value",
+    "build_content",
     "content_path",
     "flatten",
 ]
@@ -124,19 +125,140 @@ def content_path(content: Content, base_path: LwM2MPath) -> LwM2MPath:
     """The path of the node ``content`` when it was read from / written to ``base_path``.
 
     ``base_path`` is the request path: either the node's own path, or (for an
-    :class:`ObjectInstance` with an id) its object path. Raises ``ValueError`` when the content's
-    level or ids do not match ``base_path``.
+    :class:`ObjectInstance`) its object path. Raises ``ValueError`` when the content's level or
+    ids do not match ``base_path``.
     """
-    raise NotImplementedError
+    level = base_path.level
+    if isinstance(content, LwM2MObject):
+        if level == 1 and base_path.object_id == content.id:
+            return base_path
+    elif isinstance(content, ObjectInstance):
+        if level == 1:
+            return base_path if content.id is None else base_path.child(content.id)
+        if level == 2 and content.id in (None, base_path.instance_id):
+            return base_path
+    elif isinstance(content, SingleResource | MultiResource):
+        if level == 3 and base_path.resource_id == content.id:
+            return base_path
+    elif isinstance(content, ResourceInstance):
+        if level == 4 and base_path.resource_instance_id == content.id:
+            return base_path
+    else:
+        raise ValueError(f"{type(content).__name__} is not LwM2M content")
+    raise ValueError(
+        f"{type(content).__name__} with id {content.id} does not belong at {base_path}"
+    )
 
 
 def flatten(content: Content, base_path: LwM2MPath) -> list[tuple[LwM2MPath, Value]]:
     """Every value in ``content`` with its full path, in path order.
 
     Empty multiple resources and empty instances contribute nothing. See :func:`content_path`
-    for ``base_path``.
+    for ``base_path``. An ``ObjectInstance`` without id cannot be flattened (``ValueError``).
     """
-    raise NotImplementedError
+    path = content_path(content, base_path)
+    entries: list[tuple[LwM2MPath, Value]] = []
+    _flatten_into(content, path, entries)
+    return entries
+
+
+def _flatten_into(
+    content: Content, path: LwM2MPath, entries: list[tuple[LwM2MPath, Value]]
+) -> None:
+    if isinstance(content, LwM2MObject):
+        for iid in sorted(content.instances):
+            _flatten_into(content.instances[iid], path.child(iid), entries)
+    elif isinstance(content, ObjectInstance):
+        if path.level != 2:
+            raise ValueError("an object instance without id has no paths")
+        for rid in sorted(content.resources):
+            _flatten_into(content.resources[rid], path.child(rid), entries)
+    elif isinstance(content, MultiResource):
+        entries.extend(
+            (path.child(riid), content.instances[riid]) for riid in sorted(content.instances)
+        )
+    else:
+        entries.append((path, content.value))
+
+
+def build_content(
+    entries: Iterable[tuple[LwM2MPath, Value]],
+    base_path: LwM2MPath,
+    is_multiple: Callable[[LwM2MPath], bool | None],
+) -> Content:
+    """The inverse of :func:`flatten`: a tree at ``base_path`` from (path, value) pairs.
+
+    ``is_multiple(resource_path)`` says whether a resource is a multiple resource (``None``:
+    unknown, then the entries decide). Raises ``ValueError`` for a path outside ``base_path``,
+    a path at the wrong depth, a duplicate path or a mix of single and multiple forms.
+    """
+    if base_path.is_root:
+        raise ValueError("content cannot be built for the root path")
+    by_resource: dict[LwM2MPath, dict[int | None, Value]] = {}
+    for path, value in entries:
+        if not base_path.contains(path):
+            raise ValueError(f"{path} is not under {base_path}")
+        if path.level < 3:
+            raise ValueError(f"{path} is not a resource or resource instance path")
+        resource_path = LwM2MPath.from_ids(path.ids[:3])
+        slot = by_resource.setdefault(resource_path, {})
+        if path.resource_instance_id in slot:
+            raise ValueError(f"{path} appears twice")
+        slot[path.resource_instance_id] = value
+    resources: dict[LwM2MPath, Resource] = {}
+    for resource_path, slot in by_resource.items():
+        resources[resource_path] = _resource_from_slot(resource_path, slot, is_multiple)
+    if base_path.level == 4:
+        resource = resources.get(LwM2MPath.from_ids(base_path.ids[:3]))
+        assert base_path.resource_instance_id is not None
+        if not isinstance(resource, MultiResource) or len(resource.instances) != 1:
+            raise ValueError(f"expected exactly one value for {base_path}")
+        return ResourceInstance(
+            base_path.resource_instance_id, resource.instances[base_path.resource_instance_id]
+        )
+    if base_path.level == 3:
+        assert base_path.resource_id is not None
+        if base_path in resources:
+            return resources[base_path]
+        if is_multiple(base_path):
+            return MultiResource(base_path.resource_id, {})
+        raise ValueError(f"no value for {base_path}")
+    instances: dict[int, dict[int, Resource]] = {}
+    for resource_path, resource in resources.items():
+        assert resource_path.instance_id is not None
+        instances.setdefault(resource_path.instance_id, {})[resource.id] = resource
+    if base_path.level == 2:
+        assert base_path.instance_id is not None
+        found = instances.get(base_path.instance_id, {})
+        return ObjectInstance(base_path.instance_id, dict(sorted(found.items())))
+    assert base_path.object_id is not None
+    return LwM2MObject(
+        base_path.object_id,
+        {
+            iid: ObjectInstance(iid, dict(sorted(found.items())))
+            for iid, found in sorted(instances.items())
+        },
+    )
+
+
+def _resource_from_slot(
+    path: LwM2MPath,
+    slot: Mapping[int | None, Value],
+    is_multiple: Callable[[LwM2MPath], bool | None],
+) -> Resource:
+    assert path.resource_id is not None
+    multiple = is_multiple(path)
+    if None in slot:
+        if len(slot) > 1:
+            raise ValueError(f"{path} is given both as a single value and with instances")
+        if multiple:
+            raise ValueError(f"{path} is a multiple resource: give resource instances")
+        return SingleResource(path.resource_id, slot[None])
+    if multiple is False:
+        raise ValueError(f"{path} is a single resource: it has no resource instances")
+    return MultiResource(
+        path.resource_id, {riid: slot[riid] for riid in sorted(k for k in slot if k is not None)}
+    )
 
 
 def iter_resources(instance: ObjectInstance) -> Iterable[Resource]:
