@@ -2,7 +2,7 @@
 object store and observation bookkeeping. Pure Python, no I/O: shared by the emulated module's
 LwM2M client (``emulator.lwm2m.client``) and the embedded test server."""
 
-from .attributes import NotificationAttributes, parse_attribute_query
+from .attributes import NotificationAttributes, is_cancel_query, parse_attribute_query
 from .codec import SUPPORTED_FORMATS, decode, default_format, encode, supports
 from .definitions import ObjectDefinition, Operations, ResourceDefinition, ResourceType
 from .errors import (
@@ -102,6 +102,7 @@ __all__ = [
     "encode",
     "flatten",
     "format_links",
+    "is_cancel_query",
     "parse_attribute_query",
     "parse_links",
     "parse_register_payload",

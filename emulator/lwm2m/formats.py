@@ -1,6 +1,6 @@
 """CoAP Content-Format numbers used by LwM2M (OMA LwM2M TS 1.0 §6.4, TS 1.1 §7.4, IANA).
 
-The pre-registration numbers 1542 (TLV) and 1543 (JSON) were used by early LwM2M 1.0
+The pre-registration numbers 1541 (text), 1542 (TLV) and 1543 (JSON) were used by early LwM2M 1.0
 implementations; they are accepted when decoding and normalised with
 :meth:`ContentFormat.canonical`.
 """
@@ -22,12 +22,15 @@ class ContentFormat(IntEnum):
     SENML_JSON = 110  # application/senml+json (RFC 8428, TS 1.1 §7.4.4)
     TLV = 11542  # application/vnd.oma.lwm2m+tlv (TS 1.0 §6.4.3)
     LWM2M_JSON = 11543  # application/vnd.oma.lwm2m+json (TS 1.0 §6.4.4)
+    TEXT_LEGACY = 1541  # pre-registration "lightweightm2m/text" (lwm2m-node-lib writes with it)
     TLV_LEGACY = 1542  # pre-registration TLV number, decode only
     LWM2M_JSON_LEGACY = 1543  # pre-registration JSON number, decode only
 
     @property
     def canonical(self) -> ContentFormat:
         """The registered number for a legacy alias, otherwise ``self``."""
+        if self is ContentFormat.TEXT_LEGACY:
+            return ContentFormat.TEXT
         if self is ContentFormat.TLV_LEGACY:
             return ContentFormat.TLV
         if self is ContentFormat.LWM2M_JSON_LEGACY:
