@@ -12,6 +12,7 @@ with ATV0 (research notes §6).
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ from emulator.at.registry import CommandRegistry, Response
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
+
+log = logging.getLogger(__name__)
 
 CR = 0x0D
 LF = 0x0A
@@ -52,8 +55,12 @@ class EngineSettings:
     cmee: int = 1  # AT+CMEE; Quectel's factory default is 1
 
     def as_dict(self) -> dict[str, int]:
-        return {"echo": int(self.echo), "verbose": int(self.verbose),
-                "quiet": int(self.quiet), "cmee": self.cmee}
+        return {
+            "echo": int(self.echo),
+            "verbose": int(self.verbose),
+            "quiet": int(self.quiet),
+            "cmee": self.cmee,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, int], defaults: EngineSettings) -> EngineSettings:
@@ -104,6 +111,7 @@ class AtEngine:
     _scheduled: bytes = b""
     _held_urcs: deque[str] = field(default_factory=deque)
     _quiet_until: float | None = None
+    _executing: bool = False  # a line's handlers are running: URCs they raise wait
 
     # ----------------------------------------------------------------- inputs
     def receive_data(self, data: bytes, now: float) -> None:
@@ -123,7 +131,7 @@ class AtEngine:
         if self._quiet_until is not None:
             return
         self.stats.urcs += 1
-        if self._busy_until is not None or self.urc_before_echo:
+        if self._executing or self._busy_until is not None or self.urc_before_echo:
             if len(self._held_urcs) >= MAX_HELD_URCS:
                 self._held_urcs.popleft()
                 self.stats.urcs_dropped += 1
@@ -242,19 +250,30 @@ class AtEngine:
         delay = 0.0
         final: str | None = "OK"
         ctx = _Context(module=self.module, now=now)
-        for command in commands:
-            delay += self.latency.get(command.name, 0.0)
-            try:
-                response = self._dispatch(command, ctx)
-            except AtError as exc:
-                # 27.007 §9.2: an error ends the line; commands after it do not run.
-                self._finish(blocks, exc, now, delay)
-                return
-            if response.lines:
-                blocks.append(response.lines)
-            delay += response.delay
-            final = response.final
-        self._finish(blocks, None, now, delay, final=final)
+        error: AtError | None = None
+        self._executing = True
+        try:
+            for command in commands:
+                delay += self.latency.get(command.name, 0.0)
+                try:
+                    response = self._dispatch(command, ctx)
+                except AtError as exc:
+                    # 27.007 §9.2: an error ends the line; commands after it do not run.
+                    error = exc
+                    break
+                except Exception:
+                    # A handler bug must not take the port (or other modules) down: the
+                    # host sees ERROR, the log has the stack.
+                    log.exception("handler for %s failed", command.text)
+                    error = SyntaxAtError(f"internal error in {command.name}")
+                    break
+                if response.lines:
+                    blocks.append(response.lines)
+                delay += response.delay
+                final = response.final
+        finally:
+            self._executing = False
+        self._finish(blocks, error, now, delay, final=final)
 
     def _dispatch(self, command: ParsedCommand, ctx: _Context) -> Response:
         handler = self.registry.lookup(command.name, command.form)

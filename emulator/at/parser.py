@@ -9,6 +9,7 @@ quotes are ignored, strings are in double quotes with no escape mechanism.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ def split_line(line: str) -> list[ParsedCommand]:
         up = ch.upper()
         if up == "&":
             if pos + 1 >= n or line[pos + 1].upper() not in _AMP_LETTERS:
-                raise SyntaxAtError(f"unknown basic command at {line[pos:pos + 2]!r}")
+                raise SyntaxAtError(f"unknown basic command at {line[pos : pos + 2]!r}")
             name = "&" + line[pos + 1].upper()
             pos += 2
         elif up in _BASIC_LETTERS:
@@ -83,9 +84,7 @@ def split_line(line: str) -> list[ParsedCommand]:
         if pos < n and line[pos] == "?" and name in ("E", "V", "Q"):
             raise SyntaxAtError(f"{name}? is not a command")
         value: tuple[Value, ...] = (int(digits),) if digits else ()
-        commands.append(
-            ParsedCommand(name=name, form=Form.EXEC, args=value, text=name + digits)
-        )
+        commands.append(ParsedCommand(name=name, form=Form.EXEC, args=value, text=name + digits))
     return commands
 
 
@@ -191,19 +190,19 @@ class Args:
 
     def int(
         self,
-        index: int,
-        lo: int,
-        hi: int,
+        index: builtins.int,
+        lo: builtins.int,
+        hi: builtins.int,
         *,
-        default: int | None = None,
-        allowed: Sequence[int] | None = None,
-    ) -> int:
+        default: builtins.int | None = None,
+        allowed: Sequence[builtins.int] | None = None,
+    ) -> builtins.int:
         value = self.values[index] if index < len(self.values) else None
         if value is None:
             if default is None:
                 raise IncorrectParameters(f"parameter {index + 1} is required")
             return default
-        if not isinstance(value, int):
+        if not isinstance(value, builtins.int):
             raise IncorrectParameters(f"parameter {index + 1} must be a number")
         if not lo <= value <= hi or (allowed is not None and value not in allowed):
             raise IncorrectParameters(f"parameter {index + 1} out of range: {value}")
@@ -211,25 +210,28 @@ class Args:
 
     def str(
         self,
-        index: int,
+        index: builtins.int,
         *,
-        max_len: int,
-        default: str | None = None,
-        choices: Sequence[str] | None = None,
+        max_len: builtins.int,
+        default: builtins.str | None = None,
+        choices: Sequence[builtins.str] | None = None,
         case_insensitive: bool = False,
-    ) -> str:
+    ) -> builtins.str:
         value = self.values[index] if index < len(self.values) else None
         if value is None:
             if default is None:
                 raise IncorrectParameters(f"parameter {index + 1} is required")
             return default
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             raise IncorrectParameters(f"parameter {index + 1} must be a quoted string")
         if len(value) > max_len:
             raise IncorrectParameters(f"parameter {index + 1} longer than {max_len}")
         if choices is not None:
-            match = [c for c in choices if (c.lower() == value.lower() if case_insensitive
-                                             else c == value)]
+            match = [
+                c
+                for c in choices
+                if (c.lower() == value.lower() if case_insensitive else c == value)
+            ]
             if not match:
                 raise IncorrectParameters(f"parameter {index + 1} not one of {list(choices)}")
             return match[0]

@@ -30,7 +30,8 @@ class MemoryNvStore:
         self._data: dict[str, dict[str, Any]] = {}
 
     def load(self, namespace: str) -> dict[str, Any]:
-        return json.loads(json.dumps(self._data.get(namespace, {})))  # a copy, as from disk
+        copy: dict[str, Any] = json.loads(json.dumps(self._data.get(namespace, {})))
+        return copy  # a copy, as from disk
 
     def save(self, namespace: str, data: dict[str, Any]) -> None:
         self._data[namespace] = json.loads(json.dumps(data))
@@ -71,7 +72,8 @@ class FileNvStore:
         return data
 
     def load(self, namespace: str) -> dict[str, Any]:
-        return json.loads(json.dumps(self._data.get(namespace, {})))
+        copy: dict[str, Any] = json.loads(json.dumps(self._data.get(namespace, {})))
+        return copy
 
     def save(self, namespace: str, data: dict[str, Any]) -> None:
         self._data[namespace] = json.loads(json.dumps(data))

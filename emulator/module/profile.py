@@ -107,7 +107,7 @@ def _load_raw(name_or_path: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return raw
     if not isinstance(parent, str):
-        raise ProfileError(f"{where}: \"extends\" names a profile")
+        raise ProfileError(f'{where}: "extends" names a profile')
     return _merge(_load_raw(parent, (*seen, name_or_path)), raw)
 
 
@@ -178,8 +178,17 @@ def load_profile(name_or_path: str) -> ModuleProfile:
         isinstance(v, int | float) for v in latency_ms.values()
     ):
         raise ProfileError(f"{where}: latency_ms maps command names to milliseconds")
-    known = {"name", "identity", "network", "boot", "settings", "max_line_length",
-             "command_families", "commands", "latency_ms"}
+    known = {
+        "name",
+        "identity",
+        "network",
+        "boot",
+        "settings",
+        "max_line_length",
+        "command_families",
+        "commands",
+        "latency_ms",
+    }
     return ModuleProfile(
         name=_take(raw, "name", str, where),
         identity=identity,

@@ -45,7 +45,7 @@ BUILTIN_FAMILIES = ("basic", "identity", "sim", "network", "pdp", "power", "cloc
 def load_family(name: str) -> CommandFamily:
     module_name = f"emulator.commands.{name}" if name in BUILTIN_FAMILIES else name
     try:
-        family: CommandFamily = importlib.import_module(module_name)  # type: ignore[assignment]
+        family: CommandFamily = importlib.import_module(module_name)
     except ImportError as exc:
         raise ValueError(f"command family {name!r} cannot be loaded: {exc}") from exc
     if not hasattr(family, "register"):
@@ -146,6 +146,14 @@ class VirtualModule:
     def unix_time(self, now: float) -> float:
         return now + self.wall_clock_offset
 
+    def set_unix_time(
+        self, unix_time: float, now: float, *, utc_offset_quarters: int | None = None
+    ) -> None:
+        """Set the RTC (AT+CCLK, or a server writing Device /3/0/13)."""
+        self.wall_clock_offset = unix_time - now
+        if utc_offset_quarters is not None:
+            self.utc_offset_quarters = utc_offset_quarters
+
     # ---------------------------------------------------------------- AT settings
     def _saved_settings(self) -> EngineSettings:
         factory = EngineSettings.from_dict(self.profile.settings, EngineSettings())
@@ -179,10 +187,13 @@ class VirtualModule:
         gap = self.profile.boot.urc_gap
         when = now
         for text in self._boot_urcs():
-            self.call_at(when, lambda t, text=text: self.raise_urc(text, t))
+            self.call_at(when, self._urc_callback(text))
             when += gap
         self.call_at(when, lambda t: self.post_event(BootCompleted()))
         self._schedule_registration(when)
+
+    def _urc_callback(self, text: str) -> Callable[[float], None]:
+        return lambda now: self.raise_urc(text, now)
 
     def _boot_urcs(self) -> list[str]:
         urcs = list(self.profile.boot.urcs)
@@ -288,7 +299,7 @@ class VirtualModule:
 
     def _address_for(self, cid: int) -> str:
         base = self.profile.network.ip_address.split(".")
-        base[-1] = str((int(base[-1]) + cid - 1) % 254 + 1)
+        base[-1] = str((int(base[-1]) - 1 + cid - 1) % 254 + 1)  # cid 1 gets the profile's address
         return ".".join(base)
 
     def active_address(self) -> str | None:
@@ -334,7 +345,8 @@ class VirtualModule:
         if state is self.radio.sim:
             return
         self.radio.sim = state
-        self.raise_urc("+CPIN: NOT READY" if state is SimState.NOT_INSERTED
-                       else f"+CPIN: {state.value}", now)
+        self.raise_urc(
+            "+CPIN: NOT READY" if state is SimState.NOT_INSERTED else f"+CPIN: {state.value}", now
+        )
         self.post_event(SimStateChanged(state=state.value))
         self._update_registration(now)
