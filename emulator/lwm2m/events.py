@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .errors import LwM2MError
 from .formats import ContentFormat
 from .model import Content
 from .paths import LwM2MPath
@@ -74,10 +75,17 @@ StoreEvent = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notification:
-    """An Observe notification to send: the observation's token, path and current content."""
+    """An Observe notification to send: the observation's token, path and current content.
+
+    When ``error`` is set the observed target went away (e.g. its instance was deleted): send
+    the error's code as the last notification (RFC 7641 §3.2: a non-2.xx ends the
+    observation); the manager has already forgotten the observation and ``content`` is the
+    last content that was sent.
+    """
 
     token: bytes
     path: LwM2MPath
     content: Content
     content_format: ContentFormat | None
     short_server_id: int | None
+    error: LwM2MError | None = None
