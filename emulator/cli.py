@@ -1,0 +1,279 @@
+"""``quecemu``: the command line (a thin shell over ``emulator.transport.serve``).
+
+Sub-commands: ``serve`` (here), ``profiles`` (here), and whatever ``emulator.server.cli``
+and ``emulator.scenario.cli`` add when they exist. Each of those modules offers
+``add_subparser(subparsers)``, which adds its parser and sets ``func`` with
+``set_defaults``; ``func(args)`` returns an exit status (or None for 0), or a coroutine
+that does, which is run here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from emulator.module.profile import ProfileError, builtin_names, load_profile
+from emulator.transport.serve import Emulator, ServeConfigError, ServeOptions
+from emulator.transport.tcp import parse_address
+
+PROG = "quecemu"
+PLUGIN_MODULES = ("emulator.server.cli", "emulator.scenario.cli")
+
+SERVE_DESCRIPTION = """\
+Run emulated Quectel modules until SIGINT or SIGTERM. Each module answers AT commands on
+a pseudo-terminal (open it with pyserial, picocom, minicom, socat...) and/or a TCP port.
+
+For every module one line is printed on stdout, then "ready":
+
+  module 0 EC200U IMEI 869339060001965 pty /dev/pts/5 link /tmp/ttyQ
+  module 0 EC200U IMEI 869339060001965 tcp 127.0.0.1:40001
+  ready
+
+Warnings (a corrupt state file, ...) go to stderr. The port survives the host program
+closing and reopening it; output nobody reads is dropped, never queued without bound.
+"""
+
+SERVE_EPILOG = """\
+examples:
+  quecemu serve --link /tmp/ttyQ            then: picocom /tmp/ttyQ
+                                            or: socat - /tmp/ttyQ,raw,echo=0
+  quecemu serve --count 3 --link /tmp/ttyQ  links /tmp/ttyQ0 /tmp/ttyQ1 /tmp/ttyQ2
+  quecemu serve --tcp 127.0.0.1:0           TCP only, on a port the system picks
+  quecemu serve --state-dir ./state         AT&W settings survive a restart
+"""
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def tcp_address(text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_serve_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run emulated modules on ptys / TCP ports",
+        description=SERVE_DESCRIPTION,
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--model",
+        default="EC200U",
+        help=f"built-in profile to emulate: {', '.join(builtin_names())} (default: %(default)s)",
+    )
+    which.add_argument(
+        "--profile",
+        metavar="FILE",
+        help='profile file (JSON; may "extends" a built-in model) instead of --model',
+    )
+    parser.add_argument(
+        "--imei",
+        metavar="N",
+        help="IMEI of module 0 (15 digits, valid check digit); the others get the next "
+        "serial numbers (default: the profile's)",
+    )
+    parser.add_argument(
+        "--count", type=positive_int, default=1, metavar="N", help="number of modules (default: 1)"
+    )
+    parser.add_argument(
+        "--link",
+        type=Path,
+        metavar="PATH",
+        help="stable symlink to the pty (PATH0, PATH1... with --count > 1); an old symlink "
+        "is replaced, and it is removed on exit",
+    )
+    parser.add_argument(
+        "--tcp",
+        type=tcp_address,
+        metavar="HOST:PORT",
+        help="serve the AT port on TCP, one client at a time (a second one is told who holds "
+        "it and closed); module i listens on PORT+i, or all on free ports with PORT 0. "
+        "Without --link or --pty, no pty is created",
+    )
+    parser.add_argument(
+        "--pty", action="store_true", help="also create a pty when --tcp is given without --link"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep each module's non-volatile settings (AT&W...) in DIR/<imei>.json",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="append a timestamped RX/TX log of every port to FILE",
+    )
+    parser.add_argument(
+        "--trace-max-mb",
+        type=positive_int,
+        default=32,
+        metavar="N",
+        help="rotate the trace to FILE.1 past N MiB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--baud",
+        type=positive_int,
+        metavar="N",
+        help="pace output like a UART at N baud, 10 bits per byte (default: as fast as "
+        "the host reads)",
+    )
+    parser.add_argument(
+        "--urc-before-echo",
+        action="store_true",
+        help="fault: hold URCs and send them just before the next command's echo",
+    )
+    parser.set_defaults(func=run_serve, parser=parser)
+
+
+def add_profiles_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "profiles",
+        help="list the built-in module profiles",
+        description="List the built-in module profiles (usable with serve --model).",
+    )
+    parser.set_defaults(func=run_profiles, parser=parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Software emulator of Quectel cellular modules (EC200U family): AT "
+        "commands on a pty or TCP port, LwM2M behind AT+QLW*.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_serve_parser(subparsers)
+    add_profiles_parser(subparsers)
+    for name in PLUGIN_MODULES:
+        plugin = _import_plugin(name)
+        if plugin is not None:
+            plugin.add_subparser(subparsers)
+    return parser
+
+
+def _import_plugin(name: str) -> ModuleType | None:
+    """The module, or None if it (or its package) does not exist yet. An import error
+    raised from inside a module that does exist is a bug and is not hidden."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+# ------------------------------------------------------------------------ serve
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    return ServeOptions(
+        profile=args.profile or args.model,
+        imei=args.imei,
+        count=args.count,
+        pty=args.tcp is None or args.link is not None or args.pty,
+        link=args.link,
+        tcp=args.tcp,
+        state_dir=args.state_dir,
+        trace=args.trace,
+        trace_max_bytes=args.trace_max_mb * 1024 * 1024,
+        baud=args.baud,
+        urc_before_echo=args.urc_before_echo,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    emulator = Emulator(serve_options(args))
+    try:
+        return asyncio.run(_serve(emulator))
+    except ServeConfigError as exc:
+        args.parser.error(str(exc))  # exits 2 with the usage line
+    except OSError as exc:  # a link we may not replace, a TCP port in use...
+        _print_err(f"{PROG}: error: {exc}")
+        return 1
+    return 0  # not reached: parser.error exits
+
+
+async def _serve(emulator: Emulator) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    emulator.prepare()
+    _print_warnings(emulator, 0)
+    seen = len(emulator.warnings)
+    await emulator.start()
+    try:
+        _print_warnings(emulator, seen)
+        for served in emulator.modules:
+            _print_out(served.ready_line())
+        _print_out("ready")
+        await stop.wait()
+    finally:
+        await emulator.stop()
+    return 0
+
+
+def _print_warnings(emulator: Emulator, start: int) -> None:
+    for warning in emulator.warnings[start:]:
+        _print_err(f"{PROG}: warning: {warning}")
+
+
+def _print_out(line: str) -> None:
+    with contextlib.suppress(BrokenPipeError):  # our parent stopped listening; keep serving
+        print(line, flush=True)
+
+
+def _print_err(line: str) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        print(line, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------- profiles
+def run_profiles(args: argparse.Namespace) -> int:
+    for name in builtin_names():
+        try:
+            profile = load_profile(name)
+        except ProfileError as exc:
+            print(f"{name}  (broken: {exc})")
+            continue
+        ident = profile.identity
+        print(f"{profile.name:<10} {ident.manufacturer} {ident.model} {ident.revision}")
+    return 0
+
+
+# ------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+        format=f"{PROG}: %(levelname)s %(name)s: %(message)s",
+    )
+    result = args.func(args)
+    if asyncio.iscoroutine(result):
+        result = asyncio.run(result)
+    return int(result or 0)
