@@ -118,7 +118,7 @@ def encode(
             raise CodecError(str(exc)) from None
         return text_value(checked, rtype).encode("utf-8")
     if fmt is ContentFormat.TLV:
-        return encode_tlv(content, path, types)
+        return encode_tlv(content, base_path, types)
     if fmt is ContentFormat.LWM2M_JSON:
         return encode_lwm2m_json(content, base_path, types)
     return encode_senml_json(content, base_path, types)

@@ -163,7 +163,8 @@ def _encode_resources(instance: ObjectInstance, path: LwM2MPath, types: TypeReso
 
 
 def encode_tlv(content: Content, path: LwM2MPath, types: TypeResolver) -> bytes:
-    """Encode ``content`` whose own path is ``path`` (an id-less instance: the object path).
+    """Encode ``content`` sent for the request path ``path`` (its own path, or for an object
+    instance possibly its object's path).
 
     An object is a list of object-instance entries; an instance read on its own path is its
     resources without a wrapper (TS 1.0 §6.4.3.1), but an instance at an object path (Create)
