@@ -28,6 +28,7 @@ from .events import (
     ResourcesWritten,
     StoreEvent,
 )
+from .execargs import format_execute_arguments, parse_execute_arguments
 from .formats import ContentFormat
 from .linkformat import (
     Link,
@@ -101,9 +102,11 @@ __all__ = [
     "default_registry",
     "encode",
     "flatten",
+    "format_execute_arguments",
     "format_links",
     "is_cancel_query",
     "parse_attribute_query",
+    "parse_execute_arguments",
     "parse_links",
     "parse_register_payload",
     "supports",
