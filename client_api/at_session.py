@@ -1,0 +1,330 @@
+"""The host side of an AT port as a sans-I/O state machine.
+
+Inputs: :meth:`AtSession.send_command` (returns the bytes to write),
+:meth:`AtSession.receive_data` (bytes read from the port) and
+:meth:`AtSession.handle_timer`, each with ``now``. Outputs are pulled with
+:meth:`AtSession.next_event`; :meth:`AtSession.get_timer` says when to call back. The
+threaded adapter in :mod:`client_api.channel` does the I/O (house style: aioquic's
+connection vs. its asyncio protocol).
+
+Framing (V.250 §5.7): the module frames every line ``<CR><LF>text<CR><LF>``; the echo of a
+command line ends with the ``<CR>`` the host sent. Lines are therefore split at any CR or
+LF and empty lines are dropped. One command is in flight at a time (V.250 §5.2.1: the DCE
+does not take a new line until the final result code of the previous one).
+
+Sorting lines while a command is in flight:
+
+* The echo is the exact command text. With echo on, every line that comes before the
+  echo cannot belong to this command: URCs are delivered, anything else is left over
+  from an earlier (timed-out) command and reported as a :class:`StrayLine`.
+* A line from the URC table (:mod:`client_api.at_data`) is a URC, except when it starts
+  with a response prefix of the command in flight (``AT+CEREG?`` answers ``+CEREG:``) and
+  does not have the unsolicited shape for that prefix (``+CEREG: 0,1`` answers,
+  ``+CEREG: 1`` is unsolicited) — the ambiguity pyserial's AT example points out.
+* A final result code ends the command; other lines are its information text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+
+from client_api.at_data import DEFAULT_URCS, UrcTable, is_final_result
+
+CR = 0x0D
+LF = 0x0A
+DEFAULT_MAX_LINE = 4096  # longer lines are dropped (and reported), bounding the buffer
+
+
+# ------------------------------------------------------------------------------- events
+@dataclass(frozen=True, kw_only=True)
+class UrcReceived:
+    """An unsolicited result code, as the whole line without its framing."""
+
+    line: str  # e.g. '+QLWURC: "ready","successfully",1000'
+    prefix: str  # the URC-table entry it matched, e.g. '+QLWURC:'
+    received_at: float  # ``now`` of the receive_data call that completed the line
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandCompleted:
+    """The command in flight got its final result code (``OK`` or an error)."""
+
+    command: str
+    lines: tuple[str, ...]  # information text, without echo and URCs
+    final: str  # 'OK', 'ERROR', '+CME ERROR: 4', ...
+    completed_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandTimedOut:
+    """The command in flight got no final result code before its deadline."""
+
+    command: str
+    lines: tuple[str, ...]
+    timeout: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrayLine:
+    """A line that is neither a URC nor part of the command in flight."""
+
+    line: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineOverflow:
+    """A line longer than the limit was dropped."""
+
+    dropped_bytes: int
+    limit: int
+
+
+SessionEvent = UrcReceived | CommandCompleted | CommandTimedOut | StrayLine | LineOverflow
+
+
+# ------------------------------------------------------------------ command description
+class _Unchanged:
+    """Marker: the command line does not touch the echo setting."""
+
+
+UNCHANGED = _Unchanged()
+EchoEffect = bool | None | _Unchanged  # True/False: ATE1/ATE0; None: ATZ/AT&F (unknown)
+
+_EXTENDED_NAME = re.compile(r"[+$^][A-Za-z0-9!%\-./:_&]*")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandShape:
+    """What a command line tells us about its answer."""
+
+    response_prefixes: frozenset[str]  # '+CEREG:' for AT+CEREG?
+    echo_effect: EchoEffect
+
+
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _basic_echo_effect(basic: str) -> EchoEffect:
+    """Scan V.250 basic commands (``E0``, ``V1``, ``&F``, ``S3=13``...) for echo changes."""
+    effect: EchoEffect = UNCHANGED
+    index = 0
+    while index < len(basic):
+        letter = basic[index].upper()
+        index += 1
+        if letter == "&":
+            letter = "&" + basic[index : index + 1].upper()
+            index += 1
+        elif letter == "S":
+            while index < len(basic) and (basic[index].isdigit() or basic[index] in "=?"):
+                index += 1
+            continue
+        elif letter == "D":
+            break  # a dial string runs to the end of the command
+        digits_start = index
+        while index < len(basic) and basic[index].isdigit():
+            index += 1
+        digits = basic[digits_start:index]
+        if letter == "E":
+            effect = digits == "1"
+        elif letter in ("Z", "&F"):
+            effect = None
+    return effect
+
+
+def describe_command(command: str) -> CommandShape:
+    """Response prefixes and echo effect of an AT command line (V.250 §5.2, §5.4)."""
+    body = command[2:]
+    prefixes: set[str] = set()
+    effect: EchoEffect = UNCHANGED
+    for part in _split_outside_quotes(body, ";"):
+        text = part.strip()
+        cut = len(text)
+        for marker in "+$^":
+            position = text.find(marker)
+            if position != -1:
+                cut = min(cut, position)
+        basic, extended = text[:cut], text[cut:]
+        if basic:
+            basic_effect = _basic_echo_effect(basic)
+            if not isinstance(basic_effect, _Unchanged):
+                effect = basic_effect
+        match = _EXTENDED_NAME.match(extended)
+        if match and len(match.group(0)) > 1:
+            prefixes.add(match.group(0).upper() + ":")
+    return CommandShape(response_prefixes=frozenset(prefixes), echo_effect=effect)
+
+
+def check_command_line(command: str) -> None:
+    """Raise ValueError unless ``command`` is one printable-ASCII line starting with AT."""
+    if not command[:2].upper() == "AT":
+        raise ValueError(f"an AT command line starts with AT: {command!r}")
+    for char in command:
+        if not " " <= char <= "~":
+            raise ValueError(f"command line holds {char!r}; only printable ASCII is sent")
+
+
+# ------------------------------------------------------------------------------ session
+@dataclass
+class _InFlight:
+    command: str
+    shape: CommandShape
+    timeout: float
+    deadline: float
+    lines: list[str] = field(default_factory=list)
+    echo_seen: bool = False
+
+
+@dataclass
+class AtSession:
+    """Command/response matching and URC separation for one AT port."""
+
+    urcs: UrcTable = DEFAULT_URCS
+    max_line: int = DEFAULT_MAX_LINE
+    # Whether the module echoes: None until observed (or after ATZ / a timeout).
+    echo_expected: bool | None = None
+
+    _buffer: bytearray = field(default_factory=bytearray)
+    _overflowing: int = 0  # bytes dropped from the current overlong line
+    _in_flight: _InFlight | None = None
+    _events: deque[SessionEvent] = field(default_factory=deque)
+
+    # ---------------------------------------------------------------------- inputs
+    def send_command(self, command: str, now: float, timeout: float) -> bytes:
+        """Start ``command``; returns the bytes to write. One command at a time."""
+        check_command_line(command)
+        if self._in_flight is not None:
+            raise RuntimeError(f"{self._in_flight.command!r} is still in flight")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._in_flight = _InFlight(
+            command=command,
+            shape=describe_command(command),
+            timeout=timeout,
+            deadline=now + timeout,
+        )
+        return command.encode("ascii") + b"\r"
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        for byte in data:
+            if byte in (CR, LF):
+                if self._overflowing:
+                    self._events.append(
+                        LineOverflow(dropped_bytes=self._overflowing, limit=self.max_line)
+                    )
+                    self._overflowing = 0
+                    self._buffer.clear()
+                    continue
+                if self._buffer:
+                    line = self._buffer.decode("utf-8", "replace")
+                    self._buffer.clear()
+                    self._handle_line(line, now)
+                continue
+            if self._overflowing or len(self._buffer) >= self.max_line:
+                self._overflowing += 1 + len(self._buffer)
+                self._buffer.clear()
+                continue
+            self._buffer.append(byte)
+
+    def handle_timer(self, now: float) -> None:
+        command = self._in_flight
+        if command is not None and now >= command.deadline:
+            self._in_flight = None
+            # Whatever silenced the module, its echo setting is no longer known.
+            self.echo_expected = None
+            self._events.append(
+                CommandTimedOut(
+                    command=command.command, lines=tuple(command.lines), timeout=command.timeout
+                )
+            )
+
+    def reset(self) -> str | None:
+        """The port was lost: drop the partial line and the command in flight.
+
+        Returns the abandoned command, if any. The echo setting is forgotten, since a
+        module that comes back may have rebooted.
+        """
+        self._buffer.clear()
+        self._overflowing = 0
+        self.echo_expected = None
+        command = self._in_flight
+        self._in_flight = None
+        return command.command if command is not None else None
+
+    # --------------------------------------------------------------------- outputs
+    def next_event(self) -> SessionEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        return self._in_flight.deadline if self._in_flight is not None else None
+
+    @property
+    def command_in_flight(self) -> str | None:
+        return self._in_flight.command if self._in_flight is not None else None
+
+    # ---------------------------------------------------------------------- lines
+    def _handle_line(self, line: str, now: float) -> None:
+        command = self._in_flight
+        urc_prefix = self.urcs.prefix_of(line)
+        if command is None:
+            if urc_prefix is not None:
+                self._urc(line, urc_prefix, now)
+            else:
+                self._events.append(StrayLine(line=line, reason="no command in flight"))
+            return
+        if not command.echo_seen and line == command.command:
+            command.echo_seen = True
+            self.echo_expected = True
+            return
+        awaiting_echo = self.echo_expected is True and not command.echo_seen
+        if urc_prefix is not None and (
+            awaiting_echo or not self._answers(command, line, urc_prefix)
+        ):
+            self._urc(line, urc_prefix, now)
+            return
+        if awaiting_echo:
+            self._events.append(
+                StrayLine(line=line, reason=f"before the echo of {command.command!r}")
+            )
+            return
+        if is_final_result(line):
+            self._complete(command, line, now)
+            return
+        command.lines.append(line)
+
+    def _answers(self, command: _InFlight, line: str, prefix: str) -> bool:
+        if prefix not in command.shape.response_prefixes:
+            return False
+        unsolicited = self.urcs.unsolicited_forms.get(prefix)
+        return unsolicited is None or not unsolicited.match(line)
+
+    def _urc(self, line: str, prefix: str, now: float) -> None:
+        self._events.append(UrcReceived(line=line, prefix=prefix, received_at=now))
+
+    def _complete(self, command: _InFlight, final: str, now: float) -> None:
+        self._in_flight = None
+        if not command.echo_seen:
+            self.echo_expected = False
+        effect = command.shape.echo_effect
+        if final == "OK" and not isinstance(effect, _Unchanged):
+            self.echo_expected = effect
+        self._events.append(
+            CommandCompleted(
+                command=command.command, lines=tuple(command.lines), final=final, completed_at=now
+            )
+        )

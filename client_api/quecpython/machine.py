@@ -1,0 +1,118 @@
+"""QuecPython ``machine.Pin`` on virtual GPIOs kept in memory.
+
+A test (or a host program) sees and drives the pins through :data:`gpio`:
+``gpio.level(n)`` is what the script last wrote to an output, ``gpio.drive(n, level)``
+sets what an input reads. Other ``machine`` classes (UART, Timer, I2C...) are not
+provided; using one raises an AttributeError that says so.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from client_api.quecpython._support import missing_attribute
+
+
+@dataclass
+class PinState:
+    direction: int
+    pull: int
+    level: int
+
+
+class VirtualGpio:
+    """All virtual pins of the process."""
+
+    def __init__(self) -> None:
+        self._pins: dict[int, PinState] = {}
+        self._lock = threading.Lock()
+
+    def configure(self, number: int, direction: int, pull: int, level: int) -> None:
+        with self._lock:
+            self._pins[number] = PinState(direction=direction, pull=pull, level=level)
+
+    def level(self, number: int) -> int:
+        with self._lock:
+            return self._pins[number].level
+
+    def direction(self, number: int) -> int:
+        with self._lock:
+            return self._pins[number].direction
+
+    def drive(self, number: int, level: int) -> None:
+        """Set the level an input pin reads (the outside world pulling the line)."""
+        with self._lock:
+            state = self._pins.setdefault(number, PinState(direction=0, pull=0, level=0))
+            state.level = 1 if level else 0
+
+    def set_level(self, number: int, level: int) -> None:
+        with self._lock:
+            self._pins[number].level = level
+
+    def set_direction(self, number: int, direction: int) -> None:
+        with self._lock:
+            self._pins[number].direction = direction
+
+    def snapshot(self) -> dict[int, PinState]:
+        with self._lock:
+            return {n: PinState(s.direction, s.pull, s.level) for n, s in self._pins.items()}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pins.clear()
+
+
+gpio = VirtualGpio()
+
+GPIO_COUNT = 47  # QuecPython names GPIO1..GPIO47
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    PULL_DISABLE = 0
+    PULL_PU = 1
+    PULL_PD = 2
+
+    def __init__(
+        self, GPIOn: int, direction: int = IN, pullMode: int = PULL_DISABLE, level: int = 0
+    ) -> None:
+        if not 1 <= GPIOn <= GPIO_COUNT:
+            raise ValueError(f"GPIOn must be 1-{GPIO_COUNT}, got {GPIOn}")
+        if direction not in (Pin.IN, Pin.OUT):
+            raise ValueError("direction must be Pin.IN or Pin.OUT")
+        if pullMode not in (Pin.PULL_DISABLE, Pin.PULL_PU, Pin.PULL_PD):
+            raise ValueError("pullMode must be PULL_DISABLE, PULL_PU or PULL_PD")
+        self._number = GPIOn
+        start = (
+            (1 if level else 0) if direction == Pin.OUT else (1 if pullMode == Pin.PULL_PU else 0)
+        )
+        gpio.configure(GPIOn, direction, pullMode, start)
+
+    def read(self) -> int:
+        return gpio.level(self._number)
+
+    def write(self, value: int) -> int:
+        """0 done; -1 when the pin is an input (an input cannot be driven)."""
+        if gpio.direction(self._number) != Pin.OUT or value not in (0, 1):
+            return -1
+        gpio.set_level(self._number, value)
+        return 0
+
+    def set_dir(self, value: int) -> int:
+        if value not in (Pin.IN, Pin.OUT):
+            return -1
+        gpio.set_direction(self._number, value)
+        return 0
+
+    def get_dir(self) -> int:
+        return gpio.direction(self._number)
+
+
+for _n in range(1, GPIO_COUNT + 1):
+    setattr(Pin, f"GPIO{_n}", _n)
+
+
+def __getattr__(name: str) -> object:
+    raise missing_attribute("machine", name, ["Pin"])

@@ -1,0 +1,177 @@
+"""Running an unmodified QuecPython script on the PC, against a module's AT port.
+
+The script runs as ``__main__`` with the device modules installed
+(:mod:`client_api.quecpython`). On the device an application never ends; here the run
+ends when the script's main code has returned and nothing is left that could still do
+something: no thread it started with ``_thread`` is running and no LwM2M callback is
+registered. ``until_urc`` ends it (status 0) once a URC containing that text has been
+delivered to the script's callbacks; ``timeout`` ends it with status 124.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import runpy
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client_api import lwm2m as lwm2m_module
+from client_api.at_session import UrcReceived
+from client_api.channel import AtChannel
+from client_api.ports import close_all, open_channel
+from client_api.quecpython import install, qthread
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_SCRIPT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TIMEOUT = 124
+EXIT_INTERRUPTED = 130
+CONNECT_GRACE = 3.0  # seconds to wait for the port before the script starts anyway
+IDLE_CHECK = 0.5  # how often the idle wait looks at callbacks (thread ends wake it at once)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    script: Path
+    port: str | None = None
+    timeout: float | None = None
+    until_urc: str | None = None
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+
+class _Finish:
+    """The first reason to stop wins; the main thread or a watcher acts on it."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.status = EXIT_OK
+        self.message = ""
+        self._lock = threading.Lock()
+
+    def set(self, status: int, message: str = "") -> None:
+        with self._lock:
+            if self.event.is_set():
+                return
+            self.status, self.message = status, message
+            self.event.set()
+
+
+def run_cli(options: RunOptions) -> int:
+    """The ``run`` command: run the script; a watcher ends the process on timeout or on
+    the awaited URC even when the script's main code never returns."""
+    finish = _Finish()
+    channel = _open(options)
+    _start_watchers(options, channel, finish, hard_exit=True)
+    status = _run(options, channel, finish)
+    _flush()
+    close_all()
+    return status
+
+
+def run_script(options: RunOptions) -> int:
+    """Run a script in this process and return its exit status (for tests and embedding:
+    a script whose main code never returns is not stopped by ``timeout`` here)."""
+    finish = _Finish()
+    channel = _open(options)
+    _start_watchers(options, channel, finish, hard_exit=False)
+    status = _run(options, channel, finish)
+    if finish.message:
+        print(finish.message, file=sys.stderr)
+    return status
+
+
+def _open(options: RunOptions) -> AtChannel:
+    channel = open_channel(options.port)
+    if not channel.wait_connected(CONNECT_GRACE):
+        log.warning(
+            "%s is not open (%s); the script starts and the channel keeps trying",
+            channel.port,
+            channel.gone_reason,
+        )
+    return channel
+
+
+def _start_watchers(
+    options: RunOptions, channel: AtChannel, finish: _Finish, *, hard_exit: bool
+) -> None:
+    if options.until_urc is not None:
+        wanted = options.until_urc
+
+        def finish_after_delivery() -> None:
+            channel.drain_urcs(5.0)  # the script's callbacks see this URC first
+            finish.set(EXIT_OK)
+
+        def on_urc(urc: UrcReceived) -> None:
+            if wanted in urc.line:
+                threading.Thread(target=finish_after_delivery, daemon=True).start()
+
+        channel.add_urc_listener(on_urc)
+    if options.timeout is not None:
+        limit = options.timeout
+
+        def on_timeout() -> None:
+            if not finish.event.wait(limit):
+                finish.set(EXIT_TIMEOUT, f"client_api: --timeout {limit:g} s reached")
+
+        threading.Thread(target=on_timeout, daemon=True).start()
+    if hard_exit:
+
+        def enforce() -> None:
+            finish.event.wait()
+            if finish.message:
+                print(finish.message, file=sys.stderr)
+            _flush()
+            os._exit(finish.status)
+
+        threading.Thread(target=enforce, daemon=True).start()
+
+
+def _run(options: RunOptions, channel: AtChannel, finish: _Finish) -> int:
+    script = options.script.resolve()
+    uninstall = install()
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [str(script), *options.args]
+    sys.path.insert(0, str(script.parent))
+    try:
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        except SystemExit as exc:
+            code = exc.code
+            finish.set(code if isinstance(code, int) else (0 if code is None else 1))
+        except KeyboardInterrupt:
+            finish.set(EXIT_INTERRUPTED)
+        except BaseException:
+            traceback.print_exc()
+            finish.set(EXIT_SCRIPT_FAILED)
+        try:
+            while not finish.event.is_set():
+                if options.until_urc is None and _idle(channel):
+                    finish.set(EXIT_OK)
+                    break
+                if qthread.running_count():
+                    qthread.wait_changed(IDLE_CHECK)
+                else:
+                    finish.event.wait(IDLE_CHECK)
+        except KeyboardInterrupt:
+            finish.set(EXIT_INTERRUPTED)
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+        uninstall()
+    return finish.status
+
+
+def _idle(channel: AtChannel) -> bool:
+    return qthread.running_count() == 0 and not lwm2m_module.has_callback(channel)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe has nothing to flush
+            stream.flush()
