@@ -42,10 +42,18 @@ class BaudPacer:
         self._queue = bytearray()
         self._timer: asyncio.TimerHandle | None = None
         self._line_free_at = 0.0
+        self._idle_waiters: list[asyncio.Future[None]] = []
 
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    async def wait_idle(self) -> None:
+        """Until everything written so far has left the line."""
+        if self._queue:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
 
     def write(self, data: bytes) -> None:
         room = self._limit - len(self._queue)
@@ -69,9 +77,18 @@ class BaudPacer:
         if self._queue:
             self._schedule()
         self._out(data)
+        if not self._queue:
+            self._wake_idle_waiters()
+
+    def _wake_idle_waiters(self) -> None:
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._queue.clear()
+        self._wake_idle_waiters()

@@ -245,12 +245,19 @@ class Emulator:
 
             served.host.add_listener(listener)
             served.booted = booted
-            waits.append(booted)
+            waits.append(self._boot_output_sent(served, booted))
         try:
             await asyncio.wait_for(asyncio.gather(*waits), BOOT_TIMEOUT)
         except TimeoutError:
             late = [m.index for m in self.modules if m.booted is not None and not m.booted.done()]
             self.warnings.append(f"modules {late} did not finish booting in {BOOT_TIMEOUT:.0f} s")
+
+    @staticmethod
+    async def _boot_output_sent(served: ServedModule, booted: asyncio.Future[None]) -> None:
+        """Booted, and with --baud, the boot URCs have left the (slow) line too."""
+        await booted
+        if served.pacer is not None:
+            await served.pacer.wait_idle()
 
     # ------------------------------------------------------------------- stop
     async def stop(self) -> None:

@@ -13,8 +13,8 @@ split over several lines.
 
 Writes are buffered and flushed by one timer armed on the first line after a flush (none
 while idle). The file is bounded: past ``max_bytes`` it is renamed to ``FILE.1``
-(replacing an older one) and a new file starts, so a trace never holds more than about
-twice ``max_bytes``.
+(replacing an older one) and a new file starts, so a trace never holds more than twice
+``max_bytes`` plus a line.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class TraceWriter:
         self._pending.append(line + "\n")
         self._pending_size += len(line) + 1
         self.lines += 1
-        if self._pending_size >= FLUSH_SIZE:
+        if self._pending_size >= FLUSH_SIZE or self._size + self._pending_size >= self.max_bytes:
             self.flush()
         elif self._timer is None:
             self._timer = self._loop.call_later(FLUSH_INTERVAL, self.flush)
