@@ -1,0 +1,134 @@
+"""An embedded LwM2M server (OMA LwM2M TS 1.0, parts of 1.1) on aiocoap 0.4.17.
+
+It shares the LwM2M core (paths, object definitions, TLV/text/opaque/JSON/SenML codecs, link
+format) with the emulated module's client in :mod:`emulator.lwm2m`. Any LwM2M client can use
+it; ``quecemu server`` runs it standalone (:mod:`emulator.server.cli`).
+
+Quick start::
+
+    from emulator.server import LwM2MServer, Registered
+
+    server = await LwM2MServer.start(coap=("127.0.0.1", 0), coaps=("127.0.0.1", 0))
+    server.set_psk("dev1", "dev1-id", "000102030405")    # endpoint -> identity + hex key
+    print(server.uri("coap"), server.coaps_port)
+    registration = await server.wait_registered("dev1", timeout=10)
+    content = await server.read("dev1", "/3/0")          # decoded content (model classes)
+    await server.write("dev1", "/1/0/1", 300)             # a bare value for a resource
+    await server.write("dev1", "/3/0", {14: "+02"}, replace=False)  # partial update
+    await server.execute("dev1", "/3/0/4")
+    links = await server.discover("dev1", "/3/0")
+    await server.write_attributes("dev1", "/3/0/13", {"pmin": 1, "pmax": 10})
+    new_path = await server.create("dev1", "/11", {0: "apn"})
+    await server.delete("dev1", new_path)
+    observation = await server.observe("dev1", "/3/0/13")
+    notification = await observation.next(timeout=5)      # or: async for n in observation
+    await server.cancel_observe(observation)               # active; active=False: by RST
+    await server.stop()
+
+API (all coroutines take ``timeout=`` seconds; the default is ``request_timeout``, 20 s):
+
+* :meth:`LwM2MServer.start` ``(coap=, coaps=, bootstrap=, bootstrap_coaps=, registry=,
+  psk=, bootstrap_configs=, awake_time=, request_timeout=)``: addresses are ``(host, port)``,
+  port 0 = any free port; ``coaps`` needs a specific host (not ``0.0.0.0``). ``bootstrap*``
+  add listeners that serve only ``/bs``; the ``coap``/``coaps`` listeners serve ``/rd`` and
+  ``/bs``. Ports: ``coap_port``, ``coaps_port``, ``bootstrap_port``, ``bootstrap_coaps_port``;
+  ``uri(name)``.
+* Device management: ``read``, ``write`` (``replace=False``: partial update), ``execute``,
+  ``discover``, ``write_attributes``, ``create``, ``delete``, ``observe``,
+  ``cancel_observe``, and ``send`` for any :class:`~emulator.server.operations.DeviceRequest`.
+  ``format=`` picks the content format; by default the client's registered ``ct`` if any,
+  else TLV for LwM2M 1.0 and SenML JSON for 1.1 (:attr:`Registration.default_format`).
+  Answers without Content-Format are read as plain text.
+* Errors (:mod:`emulator.server.errors`): ``NotRegistered``, ``DeviceErrorResponse``
+  (``.code``, ``.code_text`` e.g. ``"4.04"``), ``DeviceTimeout``, ``BadDeviceResponse``;
+  ``ValueError`` for bad arguments (paths, attribute names, values).
+* Queue mode: requests to a sleeping queue-mode client wait (within their timeout) until it
+  next registers or updates; ``await server.wait_awake(ep)``; ``is_awake(ep)``;
+  :class:`Awake`/:class:`Sleeping` events. A client counts as awake for ``awake_time``
+  (93 s) after it was last heard from.
+* Security: ``set_psk(ep, identity, key_hex)`` / ``remove_psk(ep)``. The identity is looked up
+  during the DTLS handshake; a session may register only the endpoint its PSK belongs to, and
+  an endpoint with a PSK may not register in the clear (4.03).
+* Bootstrap: ``set_bootstrap_config(ep, BootstrapConfig(servers=(ServerAccount(uri=...,
+  psk_identity=..., psk_key=...),)))``. On ``POST /bs?ep=`` the server answers 2.04, then
+  sends Bootstrap-Delete ``/0`` and ``/1``, writes the Security/Server instances (TLV) and
+  Bootstrap-Finish; :class:`BootstrapFinished` or :class:`BootstrapFailed` reports the end.
+* State and events: ``registration(ep)``, ``registrations()``, ``observations(ep)``;
+  ``server.events`` (an ``asyncio.Queue`` of every event), ``subscribe()`` (a private stream:
+  ``with server.subscribe() as events: event = await events.get(timeout)``),
+  ``wait_for(predicate)``, ``wait_event(kind, ep)``, ``wait_registered(ep)``,
+  ``wait_deregistered(ep)``. Events (:mod:`emulator.server.events`) are frozen dataclasses:
+  ``Registered``, ``Updated``, ``Deregistered``, ``Expired``, ``Awake``, ``Sleeping``,
+  ``Notification``, ``ObservationEnded``, ``BootstrapRequested``, ``BootstrapFinished``,
+  ``BootstrapFailed``.
+
+The sans-I/O cores can be used alone: :class:`RegistrationStore` (registrations, lifetimes,
+queue-mode awake windows; ``now`` in, events out), :mod:`emulator.server.bootstrap` and
+:mod:`emulator.server.operations` (requests as data). :mod:`emulator.server.transport` is the
+only module that touches aiocoap internals (DTLS requests back to clients).
+"""
+
+from .bootstrap import BootstrapConfig, SecurityMode, ServerAccount
+from .credentials import PskClaim, PskCredentials, PskStore
+from .errors import (
+    BadDeviceResponse,
+    DeviceErrorResponse,
+    DeviceTimeout,
+    Forbidden,
+    NotRegistered,
+    PreconditionFailed,
+    ServerApiError,
+)
+from .events import (
+    Awake,
+    BootstrapFailed,
+    BootstrapFinished,
+    BootstrapRequested,
+    Deregistered,
+    Expired,
+    Notification,
+    ObservationEnded,
+    Registered,
+    ServerEvent,
+    Sleeping,
+    Updated,
+)
+from .operations import DeviceRequest
+from .registration import Registration, RegistrationStore
+from .server import DeviceResponse, LwM2MServer, Observation, Subscription, running_server
+
+__all__ = [
+    "Awake",
+    "BadDeviceResponse",
+    "BootstrapConfig",
+    "BootstrapFailed",
+    "BootstrapFinished",
+    "BootstrapRequested",
+    "Deregistered",
+    "DeviceErrorResponse",
+    "DeviceRequest",
+    "DeviceResponse",
+    "DeviceTimeout",
+    "Expired",
+    "Forbidden",
+    "LwM2MServer",
+    "NotRegistered",
+    "Notification",
+    "Observation",
+    "ObservationEnded",
+    "PreconditionFailed",
+    "PskClaim",
+    "PskCredentials",
+    "PskStore",
+    "Registered",
+    "Registration",
+    "RegistrationStore",
+    "SecurityMode",
+    "ServerAccount",
+    "ServerApiError",
+    "ServerEvent",
+    "Sleeping",
+    "Subscription",
+    "Updated",
+    "running_server",
+]

@@ -1,0 +1,233 @@
+"""The one module that relies on aiocoap 0.4.17 internals (pinned in pyproject.toml).
+
+Everything else in :mod:`emulator.server` uses aiocoap's public API (``Context.request``,
+``Message``, ``resource``). Three things need more, and live here so an aiocoap upgrade breaks
+exactly one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
+
+1. **Requests back over DTLS.** aiocoap's DTLS server transport (``tinydtls_server``) answers
+   requests but cannot send one to a client: its ``recognize_remote`` (inherited from the plain
+   simple-socket server) only accepts that module's plain ``_Address``, so a request to an
+   ``_AddressDTLS`` remote ends in ``NoRequestInterface``. An LwM2M server must send Read, Write,
+   Observe ... to the device over the device's own DTLS session (OMA LwM2M TS 1.0 §7.1), so
+   :class:`DTLSServerTransport` accepts the DTLS remotes of its own socket. It also binds the
+   port it is given: upstream adds the 5683→5684 offset to the bind port, so port 0 became 1.
+2. **Listeners on their own addresses.** ``create_server_context`` binds every transport to one
+   address; we add a UDP and a DTLS listener on separate addresses to one context with
+   ``Context._append_tokenmanaged_messagemanaged_transport``.
+3. **Observations we can cancel.** aiocoap's client observation cannot be cancelled on the wire
+   (it forgets the token only after the next notification, and it has no active cancel).
+   :func:`start_observation` drives the request pipe itself, so a passive cancel forgets the
+   token at once (the client's next confirmable notification gets an RST, RFC 7641 §3.6) and an
+   active cancel can reuse the observation's token for the GET with Observe=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiocoap import Context, Message
+from aiocoap.pipe import Pipe
+from aiocoap.transports import tinydtls_server
+from aiocoap.transports.udp6 import MessageInterfaceUDP6
+
+__all__ = [
+    "DTLSServerTransport",
+    "Listener",
+    "ObservationExchange",
+    "PskLookup",
+    "add_dtls_listener",
+    "add_udp_listener",
+    "start_observation",
+]
+
+
+class PskLookup(Protocol):
+    """What the DTLS handshake asks for: the key and a claim for a PSK identity.
+
+    aiocoap's DTLS server calls this while the handshake runs (it is the shape of
+    ``CredentialsMap.find_dtls_psk``); ``KeyError`` makes the handshake fail.
+    """
+
+    def find_dtls_psk(self, identity: bytes) -> tuple[bytes, object]:
+        """Return ``(key, claim)``; the claim shows up as ``remote.authenticated_claims``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listener:
+    """A bound listener: its scheme and the address the OS gave it."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+class DTLSServerTransport(tinydtls_server.MessageInterfaceTinyDTLSServer):  # type: ignore[misc]
+    """aiocoap's DTLS server transport that can also send requests to its clients."""
+
+    @classmethod
+    async def create_bound(
+        cls,
+        bind: tuple[str, int],
+        message_manager: Any,
+        log: logging.Logger,
+        loop: asyncio.AbstractEventLoop,
+        credentials: PskLookup,
+    ) -> DTLSServerTransport:
+        """Bind exactly ``bind`` (no port offset, so port 0 means "any free port")."""
+        self = cls(message_manager, log, loop)
+        self._pool = await self._serversocket.create(bind, log, loop, self)
+        self._pool._server_credentials = credentials
+        return self
+
+    async def recognize_remote(self, remote: object) -> bool:
+        # The upstream check accepts only plain simplesocketserver addresses; a DTLS session
+        # address of our own socket is exactly where requests to that client must go.
+        return isinstance(remote, tinydtls_server._AddressDTLS) and remote._protocol is self._pool
+
+    @property
+    def sockname(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+        host, port, *_ = self._pool._transport.get_extra_info("sockname")
+        return str(host), int(port)
+
+
+async def add_dtls_listener(
+    context: Context, bind: tuple[str, int], credentials: PskLookup
+) -> Listener:
+    """Add a DTLS-PSK listener on ``bind`` (a specific address, not ``0.0.0.0``) to ``context``."""
+    if bind[0] in ("", "0.0.0.0", "::"):
+        # The simple-socket server must know its own address to answer from it.
+        raise ValueError("the DTLS listener needs a specific address, not the any-address")
+    created: list[DTLSServerTransport] = []
+
+    async def construct(message_manager: Any) -> DTLSServerTransport:
+        transport = await DTLSServerTransport.create_bound(
+            bind, message_manager, context.log, context.loop, credentials
+        )
+        created.append(transport)
+        return transport
+
+    await context._append_tokenmanaged_messagemanaged_transport(construct)
+    host, port = created[0].sockname
+    return Listener(scheme="coaps", host=host, port=port)
+
+
+async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
+    """Add a plain CoAP (UDP) listener on ``bind`` to ``context``."""
+    created: list[Any] = []
+
+    async def construct(message_manager: Any) -> Any:
+        transport = await MessageInterfaceUDP6.create_server_transport_endpoint(
+            message_manager, log=context.log, loop=context.loop, bind=bind, multicast=[]
+        )
+        created.append(transport)
+        return transport
+
+    await context._append_tokenmanaged_messagemanaged_transport(construct)
+    host, port, *_ = created[0].transport.get_extra_info("socket").getsockname()
+    if host.startswith("::ffff:"):
+        host = host[len("::ffff:") :]  # udp6 binds IPv4 addresses as IPv4-mapped IPv6
+    return Listener(scheme="coap", host=str(host), port=int(port))
+
+
+class ObservationExchange:
+    """An outgoing GET with Observe=0 and everything that comes back on its token.
+
+    ``response`` resolves with the first response (or the transport error). Later
+    notifications go to ``on_notification``; ``on_end`` is called once when the exchange ends
+    (with the error, or ``None`` when the client ended it with a non-Observe response).
+    """
+
+    def __init__(
+        self,
+        on_notification: Callable[[Message], None],
+        on_end: Callable[[BaseException | None], None],
+    ) -> None:
+        self.response: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.token: bytes = b""
+        self._on_notification = on_notification
+        self._on_end = on_end
+        self._ended = False
+        self._stop: Callable[[], None] | None = None
+
+    def _handle(self, event: Any) -> bool:
+        message: Message | None = event.message
+        exception: BaseException | None = event.exception
+        if not self.response.done():
+            if message is not None:
+                self.response.set_result(message)
+            else:
+                self.response.set_exception(exception or ConnectionError("request ended"))
+            if message is None or event.is_last or message.opt.observe is None:
+                self._end(None if message is not None else exception)
+                return False
+            return True
+        if message is not None:
+            self._on_notification(message)
+            if not event.is_last and message.opt.observe is not None:
+                return True
+        self._end(exception)
+        return False
+
+    def _end(self, exception: BaseException | None) -> None:
+        if not self._ended:
+            self._ended = True
+            self._on_end(exception)
+
+    def forget(self) -> None:
+        """Stop listening on the token at once (passive cancel: the client's next confirmable
+        notification is answered with RST, RFC 7641 §3.6)."""
+        if self._stop is not None:
+            stop, self._stop = self._stop, None
+            stop()
+        self._end(None)
+
+
+async def start_observation(
+    context: Context,
+    request: Message,
+    *,
+    on_notification: Callable[[Message], None],
+    on_end: Callable[[BaseException | None], None],
+) -> ObservationExchange:
+    """Send ``request`` (a GET with Observe=0 and ``remote`` set) and return its exchange."""
+    exchange = ObservationExchange(on_notification, on_end)
+    pipe = Pipe(request, context.log)
+    exchange._stop = pipe.on_event(exchange._handle)
+    interface = await context.find_remote_and_interface(request)
+    interface.request(pipe)
+    exchange.token = bytes(request.token)
+    return exchange
+
+
+async def send_with_token(context: Context, request: Message, token: bytes) -> Message:
+    """Send ``request`` with a given token and return the response (for the active cancel of
+    an observation: a GET with Observe=1 and the observation's token, RFC 7641 §3.6)."""
+    result: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+    def handle(event: Any) -> bool:
+        if not result.done():
+            if event.message is not None:
+                result.set_result(event.message)
+            else:
+                result.set_exception(event.exception or ConnectionError("request ended"))
+        return False
+
+    pipe = Pipe(request, context.log)
+    stop = pipe.on_event(handle)
+    interface = await context.find_remote_and_interface(request)
+    # The token manager always draws a fresh token; lend it ours for this one call.
+    interface.next_token = lambda: token
+    try:
+        interface.request(pipe)
+    finally:
+        del interface.next_token
+    try:
+        return await result
+    finally:
+        stop()
