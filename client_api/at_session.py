@@ -245,8 +245,10 @@ class AtSession:
         command = self._in_flight
         if command is not None and now >= command.deadline:
             self._in_flight = None
-            # Whatever silenced the module, its echo setting is no longer known.
-            self.echo_expected = None
+            if not command.echo_seen:
+                # Echo was awaited in vain (a reset may have turned it off) or never
+                # known: forget it, so the next command is not held up waiting for it.
+                self.echo_expected = None
             self._events.append(
                 CommandTimedOut(
                     command=command.command, lines=tuple(command.lines), timeout=command.timeout

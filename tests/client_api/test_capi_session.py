@@ -1,0 +1,245 @@
+"""The sans-I/O AT session: bytes in, events out, fed whole and byte by byte."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from client_api.at_session import (
+    AtSession,
+    CommandCompleted,
+    CommandTimedOut,
+    LineOverflow,
+    SessionEvent,
+    StrayLine,
+    UrcReceived,
+    describe_command,
+)
+
+READY = '+QLWURC: "ready","successfully",1000'
+
+
+def events(session: AtSession) -> list[SessionEvent]:
+    out: list[SessionEvent] = []
+    while (event := session.next_event()) is not None:
+        out.append(event)
+    return out
+
+
+def chunkings(data: bytes) -> Iterator[list[bytes]]:
+    yield [data]
+    yield [bytes([b]) for b in data]
+    yield [data[:3], data[3:17], data[17:]]
+
+
+def run(command: str, reply: bytes, *, echo: bool | None = None) -> list[list[SessionEvent]]:
+    """The events for ``reply`` under every chunking; asserts the bytes to write."""
+    results = []
+    for chunks in chunkings(reply):
+        session = AtSession(echo_expected=echo)
+        assert session.send_command(command, now=0.0, timeout=1.0) == command.encode() + b"\r"
+        for chunk in chunks:
+            session.receive_data(chunk, now=0.5)
+        results.append(events(session))
+    assert all(r == results[0] for r in results), "chunking changed the outcome"
+    return results
+
+
+def completed(command: str, lines: tuple[str, ...], final: str = "OK") -> CommandCompleted:
+    return CommandCompleted(command=command, lines=lines, final=final, completed_at=0.5)
+
+
+def urc(line: str, prefix: str) -> UrcReceived:
+    return UrcReceived(line=line, prefix=prefix, received_at=0.5)
+
+
+def test_response_with_echo() -> None:
+    got = run("AT+CSQ", b"AT+CSQ\r\r\n+CSQ: 24,99\r\n\r\nOK\r\n")
+    assert got[0] == [completed("AT+CSQ", ("+CSQ: 24,99",))]
+
+
+def test_response_without_echo() -> None:
+    got = run("AT+CGMM", b"\r\nEC200U\r\n\r\nOK\r\n")
+    assert got[0] == [completed("AT+CGMM", ("EC200U",))]
+
+
+def test_urc_in_the_middle_of_a_response() -> None:
+    reply = b"AT+CSQ\r\r\n+CSQ: 24,99\r\n\r\n" + READY.encode() + b"\r\n\r\nOK\r\n"
+    got = run("AT+CSQ", reply)
+    assert got[0] == [urc(READY, "+QLWURC:"), completed("AT+CSQ", ("+CSQ: 24,99",))]
+
+
+def test_urc_just_before_the_echo() -> None:
+    # The emulator's fault switch: held URCs go out when the next command line starts.
+    reply = b"\r\n" + READY.encode() + b"\r\nAT+QLWSTAT?\r\r\n+QLWSTAT: 2\r\n\r\nOK\r\n"
+    got = run("AT+QLWSTAT?", reply)
+    assert got[0] == [urc(READY, "+QLWURC:"), completed("AT+QLWSTAT?", ("+QLWSTAT: 2",))]
+
+
+def test_cereg_read_response_versus_unsolicited_cereg() -> None:
+    reply = b'\r\n+CEREG: 1\r\n\r\n+CEREG: 0,1\r\n\r\n+CEREG: 5,"5A1F","0B2C3D41",7\r\n\r\nOK\r\n'
+    got = run("AT+CEREG?", reply)
+    assert got[0] == [
+        urc("+CEREG: 1", "+CEREG:"),
+        urc('+CEREG: 5,"5A1F","0B2C3D41",7', "+CEREG:"),
+        completed("AT+CEREG?", ("+CEREG: 0,1",)),
+    ]
+
+
+def test_cereg_test_form_is_a_response() -> None:
+    got = run("AT+CEREG=?", b"\r\n+CEREG: (0-2,4)\r\n\r\nOK\r\n")
+    assert got[0] == [completed("AT+CEREG=?", ("+CEREG: (0-2,4)",))]
+
+
+def test_same_prefix_is_unsolicited_for_another_command() -> None:
+    got = run("AT+CSQ", b"\r\n+CEREG: 0,1\r\n\r\n+CSQ: 24,99\r\n\r\nOK\r\n")
+    assert got[0] == [urc("+CEREG: 0,1", "+CEREG:"), completed("AT+CSQ", ("+CSQ: 24,99",))]
+
+
+def test_cpin_answers_cpin_but_is_a_urc_otherwise() -> None:
+    assert run("AT+CPIN?", b"\r\n+CPIN: READY\r\n\r\nOK\r\n")[0] == [
+        completed("AT+CPIN?", ("+CPIN: READY",))
+    ]
+    assert run("AT+CSQ", b"\r\n+CPIN: READY\r\n\r\n+CSQ: 9,99\r\n\r\nOK\r\n")[0] == [
+        urc("+CPIN: READY", "+CPIN:"),
+        completed("AT+CSQ", ("+CSQ: 9,99",)),
+    ]
+
+
+def test_boot_urcs_while_idle() -> None:
+    session = AtSession()
+    session.receive_data(b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+QIND: PB DONE\r\n", now=1.0)
+    assert [e.line for e in events(session) if isinstance(e, UrcReceived)] == [
+        "RDY",
+        "+CFUN: 1",
+        "+QIND: PB DONE",
+    ]
+
+
+@pytest.mark.parametrize(
+    "final", ["ERROR", "+CME ERROR: 4", "+CME ERROR: operation not supported", "NO CARRIER"]
+)
+def test_error_finals_end_the_command(final: str) -> None:
+    command = 'AT+QLWCFG="epname","x"'
+    reply = command.encode() + b"\r\r\n" + final.encode() + b"\r\n"
+    assert run(command, reply)[0] == [completed(command, (), final)]
+
+
+def test_timeout_then_late_answer_is_stray() -> None:
+    session = AtSession()
+    session.send_command("AT+QIACT=1", now=0.0, timeout=2.0)
+    session.receive_data(b"AT+QIACT=1\r", now=0.1)
+    assert session.get_timer() == 2.0
+    session.handle_timer(now=1.9)
+    assert events(session) == []
+    session.handle_timer(now=2.0)
+    assert events(session) == [CommandTimedOut(command="AT+QIACT=1", lines=(), timeout=2.0)]
+    assert session.echo_expected is True  # the echo came, only the answer did not
+    session.receive_data(b"\r\nOK\r\n", now=2.5)
+    assert events(session) == [StrayLine(line="OK", reason="no command in flight")]
+
+
+def test_timeout_without_the_awaited_echo_forgets_the_echo_setting() -> None:
+    session = AtSession(echo_expected=True)
+    session.send_command("AT+CSQ", now=0.0, timeout=1.0)
+    session.receive_data(b"\r\n+CSQ: 5,99\r\n\r\nOK\r\n", now=0.1)  # echo off now
+    session.handle_timer(now=1.0)
+    assert isinstance(events(session)[-1], CommandTimedOut)
+    assert session.echo_expected is None
+    session.send_command("AT+CSQ", now=1.1, timeout=1.0)
+    session.receive_data(b"\r\n+CSQ: 5,99\r\n\r\nOK\r\n", now=1.2)
+    assert events(session) == [completed_at("AT+CSQ", ("+CSQ: 5,99",), 1.2)]
+    assert session.echo_expected is False
+
+
+def test_leftover_answer_before_the_echo_is_not_taken_for_the_new_command() -> None:
+    session = AtSession(echo_expected=True)
+    session.send_command("AT+CSQ", now=0.0, timeout=1.0)
+    leftover = b"\r\n+QIACT: 1,1,1\r\n\r\nOK\r\n"
+    session.receive_data(leftover + b"AT+CSQ\r\r\n+CSQ: 5,99\r\n\r\nOK\r\n", 0.2)
+    got = events(session)
+    assert [e for e in got if isinstance(e, StrayLine)] == [
+        StrayLine(line="+QIACT: 1,1,1", reason="before the echo of 'AT+CSQ'"),
+        StrayLine(line="OK", reason="before the echo of 'AT+CSQ'"),
+    ]
+    assert got[-1] == CommandCompleted(
+        command="AT+CSQ", lines=("+CSQ: 5,99",), final="OK", completed_at=0.2
+    )
+
+
+def test_ate0_then_commands_without_echo() -> None:
+    session = AtSession()
+    session.send_command("ATE0", now=0.0, timeout=1.0)
+    session.receive_data(b"ATE0\r\r\nOK\r\n", now=0.1)
+    assert events(session) == [completed_at("ATE0", (), 0.1)]
+    assert session.echo_expected is False
+    session.send_command("AT+CGMR", now=0.2, timeout=1.0)
+    session.receive_data(b"\r\nEC200UCNAAR03A15M08\r\n\r\nOK\r\n", now=0.3)
+    assert events(session) == [completed_at("AT+CGMR", ("EC200UCNAAR03A15M08",), 0.3)]
+
+
+def test_ate1_with_echo_off_expects_echo_afterwards() -> None:
+    session = AtSession(echo_expected=False)
+    session.send_command("ATE1", now=0.0, timeout=1.0)
+    session.receive_data(b"\r\nOK\r\n", now=0.1)
+    events(session)
+    assert session.echo_expected is True
+
+
+def completed_at(command: str, lines: tuple[str, ...], at: float) -> CommandCompleted:
+    return CommandCompleted(command=command, lines=lines, final="OK", completed_at=at)
+
+
+def test_overlong_line_is_dropped_and_reported() -> None:
+    session = AtSession(max_line=16)
+    session.receive_data(b"\r\n" + b"x" * 40 + b"\r\n\r\nRDY\r\n", now=0.0)
+    assert events(session) == [
+        LineOverflow(dropped_bytes=40, limit=16),
+        UrcReceived(line="RDY", prefix="RDY", received_at=0.0),
+    ]
+
+
+def test_one_command_at_a_time_and_only_sane_lines() -> None:
+    session = AtSession()
+    with pytest.raises(ValueError, match="starts with AT"):
+        session.send_command("CSQ", now=0.0, timeout=1.0)
+    with pytest.raises(ValueError, match="printable ASCII"):
+        session.send_command("AT+X\rAT+Y", now=0.0, timeout=1.0)
+    session.send_command("AT", now=0.0, timeout=1.0)
+    with pytest.raises(RuntimeError, match="still in flight"):
+        session.send_command("AT", now=0.0, timeout=1.0)
+
+
+def test_port_lost_resets_the_session() -> None:
+    session = AtSession(echo_expected=True)
+    session.send_command("AT+CSQ", now=0.0, timeout=1.0)
+    session.receive_data(b"AT+CS", now=0.1)
+    assert session.reset() == "AT+CSQ"
+    assert session.command_in_flight is None and session.echo_expected is None
+    session.receive_data(b"\r\nRDY\r\n", now=0.2)
+    assert events(session) == [UrcReceived(line="RDY", prefix="RDY", received_at=0.2)]
+
+
+@pytest.mark.parametrize(
+    ("command", "prefixes", "effect"),
+    [
+        ("AT+CEREG?", {"+CEREG:"}, "unchanged"),
+        ("AT+CPIN?;+CSQ", {"+CPIN:", "+CSQ:"}, "unchanged"),
+        ('AT+QLWCFG="a;b",1', {"+QLWCFG:"}, "unchanged"),
+        ("ATE0V1", set(), False),
+        ("ATE", set(), False),
+        ("ATE1+CMEE=2", {"+CMEE:"}, True),
+        ("ATZ", set(), None),
+        ("AT&F", set(), None),
+        ("ATS3=13E1", set(), True),
+        ("ATI", set(), "unchanged"),
+    ],
+)
+def test_describe_command(command: str, prefixes: set[str], effect: object) -> None:
+    shape = describe_command(command)
+    assert shape.response_prefixes == prefixes
+    if effect == "unchanged":
+        assert type(shape.echo_effect).__name__ == "_Unchanged"
+    else:
+        assert shape.echo_effect is effect
