@@ -228,9 +228,10 @@ async def _serve(emulator: Emulator) -> int:
     await emulator.start()
     try:
         _print_warnings(emulator, seen)
-        for served in emulator.modules:
-            _print_out(served.ready_line())
-        _print_out("ready")
+        if not stop.is_set():  # a signal during start-up: do not announce a dying server
+            for served in emulator.modules:
+                _print_out(served.ready_line())
+            _print_out("ready")
         await stop.wait()
     finally:
         await emulator.stop()

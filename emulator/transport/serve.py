@@ -277,6 +277,7 @@ class Emulator:
             for port in served.ports:
                 with contextlib.suppress(OSError):
                     port.close()
+                log.info("module %d %s: %s", served.index, port.describe(), port.stats)
         if self.trace is not None:
             self.trace.close()
 

@@ -222,3 +222,16 @@ def test_state_file_is_json_named_after_the_imei(tmp_path: Path, profile: Path) 
     for module in modules:
         saved = json.loads((state / f"{module.imei}.json").read_text())
         assert saved["engine"]["cmee"] == 2
+
+
+def test_urc_before_echo_holds_urcs_until_the_next_command(tmp_path: Path, profile: Path) -> None:
+    link = tmp_path / "ttyQ"
+    with serve(tmp_path, "--profile", profile, "--link", link, "--urc-before-echo") as proc:
+        proc.wait_ready()
+        with AtPort(str(link)) as at:
+            # The boot URCs were held, not sent to nobody: they come just before the echo.
+            answer = at.command(b"AT\r")
+        assert answer.startswith(b"\r\nRDY\r\n") and answer.endswith(
+            b"+QIND: PB DONE\r\nAT\r\r\nOK\r\n"
+        )
+        assert proc.stop() == 0
