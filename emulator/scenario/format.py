@@ -1,0 +1,730 @@
+"""The scenario file format: YAML in, validated frozen steps out. No I/O beyond reading text.
+
+A scenario is a YAML mapping::
+
+    name: LightweightM2M-1.0-int-101        # required: an id (OMA ETS test-case id if known)
+    title: Initial registration             # optional, shown in progress and JUnit
+    description: ...                        # optional
+    module: {profile: EC200U}               # optional (default EC200U)
+    vars: {ssid: 1000}                      # optional: more ${names}
+    timeout: 120                            # optional: seconds for the whole scenario
+    steps:                                  # required, non-empty
+      - send: AT+QLWREG
+        expect: OK
+      - urc: '+QLWURC: "ready","successfully",${ssid}'
+        within: 10
+
+Each step is a mapping with exactly one *action key* (``send``, ``urc``, ``read``, ``fault``
+...) whose value is the step's subject, plus that action's fields. ``STEP_SPECS`` below is the
+whole grammar, kept as data: docs/scenarios.md is written from it, and nothing is accepted that
+it does not list. Anything wrong (unknown step or field, missing field, wrong type, value out
+of range, unknown ``${name}``) raises :class:`ScenarioFormatError` naming file, line and
+reason, before anything runs. Line numbers come from PyYAML's node marks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from emulator.lwm2m.paths import LwM2MPath
+from emulator.scenario.errors import ScenarioFormatError, Where
+
+# Names the runner defines for every scenario (see runner.Variables); scenarios add their own
+# under ``vars``.
+BUILTIN_VARIABLES: Final = (
+    "endpoint",  # the module's LwM2M endpoint name, urn:imei:<IMEI>
+    "imei",
+    "imsi",
+    "msisdn",
+    "server_host",  # where the module reaches the server (the fault relay), e.g. 127.0.0.1
+    "server_uri",  # coap://<relay to the server's CoAP port>
+    "server_uri_secure",  # coaps://<relay to the server's CoAP-over-DTLS port>
+    "bootstrap_uri",  # coap://<relay to the bootstrap server>
+    "bootstrap_uri_secure",
+    "server_kind",  # "embedded" or "leshan"
+)
+
+_VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_HEX: Final = re.compile(r"(?:[0-9A-Fa-f]{2})*")
+
+DEFAULT_PROFILE: Final = "EC200U"
+DEFAULT_SCENARIO_TIMEOUT: Final = 120.0
+
+
+# --------------------------------------------------------------------------- field kinds
+class _Invalid(Exception):
+    """A value does not fit its field (turned into ScenarioFormatError with the node's line)."""
+
+
+Check = Callable[[Any], Any]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, got {_show(value)}")
+    return value
+
+
+def _lines(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _Invalid(f"must be a string or a non-empty list of strings, got {_show(value)}")
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _Invalid(f"must be a list of strings, got {_show(value)}")
+
+
+def _regex(value: Any) -> str:
+    text = _text(value)
+    try:
+        re.compile(_VARIABLE.sub("x", text))
+    except re.error as exc:
+        raise _Invalid(f"is not a valid regular expression: {exc}") from exc
+    return text
+
+
+def _number(minimum: float | None = None, maximum: float | None = None) -> Check:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Invalid(f"must be a number, got {_show(value)}")
+        if minimum is not None and value < minimum:
+            raise _Invalid(f"must be at least {minimum:g}, got {value}")
+        if maximum is not None and value > maximum:
+            raise _Invalid(f"must be at most {maximum:g}, got {value}")
+        return float(value)
+
+    return check
+
+
+def _integer(minimum: int | None = None, maximum: int | None = None) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"must be a whole number, got {_show(value)}")
+        if minimum is not None and value < minimum:
+            raise _Invalid(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise _Invalid(f"must be at most {maximum}, got {value}")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false, got {_show(value)}")
+    return value
+
+
+def _choice(*choices: str) -> Check:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise _Invalid(f"must be one of {', '.join(choices)}; got {_show(value)}")
+        return str(value)
+
+    return check
+
+
+def _path(level_min: int = 1, level_max: int = 4) -> Check:
+    def check(value: Any) -> str:
+        text = _text(value)
+        if _VARIABLE.search(text):
+            return text  # checked again once substituted
+        try:
+            path = LwM2MPath.parse(text)
+        except ValueError as exc:
+            raise _Invalid(f"is not an LwM2M path: {exc}") from exc
+        if not level_min <= path.level <= level_max:
+            wanted = {1: "an object", 2: "an object instance", 3: "a resource"}
+            raise _Invalid(f"must name {wanted.get(level_min, 'a path')} (got {text})")
+        return text
+
+    return check
+
+
+def _hex(value: Any) -> str:
+    text = _text(value)
+    if not _VARIABLE.search(text) and not _HEX.fullmatch(text):
+        raise _Invalid(f"must be hex digits (two per byte), got {text!r}")
+    return text
+
+
+def _code(value: Any) -> str:
+    """A CoAP response code: ``2.05``, ``"2.05"``, ``205`` or a name (``CONTENT``)."""
+    from emulator.scenario.values import normalise_code
+
+    if isinstance(value, float):
+        value = f"{value:.2f}"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value // 100}.{value % 100:02d}"
+    text = _text(value)
+    try:
+        return normalise_code(text)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from exc
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(type(value))
+    if kind is None:
+        kind = "a list" if isinstance(value, list) else "a mapping"
+    return f"{kind} ({value!r})" if kind != "a mapping" else kind
+
+
+# --------------------------------------------------------------------------- the grammar
+@dataclass(frozen=True)
+class FieldSpec:
+    check: Check
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+
+RESOURCE_TYPES: Final = (
+    "string",
+    "integer",
+    "unsigned",
+    "float",
+    "boolean",
+    "opaque",
+    "time",
+    "objlnk",
+)
+FORMATS: Final = ("tlv", "text", "json", "senml_json", "cbor", "opaque")
+DIRECTIONS: Final = ("both", "uplink", "downlink")
+WAIT_EVENTS: Final = ("registration", "update", "deregistration", "bootstrap", "notification")
+FAULTS: Final = (
+    "drop",
+    "delay",
+    "clear",
+    "network_cut",
+    "network_restore",
+    "server_stop",
+    "server_restart",
+    "pdp_reject",
+    "signal",
+    "reboot",
+)
+
+_WITHIN = FieldSpec(_number(0.001), default=10.0, doc="seconds to wait at most")
+_AFTER = FieldSpec(_number(0.0), default=0.0, doc="it must not come earlier (seconds)")
+_ENDPOINT = FieldSpec(_text, default="${endpoint}", doc="endpoint name")
+_EXPECT = FieldSpec(_any, doc="expected value (a scalar, or a mapping id -> value)")
+_MATCH = FieldSpec(_regex, doc="regular expression the value's text form must match")
+_FORMAT = FieldSpec(_choice(*FORMATS), doc="content format asked of the client")
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    subject: FieldSpec
+    fields: Mapping[str, FieldSpec]
+    doc: str
+    # fields allowed per subject value (for ``fault`` and ``wait``); None: ``fields`` for all
+    variants: Mapping[str, Mapping[str, FieldSpec]] | None = None
+
+
+STEP_SPECS: Final[Mapping[str, StepSpec]] = {
+    "send": StepSpec(
+        FieldSpec(_text, doc="the AT command line (CR is added)"),
+        {
+            "expect": FieldSpec(_lines, doc="exact response lines (default: OK)"),
+            "match": FieldSpec(_regex, doc="regex searched in the response lines"),
+            "within": FieldSpec(_number(0.001), default=5.0, doc="seconds for the final result"),
+        },
+        "send an AT command and check its response",
+    ),
+    "urc": StepSpec(
+        FieldSpec(_text, doc="the exact URC line"),
+        {"within": _WITHIN, "after": _AFTER},
+        "expect an unsolicited result code",
+    ),
+    "urc_match": StepSpec(
+        FieldSpec(_regex, doc="regex the whole URC line must match"),
+        {"within": _WITHIN, "after": _AFTER},
+        "expect an unsolicited result code matching a regex",
+    ),
+    "wait": StepSpec(
+        FieldSpec(_choice(*WAIT_EVENTS), doc="the server-side event"),
+        {},
+        "wait for an event the server sees",
+        variants={
+            "registration": {
+                "within": _WITHIN,
+                "after": _AFTER,
+                "endpoint": _ENDPOINT,
+                "lifetime": FieldSpec(_integer(1), doc="expected lifetime"),
+                "binding": FieldSpec(_text, doc="expected binding"),
+                "lwm2m_version": FieldSpec(_text, doc="expected LwM2M version"),
+                "objects": FieldSpec(_text_list, doc="object links the registration must list"),
+                "secure": FieldSpec(_boolean, doc="registered over DTLS"),
+            },
+            "update": {
+                "within": _WITHIN,
+                "after": _AFTER,
+                "endpoint": _ENDPOINT,
+                "lifetime": FieldSpec(_integer(1), doc="expected lifetime"),
+            },
+            "deregistration": {"within": _WITHIN, "after": _AFTER, "endpoint": _ENDPOINT},
+            "bootstrap": {"within": _WITHIN, "after": _AFTER, "endpoint": _ENDPOINT},
+            "notification": {
+                "within": _WITHIN,
+                "after": _AFTER,
+                "endpoint": _ENDPOINT,
+                "path": FieldSpec(_path(), doc="observed path"),
+                "expect": _EXPECT,
+                "match": _MATCH,
+            },
+        },
+    ),
+    "read": StepSpec(
+        FieldSpec(_path(), doc="path to read"),
+        {
+            "expect": _EXPECT,
+            "match": _MATCH,
+            "code": FieldSpec(_code, default="2.05"),
+            "format": _FORMAT,
+            "endpoint": _ENDPOINT,
+            "within": _WITHIN,
+        },
+        "server Read",
+    ),
+    "write": StepSpec(
+        FieldSpec(_path(2, 4), doc="path to write"),
+        {
+            "value": FieldSpec(_any, required=True, doc="the value (mapping id -> value for /o/i)"),
+            "type": FieldSpec(_choice(*RESOURCE_TYPES), doc="value type (default: the object's)"),
+            "code": FieldSpec(_code, default="2.04"),
+            "format": _FORMAT,
+            "endpoint": _ENDPOINT,
+            "within": _WITHIN,
+        },
+        "server Write",
+    ),
+    "execute": StepSpec(
+        FieldSpec(_path(3, 3), doc="resource to execute"),
+        {
+            "args": FieldSpec(_text, doc="execute arguments"),
+            "code": FieldSpec(_code, default="2.04"),
+            "endpoint": _ENDPOINT,
+            "within": _WITHIN,
+        },
+        "server Execute",
+    ),
+    "observe": StepSpec(
+        FieldSpec(_path(), doc="path to observe"),
+        {
+            "expect": _EXPECT,
+            "match": _MATCH,
+            "code": FieldSpec(_code, default="2.05"),
+            "format": _FORMAT,
+            "endpoint": _ENDPOINT,
+            "within": _WITHIN,
+        },
+        "server Observe (the first value is the response)",
+    ),
+    "cancel_observe": StepSpec(
+        FieldSpec(_path(), doc="observed path"),
+        {"endpoint": _ENDPOINT, "within": _WITHIN},
+        "server cancels an observation",
+    ),
+    "write_attributes": StepSpec(
+        FieldSpec(_path(), doc="path the attributes attach to"),
+        {
+            "pmin": FieldSpec(_integer(0)),
+            "pmax": FieldSpec(_integer(0)),
+            "gt": FieldSpec(_number()),
+            "lt": FieldSpec(_number()),
+            "st": FieldSpec(_number(0.0)),
+            "code": FieldSpec(_code, default="2.04"),
+            "endpoint": _ENDPOINT,
+            "within": _WITHIN,
+        },
+        "server Write-Attributes",
+    ),
+    "discover": StepSpec(
+        FieldSpec(_path(1, 3), doc="path to discover"),
+        {
+            "contains": FieldSpec(_text_list, doc="links the answer must contain"),
+            "code": FieldSpec(_code, default="2.05"),
+            "endpoint": _ENDPOINT,
+            "within": _WITHIN,
+        },
+        "server Discover",
+    ),
+    "set_psk": StepSpec(
+        FieldSpec(_text, doc="endpoint name"),
+        {
+            "identity": FieldSpec(_text, required=True),
+            "key": FieldSpec(_hex, required=True, doc="PSK as hex"),
+        },
+        "give the server an endpoint's PSK credentials",
+    ),
+    "configure_bootstrap": StepSpec(
+        FieldSpec(_text, doc="endpoint name"),
+        {
+            "server_uri": FieldSpec(_text, required=True, doc="the LwM2M server to provision"),
+            "security": FieldSpec(_choice("nosec", "psk"), default="nosec"),
+            "identity": FieldSpec(_text, doc="PSK identity (security: psk)"),
+            "key": FieldSpec(_hex, doc="PSK as hex (security: psk)"),
+            "short_id": FieldSpec(_integer(1, 65534), default=1),
+            "lifetime": FieldSpec(_integer(1), default=86400),
+            "binding": FieldSpec(_text, default="U"),
+        },
+        "configure what the bootstrap server writes to the endpoint",
+    ),
+    "fault": StepSpec(
+        FieldSpec(_choice(*FAULTS), doc="the fault"),
+        {},
+        "change the world: network, server, radio",
+        variants={
+            "drop": {
+                "share": FieldSpec(_number(0.0, 1.0), required=True, doc="share of datagrams"),
+                "direction": FieldSpec(_choice(*DIRECTIONS), default="both"),
+                "seed": FieldSpec(_integer(), doc="random seed (runs repeat exactly)"),
+            },
+            "delay": {
+                "seconds": FieldSpec(_number(0.0, 60.0), required=True),
+                "direction": FieldSpec(_choice(*DIRECTIONS), default="both"),
+            },
+            "clear": {},
+            "network_cut": {},
+            "network_restore": {},
+            "server_stop": {},
+            "server_restart": {},
+            "pdp_reject": {"reject": FieldSpec(_boolean, default=True)},
+            "signal": {"rssi": FieldSpec(_integer(0, 99), required=True, doc="27.007 <rssi>")},
+            "reboot": {},
+        },
+    ),
+    "pause": StepSpec(
+        FieldSpec(_number(0.0, 600.0), doc="seconds"),
+        {},
+        "let time pass (e.g. keep the network cut)",
+    ),
+}
+
+_COMMON_FIELDS: Final[Mapping[str, FieldSpec]] = {
+    "name": FieldSpec(_text, doc="label shown in progress and the transcript"),
+}
+
+
+# --------------------------------------------------------------------------- the result
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    """One validated step. ``params`` holds every field of the action (defaults filled in)."""
+
+    index: int  # 1-based within the scenario
+    action: str
+    subject: Any
+    params: Mapping[str, Any]
+    label: str | None
+    where: Where
+
+    def describe(self) -> str:
+        """One line for progress output: ``send AT+QLWREG``, ``fault drop share=0.3``."""
+        if self.label:
+            return self.label
+        extra = ""
+        if self.action == "fault":
+            extra = " ".join(
+                f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.params.items()
+                if v is not None and k != "seed"
+            )
+        subject = f"{self.subject:g}s" if isinstance(self.subject, float) else self.subject
+        return " ".join(str(part) for part in (self.action, subject, extra) if part != "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    name: str
+    title: str
+    description: str
+    profile: str
+    variables: Mapping[str, Any]
+    timeout: float
+    steps: tuple[Step, ...]
+    where: Where
+    source: str = field(default="")  # the file's path as given
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name} {self.title}".strip() if self.title else self.name
+
+
+_TOP_LEVEL: Final = ("name", "title", "description", "module", "vars", "timeout", "steps")
+
+
+# --------------------------------------------------------------------------- loading
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate one scenario file; raises ScenarioFormatError (file, line, reason)."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioFormatError(Where(file=name, line=1), f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioFormatError(Where(file=name, line=1), f"not UTF-8 text: {exc}") from exc
+    return parse_scenario(text, name)
+
+
+def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
+    """Validate scenario text (``file`` names it in errors)."""
+    return _Parser(text, file).scenario()
+
+
+class _Parser:
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        self.loader = yaml.SafeLoader(text)
+        try:
+            root = self.loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else 1
+            reason = exc.problem or str(exc)
+            raise ScenarioFormatError(
+                Where(file=file, line=line), f"not valid YAML: {reason}"
+            ) from None
+        except yaml.YAMLError as exc:
+            raise ScenarioFormatError(Where(file=file, line=1), f"not valid YAML: {exc}") from exc
+        if root is None:
+            raise ScenarioFormatError(Where(file=file, line=1), "the file is empty")
+        self.root: yaml.Node = root
+
+    # -- helpers
+    def where(self, node: yaml.Node) -> Where:
+        mark = node.start_mark
+        return Where(file=self.file, line=mark.line + 1, column=mark.column + 1)
+
+    def fail(self, node: yaml.Node, reason: str) -> ScenarioFormatError:
+        return ScenarioFormatError(self.where(node), reason)
+
+    def value(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.fail(node, f"bad value: {exc}") from exc
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """``key -> (key node, value node)``; refuses non-mappings, non-string and repeated keys."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, f"{what} must be a mapping (key: value)")
+        result: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = self.value(key_node)
+            if not isinstance(key, str):
+                raise self.fail(key_node, f"{what}: keys must be names, got {key!r}")
+            if key in result:
+                raise self.fail(key_node, f"{what}: {key!r} is given twice")
+            result[key] = (key_node, value_node)
+        return result
+
+    def checked(self, spec: FieldSpec, node: yaml.Node, what: str) -> Any:
+        try:
+            return spec.check(self.value(node))
+        except _Invalid as exc:
+            raise self.fail(node, f"{what} {exc}") from exc
+
+    # -- the document
+    def scenario(self) -> Scenario:
+        top = self.mapping(self.root, "a scenario")
+        for key, (key_node, _) in top.items():
+            if key not in _TOP_LEVEL:
+                raise self.fail(
+                    key_node, f"unknown top-level key {key!r} (known: {', '.join(_TOP_LEVEL)})"
+                )
+        if "name" not in top:
+            raise self.fail(self.root, "missing 'name' (the scenario's id)")
+        if "steps" not in top:
+            raise self.fail(self.root, "missing 'steps'")
+        name = self.checked(FieldSpec(_text), top["name"][1], "'name'")
+        if not name.strip():
+            raise self.fail(top["name"][1], "'name' is empty")
+        title = self.checked(FieldSpec(_text), top["title"][1], "'title'") if "title" in top else ""
+        description = (
+            self.checked(FieldSpec(_text), top["description"][1], "'description'")
+            if "description" in top
+            else ""
+        )
+        timeout = (
+            self.checked(FieldSpec(_number(0.001)), top["timeout"][1], "'timeout'")
+            if "timeout" in top
+            else DEFAULT_SCENARIO_TIMEOUT
+        )
+        profile = DEFAULT_PROFILE
+        if "module" in top:
+            module = self.mapping(top["module"][1], "'module'")
+            for key, (key_node, _) in module.items():
+                if key != "profile":
+                    raise self.fail(key_node, f"'module': unknown key {key!r} (known: profile)")
+            if "profile" in module:
+                profile = self.checked(FieldSpec(_text), module["profile"][1], "'module.profile'")
+        variables: dict[str, Any] = {}
+        if "vars" in top:
+            for key, (key_node, value_node) in self.mapping(top["vars"][1], "'vars'").items():
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                    raise self.fail(key_node, f"'vars': {key!r} is not a valid name")
+                if key in BUILTIN_VARIABLES:
+                    raise self.fail(key_node, f"'vars': {key!r} is set by the runner")
+                value = self.value(value_node)
+                if isinstance(value, dict | list) or value is None:
+                    raise self.fail(value_node, f"'vars': {key} must be a string or number")
+                variables[key] = value
+        steps_node = top["steps"][1]
+        if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
+            raise self.fail(steps_node, "'steps' must be a non-empty list of steps")
+        known_vars = set(BUILTIN_VARIABLES) | set(variables)
+        steps = tuple(
+            self.step(index, node, known_vars)
+            for index, node in enumerate(steps_node.value, start=1)
+        )
+        return Scenario(
+            name=name,
+            title=title,
+            description=description,
+            profile=profile,
+            variables=variables,
+            timeout=timeout,
+            steps=steps,
+            where=self.where(self.root),
+            source=self.file,
+        )
+
+    def step(self, index: int, node: yaml.Node, known_vars: set[str]) -> Step:
+        what = f"step {index}"
+        entries = self.mapping(node, what)
+        actions = [key for key in entries if key in STEP_SPECS]
+        unknown = [key for key in entries if key not in STEP_SPECS and key not in _COMMON_FIELDS]
+        if not actions:
+            if unknown:
+                key_node = entries[unknown[0]][0]
+                raise self.fail(
+                    key_node,
+                    f"{what}: unknown step {unknown[0]!r} (steps are: {', '.join(STEP_SPECS)})",
+                )
+            raise self.fail(node, f"{what}: no action (steps are: {', '.join(STEP_SPECS)})")
+        if len(actions) > 1:
+            raise self.fail(
+                entries[actions[1]][0], f"{what}: one action per step, got {' and '.join(actions)}"
+            )
+        action = actions[0]
+        spec = STEP_SPECS[action]
+        subject = self.checked(spec.subject, entries[action][1], f"{what} ({action}):")
+        allowed = spec.fields
+        if spec.variants is not None:
+            allowed = spec.variants[subject]
+        params: dict[str, Any] = {}
+        for key, (key_node, value_node) in entries.items():
+            if key == action or key in _COMMON_FIELDS:
+                continue
+            if key not in allowed:
+                known = ", ".join(allowed) or "none"
+                kind = f"{action} {subject}" if spec.variants is not None else action
+                raise self.fail(
+                    key_node, f"{what} ({kind}): unknown field {key!r} (known: {known})"
+                )
+            params[key] = self.checked(allowed[key], value_node, f"{what} ({action}): {key!r}")
+        for key, field_spec in allowed.items():
+            if key not in params:
+                if field_spec.required:
+                    raise self.fail(node, f"{what} ({action}): missing field {key!r}")
+                params[key] = field_spec.default
+        self.check_combinations(action, subject, params, node, what)
+        label = None
+        if "name" in entries:
+            label = self.checked(_COMMON_FIELDS["name"], entries["name"][1], f"{what}: 'name'")
+        self.check_variables(node, known_vars, what)
+        return Step(
+            index=index,
+            action=action,
+            subject=subject,
+            params=params,
+            label=label,
+            where=self.where(node),
+        )
+
+    def check_combinations(
+        self, action: str, subject: Any, params: dict[str, Any], node: yaml.Node, what: str
+    ) -> None:
+        if params.get("expect") is not None and params.get("match") is not None:
+            raise self.fail(node, f"{what} ({action}): give 'expect' or 'match', not both")
+        after, within = params.get("after"), params.get("within")
+        if after is not None and within is not None and after >= within:
+            raise self.fail(node, f"{what} ({action}): 'after' must be less than 'within'")
+        if action == "write_attributes" and all(
+            params[k] is None for k in ("pmin", "pmax", "gt", "lt", "st")
+        ):
+            raise self.fail(node, f"{what} (write_attributes): give at least one attribute")
+        if action == "configure_bootstrap" and params["security"] == "psk":
+            for key in ("identity", "key"):
+                if params[key] is None:
+                    raise self.fail(node, f"{what} (configure_bootstrap): psk needs {key!r}")
+
+    def check_variables(self, node: yaml.Node, known: set[str], what: str) -> None:
+        """Every ``${name}`` in the step must be defined (found now, not halfway through)."""
+        for scalar in _scalars(node):
+            if not isinstance(scalar.value, str):
+                continue
+            for match in _VARIABLE.finditer(scalar.value):
+                if match.group(1) not in known:
+                    raise self.fail(
+                        scalar,
+                        f"{what}: unknown variable ${{{match.group(1)}}} "
+                        f"(known: {', '.join(sorted(known))})",
+                    )
+
+
+def _scalars(node: yaml.Node) -> list[yaml.ScalarNode]:
+    if isinstance(node, yaml.ScalarNode):
+        return [node]
+    found: list[yaml.ScalarNode] = []
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            found.extend(_scalars(child))
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            found.extend(_scalars(key))
+            found.extend(_scalars(value))
+    return found
+
+
+def substitute(value: Any, variables: Mapping[str, Any]) -> Any:
+    """``value`` with every ``${name}`` replaced (recursively through lists and mappings).
+
+    A string that is exactly one ``${name}`` takes the variable's value as is (so a number
+    stays a number); otherwise the text form is spliced in.
+    """
+    if isinstance(value, str):
+        whole = _VARIABLE.fullmatch(value)
+        if whole is not None:
+            return variables[whole.group(1)]
+        return _VARIABLE.sub(lambda m: str(variables[m.group(1)]), value)
+    if isinstance(value, list):
+        return [substitute(v, variables) for v in value]
+    if isinstance(value, tuple):
+        return tuple(substitute(v, variables) for v in value)
+    if isinstance(value, dict):
+        return {k: substitute(v, variables) for k, v in value.items()}
+    return value
+
+
+def substitute_text(value: str, variables: Mapping[str, Any]) -> str:
+    """Like :func:`substitute` but always text (for AT lines, URCs, regexes, paths)."""
+    return _VARIABLE.sub(lambda m: str(variables[m.group(1)]), value)
