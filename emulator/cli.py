@@ -234,7 +234,9 @@ async def _serve(emulator: Emulator) -> int:
             _print_out("ready")
         await stop.wait()
     finally:
+        seen = len(emulator.warnings)
         await emulator.stop()
+        _print_warnings(emulator, seen)
     return 0
 
 

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_COUNT = 2000  # two fds per pty module; far beyond what one host program drives
 BOOT_TIMEOUT = 30.0  # seconds; a profile's whole boot sequence is well under a second
+STOP_TIMEOUT = 10.0  # seconds for every module's services to stop together
 
 
 class ServeConfigError(ValueError):
@@ -266,7 +267,14 @@ class Emulator:
             return
         self._started = False
         started = [m for m in self.modules if m.started]
-        results = await asyncio.gather(*(m.host.stop() for m in started), return_exceptions=True)
+        stopping = asyncio.gather(*(m.host.stop() for m in started), return_exceptions=True)
+        try:
+            results = await asyncio.wait_for(stopping, STOP_TIMEOUT)
+        except TimeoutError:
+            # A service stuck saying goodbye (an unreachable LwM2M server) must not keep
+            # the links and ports alive; what did not finish is abandoned.
+            self.warnings.append(f"module services did not stop within {STOP_TIMEOUT:.0f} s")
+            results = [None] * len(started)
         for served, result in zip(started, results, strict=True):
             served.started = False
             if isinstance(result, BaseException):

@@ -97,8 +97,12 @@ class TcpPort:
     ) -> TcpPort:
         self = cls(on_data, on_event=on_event, backlog_limit=backlog_limit)
         loop = asyncio.get_running_loop()
+        # One address only: a name such as "localhost" may resolve to ::1 and 127.0.0.1,
+        # and with port 0 each would get a different port; the first answer is the one.
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, sockaddr = infos[0]
         self._server = await loop.create_server(
-            lambda: _Connection(self), host, port, family=socket.AF_UNSPEC, reuse_address=True
+            lambda: _Connection(self), str(sockaddr[0]), port, family=family, reuse_address=True
         )
         bound = self._server.sockets[0].getsockname()
         self.host, self.port = bound[0], bound[1]

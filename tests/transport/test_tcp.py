@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -129,3 +130,24 @@ def test_parse_address(text: str, expected: tuple[str, int]) -> None:
 def test_parse_address_rejects(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_address(text)
+
+
+async def test_ipv6_loopback(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    profile = load_profile(str(write_test_profile(tmp_path)))
+    host = ModuleHost(VirtualModule(profile, now=time.monotonic()))
+    try:
+        port = await TcpPort.listen(host.feed, "::1", 0)
+    except OSError as exc:
+        pytest.skip(f"cannot bind ::1: {exc}")
+    host.add_sink(port.write)
+    await host.start()
+    try:
+        assert port.describe() == f"tcp [::1]:{port.port}"
+        reader, writer = await connect(port)
+        assert await command(reader, writer, b"AT\r") == b"AT\r\r\nOK\r\n"
+        await close(writer)
+    finally:
+        port.close()
+        await host.stop()
