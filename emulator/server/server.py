@@ -551,7 +551,7 @@ class LwM2MServer:
     ) -> Content:
         """Read (TS 1.0 §5.4.1) and return the decoded content."""
         target = _as_path(path)
-        fmt = format or self._require(endpoint).default_format
+        fmt = self._require(endpoint).default_format if format is None else format
         response = await self._device_request(endpoint, operations.read(target, fmt), timeout)
         return self._decode(endpoint, "read", response, target, fmt)
 
@@ -569,7 +569,7 @@ class LwM2MServer:
         (POST) of an object instance. ``value`` is content, a bare value for a resource, or
         a mapping resource id → value for an instance."""
         target = _as_path(path)
-        fmt = format or self._require(endpoint).default_format
+        fmt = self._require(endpoint).default_format if format is None else format
         request = operations.write(target, value, fmt, self.registry, replace=replace)
         await self._device_request(endpoint, request, timeout)
 
@@ -623,7 +623,7 @@ class LwM2MServer:
         """Create (TS 1.0 §5.4.5) on ``/o`` (the client picks the id) or ``/o/i``; returns
         the new instance's path."""
         target = _as_path(path)
-        fmt = format or self._require(endpoint).default_format
+        fmt = self._require(endpoint).default_format if format is None else format
         request = operations.create(target, value, fmt, self.registry)
         response = await self._device_request(endpoint, request, timeout)
         if response.location_path:
@@ -663,7 +663,7 @@ class LwM2MServer:
         """Observe (TS 1.0 §5.5.1). Returns the :class:`Observation`; notifications arrive
         on it and as :class:`~emulator.server.events.Notification` events."""
         target = _as_path(path)
-        fmt = format or self._require(endpoint).default_format
+        fmt = self._require(endpoint).default_format if format is None else format
         deadline = self._deadline(timeout)
         await self._wait_awake(endpoint, deadline, "observe")
         peer = self._peers[endpoint]
@@ -689,7 +689,9 @@ class LwM2MServer:
             ) from None
         except (coap_error.Error, OSError) as exc:
             exchange.forget()
-            raise DeviceTimeout(endpoint=endpoint, operation="observe", reason=str(exc)) from exc
+            raise DeviceTimeout(
+                endpoint=endpoint, operation="observe", reason=str(exc) or type(exc).__name__
+            ) from exc
         self._heard(endpoint)
         if response.code != Code.CONTENT:
             observation._end("refused")
@@ -923,7 +925,9 @@ class LwM2MServer:
             ) from None
         except (coap_error.Error, OSError) as exc:
             raise DeviceTimeout(
-                endpoint=endpoint, operation=request.operation, reason=f"transport: {exc}"
+                endpoint=endpoint,
+                operation=request.operation,
+                reason=f"transport: {exc or type(exc).__name__}",
             ) from None
         code = int(response.code)
         if check and code not in request.success:
@@ -972,7 +976,9 @@ class LwM2MServer:
             ) from None
         except (coap_error.Error, OSError) as exc:
             raise DeviceTimeout(
-                endpoint=observation.endpoint, operation="cancel-observe", reason=str(exc)
+                endpoint=observation.endpoint,
+                operation="cancel-observe",
+                reason=str(exc) or type(exc).__name__,
             ) from None
         self._heard(observation.endpoint)
 
