@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run an unmodified QuecPython script against the module",
         description="Run APP as the device would run it: `import lwm2m`, `net`, `modem`,"
-        " `_thread`, `utime`... go to the module on PORT.",
+        " `_thread`, `utime`... go to the module on PORT. Arguments after `--` become the"
+        " script's sys.argv[1:].",
     )
     run.add_argument("app", type=Path, help="the QuecPython script (e.g. main.py)")
     run.add_argument(
@@ -39,12 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         ' e.g. \'"ready","successfully"\'',
     )
     run.add_argument("-v", "--verbose", action="count", default=0, help="log AT traffic events")
-    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" is the script's own sys.argv[1:].
+    split = words.index("--") if "--" in words else len(words)
+    options = build_parser().parse_args(words[:split])
+    script_args = tuple(words[split + 1 :])
     level = logging.WARNING - 10 * min(options.verbose, 2)
     logging.basicConfig(level=level, format="client_api %(levelname)s %(name)s: %(message)s")
     if not options.app.is_file():
@@ -55,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(line_buffering=True)
-    args = options.args[1:] if options.args[:1] == ["--"] else options.args
     try:
         return run_cli(
             RunOptions(
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=options.port,
                 timeout=options.timeout,
                 until_urc=options.until_urc,
-                args=tuple(args),
+                args=script_args,
             )
         )
     except PortNotConfigured as exc:

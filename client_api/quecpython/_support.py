@@ -12,17 +12,22 @@ from client_api.ports import default_channel
 log = logging.getLogger("client_api.quecpython")
 
 FAILED = -1
+_last_warning: str | None = None
 
 
 def at(command: str, *, timeout: float | None = None, quiet: bool = False) -> AtResponse | None:
     """Run ``command`` on the default channel; None (logged unless ``quiet``) on any error."""
+    global _last_warning
     try:
         return default_channel().command(command, timeout=timeout)
     except AtChannelError as exc:
-        if quiet:
-            log.debug("%s", exc)
+        message = str(exc)
+        # A script polling a vanished module would repeat one warning many times a second.
+        if quiet or message == _last_warning:
+            log.debug("%s", message)
         else:
-            log.warning("%s", exc)
+            log.warning("%s", message)
+            _last_warning = message
         return None
 
 

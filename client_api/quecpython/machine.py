@@ -74,6 +74,54 @@ class Pin:
     PULL_DISABLE = 0
     PULL_PU = 1
     PULL_PD = 2
+    # QuecPython's pin names; the number is the name's (GPIO1 is 1).
+    GPIO1 = 1
+    GPIO2 = 2
+    GPIO3 = 3
+    GPIO4 = 4
+    GPIO5 = 5
+    GPIO6 = 6
+    GPIO7 = 7
+    GPIO8 = 8
+    GPIO9 = 9
+    GPIO10 = 10
+    GPIO11 = 11
+    GPIO12 = 12
+    GPIO13 = 13
+    GPIO14 = 14
+    GPIO15 = 15
+    GPIO16 = 16
+    GPIO17 = 17
+    GPIO18 = 18
+    GPIO19 = 19
+    GPIO20 = 20
+    GPIO21 = 21
+    GPIO22 = 22
+    GPIO23 = 23
+    GPIO24 = 24
+    GPIO25 = 25
+    GPIO26 = 26
+    GPIO27 = 27
+    GPIO28 = 28
+    GPIO29 = 29
+    GPIO30 = 30
+    GPIO31 = 31
+    GPIO32 = 32
+    GPIO33 = 33
+    GPIO34 = 34
+    GPIO35 = 35
+    GPIO36 = 36
+    GPIO37 = 37
+    GPIO38 = 38
+    GPIO39 = 39
+    GPIO40 = 40
+    GPIO41 = 41
+    GPIO42 = 42
+    GPIO43 = 43
+    GPIO44 = 44
+    GPIO45 = 45
+    GPIO46 = 46
+    GPIO47 = 47
 
     def __init__(
         self, GPIOn: int, direction: int = IN, pullMode: int = PULL_DISABLE, level: int = 0
@@ -108,10 +156,6 @@ class Pin:
 
     def get_dir(self) -> int:
         return gpio.direction(self._number)
-
-
-for _n in range(1, GPIO_COUNT + 1):
-    setattr(Pin, f"GPIO{_n}", _n)
 
 
 def __getattr__(name: str) -> object:

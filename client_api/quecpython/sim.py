@@ -8,7 +8,7 @@ the error code (10 SIM not inserted -> 0, 14 SIM busy -> 18, 13/15 -> 20 invalid
 from __future__ import annotations
 
 from client_api.at_args import parse_fields
-from client_api.errors import AtChannelError, CmeError
+from client_api.errors import AtChannelError, CmeError, CommandError
 from client_api.ports import default_channel
 from client_api.quecpython._support import FAILED, at, bare_line, log, missing_attribute
 
@@ -41,11 +41,14 @@ CME_STATUS: dict[int, int] = {10: 0, 13: 20, 14: 18, 15: 20}
 
 
 def getStatus() -> int:
-    """QuecPython's SIM status code; -1 when the module cannot be asked at all."""
+    """QuecPython's SIM status code; -1 when the module cannot be asked at all (gone,
+    timed out), 21 (unknown) when it answers without a state."""
     try:
         response = default_channel().command("AT+CPIN?")
     except CmeError as exc:
         return CME_STATUS.get(exc.code, STATUS_UNKNOWN) if exc.code is not None else STATUS_UNKNOWN
+    except CommandError:
+        return STATUS_UNKNOWN  # the module answered, but not with a state
     except AtChannelError as exc:
         log.warning("%s", exc)
         return FAILED

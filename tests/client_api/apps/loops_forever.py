@@ -1,0 +1,6 @@
+# mypy: ignore-errors
+import utime
+
+print("looping")
+while True:
+    utime.sleep_ms(50)

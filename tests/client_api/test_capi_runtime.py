@@ -1,0 +1,143 @@
+"""``python -m client_api run``: QuecPython scripts run unmodified against the fake module."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from capi_fake import FakeModule, error, ok, urc_bytes
+
+from client_api.quecpython.machine import gpio
+from client_api.runtime import RunOptions, run_script
+
+APPS = Path(__file__).parent / "apps"
+RUN_LIMIT = 60  # seconds a subprocess may take before the test fails (it never should)
+
+
+def run(
+    app: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ)
+    environment.pop("QUECEMU_PORT", None)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "client_api", "run", str(app), *args],
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT,
+        env=environment,
+    )
+
+
+def script_module(fake: FakeModule) -> None:
+    """Answers of a registered EC200U with a working LwM2M client."""
+    fake.answer("AT+CPIN?", ok("+CPIN: READY"))
+    fake.answer("AT+CEREG?", ok("+CEREG: 0,1"))
+    fake.answer("AT+QIACT?", ok('+QIACT: 1,1,1,"10.46.73.41"'))
+    fake.answer("AT+QIDNSCFG=1", error())
+    fake.answer("AT+CGSN", ok("869339060001965"))
+    fake.answer("AT+QLWSTAT?", ok("+QLWSTAT: 2"))
+    for line in (
+        'AT+QLWCFG="reset"',
+        'AT+QLWCFG="security",1',
+        'AT+QLWCFG="security",0',
+        'AT+QLWCFG="security",1,1000,"coap://127.0.0.1:5683",0,3',
+        'AT+QLWCFG="server",1,60,2,60,86400,1,"U"',
+        'AT+QLWCFG="epname/mode",3',
+        'AT+QLWCFG="fota",0,1',
+    ):
+        fake.answer(line, ok())
+    fake.answer(
+        "AT+QLWREG",
+        ok()
+        + urc_bytes('+QLWURC: "registering"')
+        + urc_bytes('+QLWURC: "ready","successfully",1000'),
+    )
+
+
+def test_lwm2m_application_runs_to_ready(fake: FakeModule) -> None:
+    script_module(fake)
+    done = run(
+        APPS / "lwm2m_app.py",
+        "--port",
+        fake.url,
+        "--until-urc",
+        '"ready","successfully"',
+        "--timeout",
+        "30",
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "[lwm2m_app] network stage=3 state=1" in out
+    assert "[lwm2m_app] imei 869339060001965 init 0" in out
+    assert "[lwm2m_app] config results [0, 0, 0, 0]" in out
+    assert "[lwm2m_app] register 0" in out
+    assert "[lwm2m_app] event [1, 0, '+QLWURC: \"registering\"']" in out
+    assert '[lwm2m_app] event [1, 0, \'+QLWURC: "ready","successfully",1000\']' in out
+    assert "[lwm2m_app] Connect Success!" in out
+    assert "[lwm2m_app] stat 2" in out  # a command sent from inside the callback
+    assert "INFO:lwm2m_app:register took" in done.stderr
+    sent = fake.received.decode()
+    order = [
+        'AT+QLWCFG="reset"\r',
+        'AT+QLWCFG="security",1\r',
+        'AT+QLWCFG="security",0\r',
+        'AT+QLWCFG="security",1,1000,"coap://127.0.0.1:5683",0,3\r',
+        'AT+QLWCFG="server",1,60,2,60,86400,1,"U"\r',
+        'AT+QLWCFG="epname/mode",3\r',
+        'AT+QLWCFG="fota",0,1\r',
+        "AT+QLWREG\r",
+        "AT+QLWSTAT?\r",
+    ]
+    positions = [sent.find(line) for line in order]
+    assert -1 not in positions and positions == sorted(positions), sent
+
+
+def test_port_from_the_environment(fake: FakeModule) -> None:
+    done = run(APPS / "prints_and_ends.py", "--", "a", "b", env={"QUECEMU_PORT": fake.url})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "args ['a', 'b']\nticks ok True\n"
+
+
+def test_missing_module_is_named(fake: FakeModule) -> None:
+    done = run(APPS / "imports_missing.py", "--port", fake.url)
+    assert done.returncode == 1
+    assert "ModuleNotFoundError: No module named 'misc'" in done.stderr
+    assert "does not provide it" in done.stderr and "checkNet" in done.stderr
+    assert "unreachable" not in done.stdout
+
+
+def test_timeout_stops_a_script_that_never_ends(fake: FakeModule) -> None:
+    done = run(APPS / "loops_forever.py", "--port", fake.url, "--timeout", "0.5")
+    assert done.returncode == 124
+    assert done.stdout == "looping\n"
+    assert "--timeout 0.5 s reached" in done.stderr
+
+
+def test_no_port_is_a_usage_error() -> None:
+    done = run(APPS / "prints_and_ends.py")
+    assert done.returncode == 2
+    assert "QUECEMU_PORT" in done.stderr
+
+
+def test_missing_script_is_a_usage_error(tmp_path: Path) -> None:
+    done = run(tmp_path / "nothere.py", "--port", "loop://")
+    assert done.returncode == 2 and "no such script" in done.stderr
+
+
+def test_run_script_in_process_leaves_pins_visible(fake: FakeModule) -> None:
+    gpio.clear()
+    status = run_script(RunOptions(script=APPS / "gpio_blink.py", port=fake.url))
+    assert status == 0
+    assert gpio.level(10) == 1 and gpio.direction(10) == 1
+    assert "machine" not in sys.modules  # uninstalled after the run
+
+
+@pytest.mark.parametrize("app", ["prints_and_ends.py"])
+def test_in_process_run_restores_argv(fake: FakeModule, app: str) -> None:
+    saved = list(sys.argv)
+    assert run_script(RunOptions(script=APPS / app, port=fake.url, args=("x",))) == 0
+    assert sys.argv == saved
