@@ -14,6 +14,7 @@ last heard from, then as sleeping until its next Register/Update.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -88,21 +89,33 @@ class Registration:
         return self.secure_endpoint is not None
 
     @property
+    def announced_formats(self) -> frozenset[int]:
+        """Content formats the client listed in ``ct`` on its root link (TS 1.1 §6.2.1 allows
+        a space-separated list); empty if it gave none."""
+        for link in self.links:
+            if link.params.get("rt") == "oma.lwm2m":
+                text = link.params.get("ct") or ""
+                return frozenset(int(part) for part in text.split() if part.isdigit())
+        return frozenset() if self.preferred_format is None else frozenset({self.preferred_format})
+
+    @property
     def default_format(self) -> ContentFormat:
         """The format the server asks for / writes in when the caller names none.
 
-        The client's preferred ``ct`` if it is a multi-value format, otherwise TLV for LwM2M 1.0
-        (TS 1.0 §6.4.3: TLV is mandatory for 1.0 clients) and SenML JSON from 1.1 on (TS 1.1
-        §7.4: the mandatory TLV goes optional, SenML is the common format).
+        TLV for LwM2M 1.0 (TS 1.0 §6.4.3: every 1.0 client supports it). From 1.1 on SenML
+        JSON (TS 1.1 §7.4), unless the client announced formats without it: then TLV or LwM2M
+        JSON if it listed those.
         """
-        preferred = ContentFormat.from_number(self.preferred_format)
-        if preferred is not None and preferred.canonical in (
-            ContentFormat.TLV,
-            ContentFormat.SENML_JSON,
-            ContentFormat.LWM2M_JSON,
-        ):
-            return preferred.canonical
-        return ContentFormat.TLV if self.lwm2m_version == "1.0" else ContentFormat.SENML_JSON
+        if self.lwm2m_version == "1.0":
+            return ContentFormat.TLV
+        announced = {ContentFormat.from_number(n) for n in self.announced_formats}
+        announced = {fmt.canonical for fmt in announced if fmt is not None}
+        if not announced or ContentFormat.SENML_JSON in announced:
+            return ContentFormat.SENML_JSON
+        for fallback in (ContentFormat.TLV, ContentFormat.LWM2M_JSON):
+            if fallback in announced:
+                return fallback
+        return ContentFormat.SENML_JSON
 
     def has_instance(self, object_id: int, instance_id: int | None = None) -> bool:
         """True if the client listed the object (and instance, if given) when it registered."""
@@ -223,13 +236,18 @@ class RegistrationStore:
         self._check_security(endpoint, secure_endpoint)
         lifetime_text = _value(parameters, "lt")
         lifetime = DEFAULT_LIFETIME if lifetime_text is None else _lifetime(lifetime_text)
-        version = _value(parameters, "lwm2m") or "1.0"
+        version = _value(parameters, "lwm2m")
+        if version is None:
+            version = "1.0"
+        elif not re.fullmatch(r"[0-9]+\.[0-9]+", version):
+            raise BadRequest(f"LwM2M version lwm2m={version!r} is not of the form 1.0")
         if version not in self.supported_versions:
             raise PreconditionFailed(
                 f"LwM2M version {version!r} is not supported "
                 f"(supported: {', '.join(self.supported_versions)})"
             )
-        binding = _binding(_value(parameters, "b") or "U")
+        binding_text = _value(parameters, "b")
+        binding = "U" if binding_text is None else _binding(binding_text)
         _check_link_format(content_format)
         if not payload.strip():
             raise BadRequest("Register needs the object list as link-format payload")

@@ -45,6 +45,7 @@ class _DeviceRoot(resource.ObservableResource):  # type: ignore[misc]
         super().__init__()
         self.device = device
         self.watchers: dict[Any, LwM2MPath] = {}
+        self.observed_requests: list[Message] = []
 
     async def add_observation(self, request: Message, serverobservation: Any) -> None:
         path = LwM2MPath.from_segments(request.opt.uri_path)
@@ -57,6 +58,12 @@ class _DeviceRoot(resource.ObservableResource):  # type: ignore[misc]
         serverobservation.accept(cancelled)
 
     async def render(self, request: Message) -> Message:
+        # aiocoap renders an observed request again for each notification: record only what
+        # came off the wire.
+        if any(request is observed for observed in self.observed_requests):
+            return self._answer(request)
+        if request.opt.observe == 0:
+            self.observed_requests.append(request)
         self.device.seen.put_nowait(
             SeenRequest(
                 method=str(request.code),
@@ -69,6 +76,9 @@ class _DeviceRoot(resource.ObservableResource):  # type: ignore[misc]
                 token=bytes(request.token),
             )
         )
+        return self._answer(request)
+
+    def _answer(self, request: Message) -> Message:
         try:
             return self._handle(request)
         except LwM2MError as err:
@@ -104,8 +114,8 @@ class _DeviceRoot(resource.ObservableResource):  # type: ignore[misc]
                 store.write_attributes(path, parse_attribute_query(request.opt.uri_query))
                 return Message(code=Code.CHANGED)
             fmt = request.opt.content_format
-            if path.level <= 1 and self.device.bootstrapping:
-                raise NotAcceptable("not expected")
+            if self.device.refuse_bootstrap_writes and self.device.bootstrapping:
+                return Message(code=Code.BAD_REQUEST, payload=b"refused by the test")
             content = decode(bytes(request.payload), fmt, path, registry)
             if self.device.bootstrapping and path.object_id in (0, 1):
                 self.device.bootstrap_writes.append((path, content))
@@ -157,7 +167,9 @@ class AiocoapDevice:
         self.store = ObjectStore(default_registry())
         self.store.add_instance(1, 0, {0: 1, 1: lifetime, 6: True, 7: binding})
         self.store.add_instance(
-            3, 0, {0: "Quectel", 1: "EC200U", 2: "860000000000001", 13: 1_700_000_000}
+            3,
+            0,
+            {0: "Quectel", 1: "EC200U", 2: "860000000000001", 13: 1_700_000_000, 14: "+00"},
         )
         self.store.add_object(11)
         self.seen: asyncio.Queue[SeenRequest] = asyncio.Queue()
@@ -166,6 +178,7 @@ class AiocoapDevice:
         self.bootstrap_deletes: list[LwM2MPath] = []
         self.bootstrap_writes: list[tuple[LwM2MPath, Any]] = []
         self.bootstrap_finished = asyncio.Event()
+        self.refuse_bootstrap_writes = False
         self.location: tuple[str, ...] = ()
         self.context: Context | None = None
         self._root = _DeviceRoot(self)
@@ -214,7 +227,8 @@ class AiocoapDevice:
         return response
 
     def register_payload(self) -> bytes:
-        return build_register_payload(self.store.instance_ids()).encode()
+        announced = ContentFormat.TLV if self.lwm2m == "1.0" else ContentFormat.SENML_JSON
+        return build_register_payload(self.store.instance_ids(), content_format=announced).encode()
 
     async def register(
         self, *, extra_query: tuple[str, ...] = (), timeout: float = 10.0
@@ -246,6 +260,10 @@ class AiocoapDevice:
             payload=payload,
             content_format=ContentFormat.LINK_FORMAT if payload else None,
         )
+
+    async def bootstrap_request(self) -> Message:
+        self.bootstrapping = True
+        return await self.request(Code.POST, "/bs", query=(f"ep={self.endpoint}",))
 
     async def deregister(self) -> Message:
         return await self.request(Code.DELETE, "/" + "/".join(self.location))
