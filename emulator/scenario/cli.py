@@ -1,0 +1,314 @@
+"""``quecemu scenario``: run and check scenario files (a thin shell over ``runner``).
+
+    quecemu scenario run FILE... [--server embedded | --server leshan URL]
+                                 [--junit OUT.xml] [--transcript OUT] [--port HOST:PORT|DEVICE]
+    quecemu scenario check FILE...
+
+Exit status: 0 every scenario passed; 1 a scenario failed or could not run; 2 bad input (a
+scenario file is refused, or bad arguments); 3 the server or emulator cannot be reached.
+Errors are rendered here, once: ``file:line: reason`` for scenario files, one sentence for an
+unreachable server or emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from emulator.scenario import junit as junit_report
+from emulator.scenario.errors import ScenarioFormatError, Unreachable
+from emulator.scenario.format import Scenario, load_scenario
+from emulator.scenario.http import BaseUrl, request
+from emulator.scenario.runner import (
+    Runner,
+    RunOptions,
+    ScenarioResult,
+    transcript_default_path,
+)
+from emulator.scenario.transcript import Transcript
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+LESHAN_ENV = "QUECEMU_LESHAN_URL"
+
+DESCRIPTION = """\
+Run LwM2M/AT scenarios (YAML, see docs/scenarios.md) against the embedded LwM2M server or a
+Leshan, with the virtual module in this process (or an external one with --port). One line
+per step (✓/✗), a transcript of every AT byte and CoAP exchange, optional JUnit XML; the exit
+status is non-zero when a scenario fails.
+"""
+
+EPILOG = """\
+examples:
+  quecemu scenario run scenarios/conformance/*.yaml
+  quecemu scenario run scenarios/conformance/*.yaml --server leshan http://127.0.0.1:8080 \\
+      --leshan-bs http://127.0.0.1:8081
+  quecemu scenario run my.yaml --junit out/junit.xml --transcript out/transcript.txt
+  quecemu scenario run my.yaml --port 127.0.0.1:40001     (quecemu serve --tcp ... running)
+  quecemu scenario check scenarios/*.yaml
+"""
+
+
+def add_subparser(subparsers: Any) -> None:
+    """Hook for ``emulator.cli``: adds ``scenario run`` and ``scenario check``."""
+    parser = subparsers.add_parser(
+        "scenario",
+        help="run or check LwM2M/AT scenario files",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="run scenario files",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    run.add_argument(
+        "--server",
+        nargs="+",
+        default=["embedded"],
+        metavar="KIND [URL]",
+        help="embedded (default), or leshan URL (a Leshan demo server's web/REST base, e.g. "
+        f"http://127.0.0.1:8080; default from ${LESHAN_ENV})",
+    )
+    run.add_argument("--leshan-bs", metavar="URL", help="Leshan bootstrap server's web/REST base")
+    run.add_argument(
+        "--leshan-coap-host",
+        metavar="HOST",
+        help="where Leshan's CoAP ports are reached (default: the URL's host)",
+    )
+    run.add_argument(
+        "--leshan-api",
+        choices=("auto", "1", "2"),
+        default="auto",
+        help="Leshan demo generation (default: find out)",
+    )
+    run.add_argument(
+        "--port",
+        metavar="HOST:PORT|DEVICE",
+        help="drive an external emulator's AT port instead of an in-process module",
+    )
+    run.add_argument("--profile", metavar="NAME|FILE", help="module profile for every scenario")
+    run.add_argument("--junit", type=Path, metavar="OUT.xml", help="write a JUnit XML report")
+    run.add_argument(
+        "--transcript",
+        type=Path,
+        metavar="OUT",
+        help="transcript file (default: a new file in the temp directory)",
+    )
+    run.add_argument("--quiet", action="store_true", help="only the summary")
+    run.set_defaults(func=_run_command)
+    check = actions.add_parser("check", help="validate scenario files without running them")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(func=_check_command)
+
+
+# --------------------------------------------------------------------------- check
+def load_all(files: Sequence[Path], err: Callable[[str], None]) -> list[Scenario] | None:
+    """Every file validated first; None (with each problem printed) if any is refused."""
+    scenarios: list[Scenario] = []
+    ok = True
+    for path in files:
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioFormatError as exc:
+            err(f"{exc.where}: {exc.reason}")
+            ok = False
+    return scenarios if ok else None
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    scenarios = load_all(args.files, _stderr)
+    if scenarios is None:
+        return EXIT_BAD_INPUT
+    for scenario in scenarios:
+        print(f"ok  {scenario.source}: {scenario.display_name} ({len(scenario.steps)} steps)")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- run
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _stdout(text: str) -> None:
+    print(text, flush=True)
+
+
+def _server_choice(values: Sequence[str], leshan_url: str | None) -> tuple[str, str | None]:
+    kind = values[0]
+    if kind == "embedded":
+        if len(values) > 1:
+            raise ValueError("--server embedded takes no URL")
+        return kind, None
+    if kind == "leshan":
+        if len(values) > 2:
+            raise ValueError("--server leshan takes one URL")
+        url = values[1] if len(values) == 2 else leshan_url or os.environ.get(LESHAN_ENV)
+        if not url:
+            raise ValueError(f"--server leshan needs the Leshan URL (or ${LESHAN_ENV})")
+        BaseUrl.parse(url)
+        return kind, url
+    raise ValueError(f"--server is embedded or leshan, not {kind!r}")
+
+
+async def preflight(options: RunOptions) -> None:
+    """One clear message up front instead of every scenario failing the same way."""
+    if options.server == "leshan" and options.leshan_url:
+        base = BaseUrl.parse(options.leshan_url)
+        try:
+            await request(base, "GET", "/api/clients", timeout=5.0)
+        except Unreachable as exc:
+            raise Unreachable(f"Leshan {exc}") from None
+        except Exception as exc:  # answered, but oddly: the driver will say more
+            del exc
+    if options.port is not None:
+        from emulator.scenario.atlink import ExternalPort
+
+        port = ExternalPort(options.port)
+        await port.open()
+        await port.close()
+
+
+def run_files(
+    files: Sequence[Path],
+    *,
+    server: str = "embedded",
+    leshan_url: str | None = None,
+    leshan_bootstrap_url: str | None = None,
+    leshan_coap_host: str | None = None,
+    leshan_api: str = "auto",
+    port: str | None = None,
+    profile: str | None = None,
+    junit: Path | None = None,
+    transcript: Path | None = None,
+    progress: Callable[[str], None] | None = _stdout,
+    summary: Callable[[str], None] = _stdout,
+    err: Callable[[str], None] = _stderr,
+) -> int:
+    """Validate, run and report ``files``; the exit status (``make demo`` calls this).
+
+    ``progress`` gets one line per step (None: quiet), ``summary`` the closing lines.
+    """
+    scenarios = load_all(files, err)
+    if scenarios is None:
+        return EXIT_BAD_INPUT
+    options = RunOptions(
+        server=server,
+        leshan_url=leshan_url,
+        leshan_bootstrap_url=leshan_bootstrap_url,
+        leshan_coap_host=leshan_coap_host,
+        leshan_api=leshan_api,
+        port=port,
+        profile=profile,
+        progress=progress,
+    )
+    transcript_path = transcript or transcript_default_path()
+    try:
+        results = asyncio.run(_run(scenarios, options, transcript_path))
+    except Unreachable as exc:
+        err(f"quecemu scenario: {exc}")
+        return EXIT_UNREACHABLE
+    report = summary
+    passed = sum(r.outcome == "passed" for r in results)
+    failed = sum(r.outcome == "failed" for r in results)
+    errors = sum(r.outcome == "error" for r in results)
+    seconds = sum(r.seconds for r in results)
+    report("")
+    for result in results:
+        mark = "✓" if result.passed else "✗"
+        report(
+            f"{mark} {result.outcome:<7} {result.seconds:6.2f} s  {result.scenario.display_name}"
+        )
+    report(
+        f"{len(results)} scenarios: {passed} passed, {failed} failed, {errors} errors "
+        f"in {seconds:.1f} s"
+    )
+    report(f"transcript: {transcript_path}")
+    if junit is not None:
+        junit_report.write(junit, [_case(r, transcript_path) for r in results])
+        report(f"junit: {junit}")
+    return EXIT_OK if passed == len(results) else EXIT_FAILED
+
+
+async def _run(
+    scenarios: Sequence[Scenario], options: RunOptions, transcript_path: Path
+) -> list[ScenarioResult]:
+    await preflight(options)
+    transcript = Transcript(transcript_path)
+    try:
+        transcript.heading(
+            f"# quecemu scenario run, {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+            f"{len(scenarios)} scenario(s) against {options.server}"
+            + (f" {options.leshan_url}" if options.leshan_url else "")
+        )
+        runner = Runner(options, transcript)
+        return await runner.run_all(scenarios)
+    finally:
+        transcript.close()
+
+
+def _case(result: ScenarioResult, transcript_path: Path) -> junit_report.CaseResult:
+    lines: list[str] = []
+    try:
+        text = transcript_path.read_text(encoding="utf-8").splitlines()
+        lines = text[result.first_line - 1 : result.last_line]
+    except OSError:
+        pass
+    return junit_report.CaseResult(
+        name=result.scenario.name,
+        title=result.scenario.title,
+        source=result.scenario.source,
+        outcome=result.outcome,
+        seconds=result.seconds,
+        message=result.message,
+        detail=result.detail,
+        output="\n".join(lines),
+    )
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    try:
+        server, url = _server_choice(args.server, None)
+    except ValueError as exc:
+        _stderr(f"quecemu scenario run: {exc}")
+        return EXIT_BAD_INPUT
+    return run_files(
+        args.files,
+        server=server,
+        leshan_url=url,
+        leshan_bootstrap_url=args.leshan_bs,
+        leshan_coap_host=args.leshan_coap_host,
+        leshan_api=args.leshan_api,
+        port=args.port,
+        profile=args.profile,
+        junit=args.junit,
+        transcript=args.transcript,
+        progress=None if args.quiet else _stdout,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m emulator.scenario.cli run ...`` works without the main CLI."""
+    parser = argparse.ArgumentParser(prog="quecemu")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_subparser(subparsers)
+    args = parser.parse_args(["scenario", *(argv if argv is not None else sys.argv[1:])])
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
