@@ -74,7 +74,7 @@ async def test_libcoap_with_a_wrong_key_registers_nothing(server: LwM2MServer) -
 
 async def test_libcoap_identity_opens_only_its_own_endpoint(server: LwM2MServer) -> None:
     server.set_psk("owner", "owner-id", b"owner-secret")
-    code, output = await coap_client(
+    _, output = await coap_client(
         *register_args(server, "someone-else", "owner-id", "owner-secret")
     )
     assert "4.03" in output, output
