@@ -76,20 +76,20 @@ def test_an_endless_head_is_refused() -> None:
 
 
 SSE = (
-    ": heartbeat comment\r\n"
-    "event: REGISTRATION\r\n"
-    'data: {"endpoint":"ep1"}\r\n'
-    "\r\n"
-    "\r\n"  # Jetty's keep-alive blank lines dispatch nothing
-    "event: NOTIFICATION\n"
-    'data: {"a":\n'
-    "data: 1}\n"
-    "id: 7\n"
-    "retry: 100\n"
-    "\n"
-    "data:no-space\r"
-    "\r\n"
-).encode()
+    b": heartbeat comment\r\n"
+    b"event: REGISTRATION\r\n"
+    b'data: {"endpoint":"ep1"}\r\n'
+    b"\r\n"
+    b"\r\n"  # Jetty's keep-alive blank lines dispatch nothing
+    b"event: NOTIFICATION\n"
+    b'data: {"a":\n'
+    b"data: 1}\n"
+    b"id: 7\n"
+    b"retry: 100\n"
+    b"\n"
+    b"data:no-space\r"
+    b"\r\n"
+)
 
 
 def test_server_sent_events_parse_with_any_line_ending_and_any_cut() -> None:
