@@ -1,0 +1,415 @@
+"""LwM2M AT commands, the "QLWCFG server/security" dialect (quectel-at.md, research §1):
+``AT+QLWCFG``, ``AT+QLWREG``, ``AT+QLWDEREG``, ``AT+QLWUPDATE``, ``AT+QLWSTAT``.
+
+``AT+QLWCFG="<name>",<params>`` writes a sub-command, ``AT+QLWCFG="<name>"`` reads it and
+``AT+QLWCFG=?`` lists every sub-command of the profile in the line format captured on an
+EG25-G (research §1.2). Parameters out of range → ``+CME ERROR: 50``; a sub-command this
+firmware build lacks → ``+CME ERROR: 4`` (which QuecPython's ``config`` reports as -2); a
+change the running client cannot take → ``+CME ERROR: 3``. The work happens in
+:class:`emulator.lwm2m.client.LwM2MClient`, the module's ``"lwm2m"`` component; its CoAP
+adapter is this family's service (``create_service``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from emulator.at.errors import IncorrectParameters, OperationNotSupported
+from emulator.at.parser import Args, Form
+from emulator.at.registry import CommandContext, CommandRegistry, Response
+from emulator.lwm2m.client.client import LwM2MClient
+from emulator.lwm2m.client.config import (
+    MODE_PSK,
+    ConfigError,
+    HostDevice,
+    SecurityEntry,
+    ServerEntry,
+)
+from emulator.lwm2m.client.settings import ClientSettings
+from emulator.module.profile import ProfileError
+from emulator.module.virtual import VirtualModule
+
+if TYPE_CHECKING:
+    from emulator.host import ModuleHost, ModuleService
+
+COMPONENT = "lwm2m"
+MAX_ADDRESS = 256  # QuecPython document: server_addr at most 256 characters
+MAX_PSK_FIELD = 256  # QuecOpen lwm2m_server_info_t: psk id/key 256 bytes
+MAX_EPNAME = 64  # Helios strEpname[64]
+MAX_HOST_FIELD = 64
+
+
+def client_for(module: VirtualModule) -> LwM2MClient:
+    """The module's LwM2M client (created on first use from the profile's "lwm2m" section)."""
+
+    def create() -> LwM2MClient:
+        try:
+            settings = ClientSettings.from_profile(module.profile)
+        except ProfileError as exc:
+            raise OperationNotSupported(str(exc)) from None
+        return LwM2MClient(module, settings)
+
+    return module.component(COMPONENT, create)
+
+
+# ------------------------------------------------------------ parameter specs
+@dataclass(frozen=True)
+class IntRange:
+    lo: int
+    hi: int
+
+    def render(self) -> str:
+        return f"({self.lo}-{self.hi})"
+
+    def take(self, args: Args, index: int) -> int:
+        return args.int(index, self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class IntSet:
+    values: tuple[int, ...]
+
+    def render(self) -> str:
+        return "(" + ",".join(str(v) for v in self.values) + ")"
+
+    def take(self, args: Args, index: int) -> int:
+        return args.int(index, min(self.values), max(self.values), allowed=self.values)
+
+
+@dataclass(frozen=True)
+class Text:
+    label: str
+    max_len: int
+
+    def render(self) -> str:
+        return f"<{self.label}>"
+
+    def take(self, args: Args, index: int) -> str:
+        return args.str(index, max_len=self.max_len)
+
+
+@dataclass(frozen=True)
+class Number:
+    """An integer shown by name in the test form (e.g. ``<upgrade_time>``)."""
+
+    label: str
+    lo: int
+    hi: int
+
+    def render(self) -> str:
+        return f"<{self.label}>"
+
+    def take(self, args: Args, index: int) -> int:
+        return args.int(index, self.lo, self.hi)
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[str, ...]
+
+    def render(self) -> str:
+        return "(" + ",".join(f'"{v}"' for v in self.values) + ")"
+
+    def take(self, args: Args, index: int) -> str:
+        return args.str(index, max_len=8, choices=self.values)
+
+
+Param = IntRange | IntSet | Text | Number | Choice
+SECONDS = IntRange(1, 86400)
+FLAG = IntSet((0, 1))
+
+
+def specs(settings: ClientSettings) -> dict[str, tuple[Param, ...]]:
+    """Parameters of each sub-command (research §1.2: EG25-G ``AT+QLWCFG=?``)."""
+    return {
+        "security": (
+            IntRange(0, 3),
+            IntRange(1, 65535),
+            Text("server_addr", MAX_ADDRESS),
+            FLAG,
+            IntSet(settings.security_modes),
+            Text("pskID", MAX_PSK_FIELD),
+            Text("psk_key", MAX_PSK_FIELD),
+        ),
+        "server": (
+            IntRange(0, 3),
+            SECONDS,
+            SECONDS,
+            SECONDS,
+            SECONDS,
+            FLAG,
+            Choice(settings.bindings),
+        ),
+        "epname/mode": (IntSet(tuple(sorted(settings.epname_modes))),),
+        "epname": (Text("epname", MAX_EPNAME),),
+        "urc": (FLAG,),
+        "startup": (FLAG,),
+        "fota": (FLAG, FLAG),
+        "hostdevice": (
+            FLAG,
+            Text("deviceID", MAX_HOST_FIELD),
+            Text("manufacturer", MAX_HOST_FIELD),
+            Text("model", MAX_HOST_FIELD),
+            Text("sw_version", MAX_HOST_FIELD),
+            Text("fw_version", MAX_HOST_FIELD),
+            Text("hw_version", MAX_HOST_FIELD),
+            Number("upgrade_time", 0, 2**31 - 1),
+        ),
+        "reset": (),
+        "nettype": (IntRange(0, 2),),
+        "maxreconntime": (SECONDS, IntRange(2, 86400), IntRange(0, 86400)),
+        "apnretry": (FLAG, IntRange(0, 16), IntRange(0, 86400)),
+    }
+
+
+# ------------------------------------------------------------------ AT+QLWCFG
+def qlwcfg_test(ctx: CommandContext, args: Args) -> list[str]:
+    client = client_for(ctx.module)
+    table = specs(client.settings)
+    lines = []
+    for name in client.settings.subcommands:
+        params = "".join("," + p.render() for p in table[name])
+        lines.append(f'+QLWCFG: "{name}"{params}')
+    return lines
+
+
+def qlwcfg_write(ctx: CommandContext, args: Args) -> Response | list[str] | None:
+    client = client_for(ctx.module)
+    name = args.str(0, max_len=32).lower()
+    if name not in client.settings.subcommands:
+        raise OperationNotSupported(f"sub-command {name!r} is not supported by this firmware")
+    rest = Args(args.values[1:])
+    try:
+        return _SUBCOMMANDS[name](client, rest, ctx.now)
+    except ConfigError as exc:
+        raise IncorrectParameters(str(exc)) from None
+
+
+def _take(client: LwM2MClient, name: str, args: Args) -> list[int | str]:
+    params = specs(client.settings)[name]
+    args.count(len(params))
+    return [param.take(args, index) for index, param in enumerate(params)]
+
+
+def _security(client: LwM2MClient, args: Args, now: float) -> list[str] | None:
+    config = client.config
+    if len(args) == 0:
+        return [_security_line(e) for _, e in sorted(config.security.items())]
+    params = specs(client.settings)["security"]
+    server_id = params[0].take(args, 0)
+    assert isinstance(server_id, int)
+    if len(args) == 1:
+        # QuecPython config(Security, [id]) "must clear dirty config": drop that instance.
+        client.clear_security(server_id)
+        return None
+    args.count(5, 7)
+    values = [param.take(args, i) for i, param in enumerate(params[:5])]
+    mode = values[4]
+    identity = key = ""
+    if mode == MODE_PSK:
+        args.count(7)
+        identity = args.str(5, max_len=MAX_PSK_FIELD)
+        key = args.str(6, max_len=MAX_PSK_FIELD)
+    entry = SecurityEntry(
+        server_id=server_id,
+        ssid=int(values[1]),
+        address=str(values[2]),
+        bootstrap=bool(values[3]),
+        mode=int(mode),
+        psk_identity=identity,
+        psk_key=key,
+    )
+    client.set_security(entry)
+    return None
+
+
+def _security_line(e: SecurityEntry) -> str:
+    line = f'+QLWCFG: "security",{e.server_id},{e.ssid},"{e.address}",{int(e.bootstrap)},{e.mode}'
+    if e.mode == MODE_PSK:
+        line += f',"{e.psk_identity}","{e.psk_key}"'
+    return line
+
+
+def _server(client: LwM2MClient, args: Args, now: float) -> list[str] | None:
+    config = client.config
+    if len(args) == 0:
+        return [
+            f'+QLWCFG: "server",{s.server_id},{s.lifetime},{s.pmin},{s.pmax},'
+            f'{s.disable_timeout},{s.storing},"{s.binding}"'
+            for _, s in sorted(config.servers.items())
+        ]
+    server_id = IntRange(0, 3).take(args, 0)
+    if len(args) == 1:
+        client.clear_server(server_id)
+        return None
+    v = _take(client, "server", args)
+    client.set_server(
+        ServerEntry(
+            server_id=int(v[0]),
+            lifetime=int(v[1]),
+            pmin=int(v[2]),
+            pmax=int(v[3]),
+            disable_timeout=int(v[4]),
+            storing=int(v[5]),
+            binding=str(v[6]),
+        ),
+        now,
+    )
+    return None
+
+
+def _simple(
+    name: str,
+    read: Callable[[LwM2MClient], list[int | str]],
+    write: Callable[[LwM2MClient, list[int | str]], None],
+) -> Callable[[LwM2MClient, Args, float], list[str] | None]:
+    """A sub-command whose read form prints its values and whose write form sets them."""
+
+    def handler(client: LwM2MClient, args: Args, now: float) -> list[str] | None:
+        if len(args) == 0:
+            shown = ",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in read(client))
+            return [f'+QLWCFG: "{name}",{shown}']
+        write(client, _take(client, name, args))
+        return None
+
+    return handler
+
+
+def _reset(client: LwM2MClient, args: Args, now: float) -> list[str] | None:
+    args.count(0)
+    client.reset_config()
+    return None
+
+
+def _host_values(client: LwM2MClient) -> list[int | str]:
+    h = client.config.hostdevice
+    if h is None:
+        return [0, "", "", "", "", "", "", 0]
+    return [
+        h.index,
+        h.device_id,
+        h.manufacturer,
+        h.model,
+        h.sw_version,
+        h.fw_version,
+        h.hw_version,
+        h.upgrade_time,
+    ]
+
+
+def _set_host(client: LwM2MClient, v: list[int | str]) -> None:
+    client.set_options(
+        hostdevice=HostDevice(
+            index=int(v[0]),
+            device_id=str(v[1]),
+            manufacturer=str(v[2]),
+            model=str(v[3]),
+            sw_version=str(v[4]),
+            fw_version=str(v[5]),
+            hw_version=str(v[6]),
+            upgrade_time=int(v[7]),
+        )
+    )
+
+
+def _triple(v: list[int | str]) -> tuple[int, int, int]:
+    return int(v[0]), int(v[1]), int(v[2])
+
+
+_SUBCOMMANDS: dict[str, Callable[[LwM2MClient, Args, float], list[str] | None]] = {
+    "security": _security,
+    "server": _server,
+    "epname/mode": _simple(
+        "epname/mode",
+        lambda c: [c.config.epname_mode],
+        lambda c, v: c.set_options(epname_mode=int(v[0])),
+    ),
+    "epname": _simple(
+        "epname", lambda c: [c.config.epname], lambda c, v: c.set_options(epname=str(v[0]))
+    ),
+    "urc": _simple("urc", lambda c: [c.config.urc], lambda c, v: c.set_options(urc=int(v[0]))),
+    "startup": _simple(
+        "startup", lambda c: [c.config.startup], lambda c, v: c.set_options(startup=int(v[0]))
+    ),
+    "fota": _simple(
+        "fota",
+        lambda c: [c.config.fota_download, c.config.fota_update],
+        lambda c, v: c.set_options(fota_download=int(v[0]), fota_update=int(v[1])),
+    ),
+    "hostdevice": _simple("hostdevice", _host_values, _set_host),
+    "reset": _reset,
+    "nettype": _simple(
+        "nettype", lambda c: [c.config.nettype], lambda c, v: c.set_options(nettype=int(v[0]))
+    ),
+    "maxreconntime": _simple(
+        "maxreconntime",
+        lambda c: list(c.config.maxreconntime),
+        lambda c, v: c.set_options(maxreconntime=_triple(v)),
+    ),
+    "apnretry": _simple(
+        "apnretry",
+        lambda c: list(c.config.apnretry),
+        lambda c, v: c.set_options(apnretry=_triple(v)),
+    ),
+}
+
+
+# ------------------------------------------------- AT+QLWREG / DEREG / UPDATE / STAT
+def qlwreg(ctx: CommandContext, args: Args) -> None:
+    client_for(ctx.module).start(ctx.now)
+
+
+def qlwdereg(ctx: CommandContext, args: Args) -> None:
+    client_for(ctx.module).stop(ctx.now)
+
+
+def qlwupdate(ctx: CommandContext, args: Args) -> None:
+    client_for(ctx.module).update(None, ctx.now)
+
+
+def qlwupdate_write(ctx: CommandContext, args: Args) -> None:
+    args.count(1)
+    client_for(ctx.module).update(args.int(0, 1, 65535), ctx.now)
+
+
+def qlwupdate_test(ctx: CommandContext, args: Args) -> list[str]:
+    return ["+QLWUPDATE: (1-65535)"]
+
+
+def qlwstat_read(ctx: CommandContext, args: Args) -> list[str]:
+    return [f"+QLWSTAT: {client_for(ctx.module).stat()}"]
+
+
+def qlwstat_test(ctx: CommandContext, args: Args) -> list[str]:
+    return ["+QLWSTAT: (0-4)"]
+
+
+def _no_output(ctx: CommandContext, args: Args) -> None:
+    return None
+
+
+def register(registry: CommandRegistry) -> None:
+    registry.add("+QLWCFG", Form.TEST, qlwcfg_test)
+    registry.add("+QLWCFG", Form.WRITE, qlwcfg_write)
+    registry.add("+QLWREG", Form.EXEC, qlwreg)
+    registry.add("+QLWREG", Form.TEST, _no_output)
+    registry.add("+QLWDEREG", Form.EXEC, qlwdereg)
+    registry.add("+QLWDEREG", Form.TEST, _no_output)
+    registry.add("+QLWUPDATE", Form.EXEC, qlwupdate)
+    registry.add("+QLWUPDATE", Form.WRITE, qlwupdate_write)
+    registry.add("+QLWUPDATE", Form.TEST, qlwupdate_test)
+    registry.add("+QLWSTAT", Form.READ, qlwstat_read)
+    registry.add("+QLWSTAT", Form.TEST, qlwstat_test)
+
+
+def create_service(host: ModuleHost) -> ModuleService | None:
+    """The CoAP adapter of the module's client (one aiocoap context per module)."""
+    from emulator.lwm2m.client.coap import CoapAdapter
+
+    try:
+        client = client_for(host.module)
+    except OperationNotSupported:
+        return None
+    return CoapAdapter(host, client)

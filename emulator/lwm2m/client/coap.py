@@ -1,0 +1,599 @@
+"""The aiocoap adapter of the LwM2M client: the only part that does I/O.
+
+One aiocoap server context per module (stack-notes.md): its socket sends Register/Update/
+Deregister and receives the server's requests, which a single path-capable root resource
+hands to the sans-I/O client with the whole Uri-Path. DTLS-PSK runs on aiocoap's tinydtls
+transport: credentials are keyed ``coaps://<ip>:<port>/*`` and the connection object is kept
+for as long as the session lives (aiocoap pools DTLS connections weakly).
+
+Two things aiocoap 0.4.17 has no public API for, both pinned with tests
+(tests/lwm2m/client/test_aiocoap_contract.py):
+
+- an explicit DTLS handshake with a bound: ``MessageInterfaceTinyDTLS._connection_for_address``
+  starts it, and the connection's ``_startup`` task ends when it is done. A wrong PSK is
+  often dropped silently by the server; the bound turns that into ``"dtls","failed"``.
+- queue mode's sleeping radio: the context's message managers get a filter in front of
+  ``dispatch_message`` that drops requests from a server the device is asleep to, so they
+  are neither acknowledged nor answered (TS 1.0 §7.3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiocoap
+from aiocoap import error as coap_error
+from aiocoap.blockwise import Block1Spool, Block2Cache
+from aiocoap.numbers.codes import Code
+from aiocoap.numbers.constants import TransportTuning
+from aiocoap.pipe import Pipe
+
+from emulator.host import ModuleHost
+from emulator.module.events import ModuleEvent
+
+from .client import LwM2MClient
+from .events import ClientWork
+from .firmware import DownloadError
+from .messages import (
+    INTERNAL_SERVER_ERROR,
+    Action,
+    CancelDownload,
+    CloseSession,
+    CoapRequest,
+    CoapResponse,
+    Handshake,
+    PrepareSession,
+    ResetTransport,
+    SendNotification,
+    SendRequest,
+    SetReachable,
+    StartDownload,
+)
+from .settings import CoapTuning
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_TIMEOUT = 300.0  # seconds for a whole firmware package
+
+
+def _tuning(settings: CoapTuning) -> TransportTuning:
+    """RFC 7252 §4.8 parameters from the profile, on aiocoap's per-message tuning object."""
+
+    class ProfileTuning(TransportTuning):  # type: ignore[misc]  # aiocoap is untyped
+        ACK_TIMEOUT = settings.ack_timeout
+        ACK_RANDOM_FACTOR = settings.ack_random_factor
+        MAX_RETRANSMIT = settings.max_retransmit
+
+    return ProfileTuning()
+
+
+def _plain_ip(address: str) -> str:
+    """``::ffff:127.0.0.1`` → ``127.0.0.1`` (the udp6 transport reports IPv4 peers mapped)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+@dataclass(kw_only=True)
+class Session:
+    """One server's transport state."""
+
+    server_id: int
+    scheme: str
+    ip: str
+    port: int
+    connection: Any = None  # the tinydtls DTLSClientConnection, kept alive while we need it
+    reachable: bool = True
+    tokens: set[bytes] = field(default_factory=set)
+
+    @property
+    def base(self) -> str:
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class _Root:
+    """The one resource of the context: every request goes to the client with its whole path
+    (aiocoap's Site would give a child only the path below its prefix; stack-notes.md)."""
+
+    def __init__(self, adapter: CoapAdapter) -> None:
+        self.adapter = adapter
+        self._block1 = Block1Spool()
+        self._block2 = Block2Cache()
+
+    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
+        return False
+
+    async def render(self, request: aiocoap.Message) -> aiocoap.Message:
+        raise coap_error.UnsupportedMethod()
+
+    async def render_to_pipe(self, pipe: Pipe) -> None:
+        await self.adapter.serve(pipe, self._block1, self._block2)
+
+
+class CoapAdapter:
+    """The module service that performs the client's actions on aiocoap."""
+
+    def __init__(self, host: ModuleHost, client: LwM2MClient) -> None:
+        self.host = host
+        self.client = client
+        self._tuning = _tuning(client.settings.coap)
+        self._context: aiocoap.Context | None = None
+        self._context_lock = asyncio.Lock()
+        self._bound_loopback = False
+        self._sessions: dict[int, Session] = {}
+        self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._download: asyncio.Task[None] | None = None
+        self._root = _Root(self)
+        self.requests_served = 0
+
+    # ------------------------------------------------------------ service API
+    async def start(self) -> None:
+        """Nothing to open yet: the context is created with the first session."""
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._download is not None:
+            self._download.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._close_context()
+
+    def on_event(self, event: ModuleEvent) -> None:
+        if not isinstance(event, ClientWork):
+            self.client.on_module_event(event, self.host.now())
+        self._drain()
+
+    # ----------------------------------------------------------------- actions
+    def _drain(self) -> None:
+        while (action := self.client.next_action()) is not None:
+            try:
+                self._perform(action)
+            except Exception:  # an adapter bug must not take the AT port down
+                log.exception("LwM2M action %r failed", action)
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def run() -> None:
+            await coro
+
+        task = asyncio.get_running_loop().create_task(run(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("LwM2M task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _perform(self, action: Action) -> None:
+        if isinstance(action, PrepareSession):
+            self._spawn(self._prepare(action), f"lwm2m prepare {action.server_id}")
+        elif isinstance(action, Handshake):
+            self._spawn(self._handshake(action), f"lwm2m dtls {action.server_id}")
+        elif isinstance(action, SendRequest):
+            self._spawn(self._request(action), f"lwm2m request {action.request_id}")
+        elif isinstance(action, SendNotification):
+            queue = self._notifications.get(action.token)
+            if queue is not None:
+                queue.put_nowait((action.response, action.last))
+        elif isinstance(action, SetReachable):
+            session = self._sessions.get(action.server_id)
+            if session is not None:
+                session.reachable = action.reachable
+        elif isinstance(action, CloseSession):
+            self._close_session(action.server_id)
+        elif isinstance(action, StartDownload):
+            self._cancel_download()
+            self._download = asyncio.get_running_loop().create_task(
+                self._fetch(action), name="lwm2m firmware download"
+            )
+        elif isinstance(action, CancelDownload):
+            self._cancel_download()
+        elif isinstance(action, ResetTransport):
+            for server_id in list(self._sessions):
+                self._close_session(server_id)
+            self._cancel_download()
+            for task in list(self._tasks):
+                task.cancel()
+            self._spawn(self._close_context(), "lwm2m reset")
+
+    def _report(self, fn: Callable[[float], object]) -> None:
+        """Feed a result to the client and flush the module (its URCs, its new actions)."""
+        self.host.apply(fn)
+
+    # ---------------------------------------------------------------- context
+    async def _ensure_context(self, ip: str) -> aiocoap.Context:
+        async with self._context_lock:
+            loopback = ipaddress.ip_address(ip).is_loopback
+            if self._context is not None:
+                if self._bound_loopback and not loopback:
+                    raise OSError(f"the module's socket is bound to loopback; {ip} is not")
+                return self._context
+            family_v6 = ":" in ip
+            bind_host = ("::1" if family_v6 else "127.0.0.1") if loopback else "::"
+            transports = ["udp6"]
+            if not aiocoap.defaults.dtls_missing_modules():
+                transports.append("tinydtls")
+            context = await aiocoap.Context.create_server_context(
+                self._root,
+                bind=(bind_host, 0),
+                transports=transports,
+                loggername="quecemu.lwm2m.coap",
+            )
+            self._install_sleep_filter(context)
+            self._context = context
+            self._bound_loopback = loopback
+            return context
+
+    async def _close_context(self) -> None:
+        async with self._context_lock:
+            context, self._context = self._context, None
+            if context is not None:
+                with contextlib.suppress(Exception):
+                    await context.shutdown()
+
+    def _install_sleep_filter(self, context: aiocoap.Context) -> None:
+        for interface in context.request_interfaces:
+            manager = getattr(interface, "token_interface", None)
+            dispatch = getattr(manager, "dispatch_message", None)
+            if manager is None or dispatch is None:
+                continue
+            manager.dispatch_message = functools.partial(self._dispatch_unless_asleep, dispatch)
+
+    def _dispatch_unless_asleep(
+        self, dispatch: Callable[[aiocoap.Message], None], message: aiocoap.Message
+    ) -> None:
+        if message.code.is_request():
+            session = self._session_of(message.remote)
+            if session is not None and not session.reachable:
+                log.debug("asleep: dropping %s from server %s", message, session.server_id)
+                return
+        dispatch(message)
+
+    def _session_of(self, remote: Any) -> Session | None:
+        for session in self._sessions.values():
+            if session.connection is not None:
+                if remote is session.connection:
+                    return session
+                continue
+            sockaddr = getattr(remote, "sockaddr", None)
+            if (
+                session.scheme == "coap"
+                and sockaddr is not None
+                and _plain_ip(str(sockaddr[0])) == session.ip
+                and sockaddr[1] == session.port
+            ):
+                return session
+        return None
+
+    # --------------------------------------------------------------- sessions
+    async def _prepare(self, action: PrepareSession) -> None:
+        loop = asyncio.get_running_loop()
+        error: str | None = None
+        try:
+            infos = await loop.getaddrinfo(action.host, action.port, type=socket.SOCK_DGRAM)
+            ip = _plain_ip(str(infos[0][4][0]))
+            await self._ensure_context(ip)
+            self._close_session(action.server_id)
+            self._sessions[action.server_id] = Session(
+                server_id=action.server_id, scheme=action.scheme, ip=ip, port=action.port
+            )
+        except (OSError, UnicodeError, ValueError) as exc:
+            error = f"{action.host}:{action.port}: {exc}"
+        self._report(
+            lambda now: self.client.session_prepared(
+                action.server_id, action.attempt, now, error=error
+            )
+        )
+
+    async def _handshake(self, action: Handshake) -> None:
+        session = self._sessions.get(action.server_id)
+        error: str | None = None
+        try:
+            if session is None or self._context is None:
+                raise OSError("no session to shake hands on")
+            session.connection = await self._dtls_connect(session, action)
+        except (OSError, RuntimeError, coap_error.Error) as exc:
+            error = str(exc) or type(exc).__name__
+        self._report(
+            lambda now: self.client.handshake_done(
+                action.server_id, action.attempt, now, error=error
+            )
+        )
+
+    async def _dtls_connect(self, session: Session, action: Handshake) -> Any:
+        from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
+
+        assert self._context is not None
+        pattern = f"{session.base}/*"
+        credentials = {"dtls": {"psk": action.key, "client-identity": action.identity}}
+        self._context.client_credentials.load_from_dict({pattern: credentials})
+        interface = None
+        for request_interface in self._context.request_interfaces:
+            manager = getattr(request_interface, "token_interface", None)
+            candidate = getattr(manager, "message_interface", None)
+            if isinstance(candidate, MessageInterfaceTinyDTLS):
+                interface = candidate
+        if interface is None:
+            raise RuntimeError("DTLS is not available (DTLSSocket is not installed)")
+        connection = interface._connection_for_address(
+            session.ip, session.port, action.identity, action.key
+        )
+        startup = connection._startup
+        await asyncio.wait({startup}, timeout=action.timeout)
+        if startup.done() and not startup.cancelled() and connection._queue is None:
+            return connection
+        connection.shutdown()
+        if not startup.done():
+            raise TimeoutError(f"no DTLS handshake within {action.timeout:g} s")
+        raise RuntimeError("the server refused the DTLS handshake")
+
+    def _close_session(self, server_id: int) -> None:
+        session = self._sessions.pop(server_id, None)
+        if session is None:
+            return
+        for token in session.tokens:
+            queue = self._notifications.get(token)
+            if queue is not None:
+                queue.put_nowait((CoapResponse(code=0), True))  # ends the observation quietly
+        if session.connection is not None:
+            with contextlib.suppress(Exception):
+                session.connection.shutdown()
+            session.connection = None
+
+    # ------------------------------------------------------- client requests
+    async def _request(self, action: SendRequest) -> None:
+        session = self._sessions.get(action.server_id)
+        context = self._context
+        try:
+            if session is None or context is None:
+                raise OSError("no session")
+            message = self._message(session, action.request)
+            response = await asyncio.wait_for(
+                context.request(message).response, timeout=action.timeout
+            )
+        except (OSError, TimeoutError, coap_error.Error) as exc:
+            reason = str(exc) or type(exc).__name__
+            self._report(lambda now: self.client.request_failed(action.request_id, reason, now))
+            return
+        result = CoapResponse(
+            code=int(response.code),
+            payload=bytes(response.payload),
+            content_format=_format_number(response),
+            location_path=tuple(response.opt.location_path),
+        )
+        self._report(lambda now: self.client.response_received(action.request_id, result, now))
+
+    def _message(self, session: Session, request: CoapRequest) -> aiocoap.Message:
+        path = "/".join(quote(segment, safe="") for segment in request.path)
+        uri = f"{session.base}/{path}"
+        if request.query:
+            uri += "?" + "&".join(quote(q, safe="=") for q in request.query)
+        message = aiocoap.Message(
+            code=Code(request.method),
+            uri=uri,
+            payload=request.payload,
+            transport_tuning=self._tuning,
+        )
+        if request.content_format is not None:
+            message.opt.content_format = request.content_format
+        return message
+
+    # ------------------------------------------------------- server requests
+    async def serve(self, pipe: Pipe, block1: Block1Spool, block2: Block2Cache) -> None:
+        """Answer one request from a server (the root resource's render_to_pipe)."""
+        request = pipe.request
+        session = self._session_of(request.remote)
+        self.requests_served += 1
+        try:
+            if request.opt.block1 is not None:
+                request = block1.feed_and_take(request)
+            coap_request = _to_request(request)
+        except coap_error.RenderableError as exc:
+            pipe.add_response(exc.to_message(), is_last=True)
+            return
+        server_id = session.server_id if session is not None else None
+
+        def handle(now: float) -> CoapResponse:
+            return self.client.handle_request(server_id, coap_request, now)
+
+        if coap_request.observe == 0:
+            response = self.host.apply(handle)
+            if response.observe and session is not None:
+                await self._observe(pipe, session, coap_request.token, response)
+                return
+            pipe.add_response(_to_message(response), is_last=True)
+            return
+
+        async def render() -> aiocoap.Message:
+            return _to_message(self.host.apply(handle))
+
+        try:
+            message = await block2.extract_or_insert(request, render)
+        except coap_error.RenderableError as exc:
+            message = exc.to_message()
+        if request.opt.block1 is not None:
+            message.opt.block1 = request.opt.block1
+        pipe.add_response(message, is_last=True)
+
+    async def _observe(
+        self, pipe: Pipe, session: Session, token: bytes, first: CoapResponse
+    ) -> None:
+        """RFC 7641: the first answer carries Observe 0, each notification the next number;
+        an error code or the server's loss of interest ends it."""
+        queue: asyncio.Queue[tuple[CoapResponse, bool]] = asyncio.Queue()
+        self._notifications[token] = queue
+        session.tokens.add(token)
+        ended_here = False
+        try:
+            message = _to_message(first)
+            message.opt.observe = sequence = 0
+            pipe.add_response(message, is_last=False)
+            while True:
+                response, last = await queue.get()
+                if response.code == 0:
+                    ended_here = True  # the session closed: no more notifications
+                    return
+                message = _to_message(response)
+                if not last and response.code >> 5 == 2:
+                    sequence = (sequence + 1) % (1 << 24)
+                    message.opt.observe = sequence
+                else:
+                    last = True
+                pipe.add_response(message, is_last=last)
+                if last:
+                    ended_here = True
+                    return
+        finally:
+            if self._notifications.get(token) is queue:
+                del self._notifications[token]
+            session.tokens.discard(token)
+            if not ended_here:
+                self.host.apply(lambda now: self.client.observation_ended(token, now))
+
+    # -------------------------------------------------------------- firmware
+    def _cancel_download(self) -> None:
+        if self._download is not None:
+            self._download.cancel()
+            self._download = None
+
+    async def _fetch(self, action: StartDownload) -> None:
+        data: bytes | None = None
+        error: DownloadError | None = None
+        try:
+            scheme = urlsplit(action.uri).scheme
+            if scheme == "coap":
+                data = await asyncio.wait_for(self._fetch_coap(action), DOWNLOAD_TIMEOUT)
+            elif scheme in ("http", "https"):
+                data = await asyncio.wait_for(
+                    _fetch_http(action.uri, action.max_bytes), DOWNLOAD_TIMEOUT
+                )
+            else:
+                error = DownloadError.PROTOCOL
+        except _TooLarge:
+            error = DownloadError.TOO_LARGE
+        except _Refused:
+            error = DownloadError.NOT_FOUND
+        except (OSError, TimeoutError, ValueError, coap_error.Error, ssl.SSLError):
+            error = DownloadError.CONNECTION
+        self._download = None
+        self._report(lambda now: self.client.download_finished(now, data=data, error=error))
+
+    async def _fetch_coap(self, action: StartDownload) -> bytes:
+        parts = urlsplit(action.uri)
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or 5683, type=socket.SOCK_DGRAM
+        )
+        context = await self._ensure_context(_plain_ip(str(infos[0][4][0])))
+        message = aiocoap.Message(code=Code.GET, uri=action.uri, transport_tuning=self._tuning)
+        response = await context.request(message).response  # block2 is reassembled here
+        if not response.code.is_successful():
+            raise _Refused(str(response.code))
+        if len(response.payload) > action.max_bytes:
+            raise _TooLarge()
+        return bytes(response.payload)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Refused(Exception):
+    pass
+
+
+async def _fetch_http(uri: str, max_bytes: int) -> bytes:
+    """A plain HTTP/1.1 GET (RFC 9112) with Content-Length, chunked or close-delimited bodies."""
+    parts = urlsplit(uri)
+    secure = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if secure else 80)
+    context = ssl.create_default_context() if secure else None
+    reader, writer = await asyncio.open_connection(host, port, ssl=context)
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n"
+            "User-Agent: quecemu-lwm2m\r\n\r\n".encode("ascii")
+        )
+        await writer.drain()
+        status = (await reader.readline()).decode("latin-1").split()
+        if len(status) < 2 or not status[1].isdigit():
+            raise ValueError("not an HTTP response")
+        headers: dict[str, str] = {}
+        while (line := (await reader.readline()).decode("latin-1").strip()) != "":
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if status[1] != "200":
+            raise _Refused(f"HTTP {status[1]}")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            body = bytearray()
+            while True:
+                size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                body.extend(await reader.readexactly(size))
+                await reader.readline()
+                if len(body) > max_bytes:
+                    raise _TooLarge()
+            return bytes(body)
+        if "content-length" in headers:
+            length = int(headers["content-length"])
+            if length > max_bytes:
+                raise _TooLarge()
+            return await reader.readexactly(length)
+        rest = await reader.read(max_bytes + 1)
+        if len(rest) > max_bytes:
+            raise _TooLarge()
+        return rest
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+def _format_number(message: aiocoap.Message) -> int | None:
+    cf = message.opt.content_format
+    return None if cf is None else int(cf)
+
+
+def _to_request(message: aiocoap.Message) -> CoapRequest:
+    accept = message.opt.accept
+    return CoapRequest(
+        method=int(message.code),
+        path=tuple(message.opt.uri_path),
+        query=tuple(message.opt.uri_query),
+        payload=bytes(message.payload),
+        content_format=_format_number(message),
+        accept=None if accept is None else int(accept),
+        observe=message.opt.observe,
+        token=bytes(message.token),
+    )
+
+
+def _to_message(response: CoapResponse) -> aiocoap.Message:
+    try:
+        code = Code(response.code)
+    except ValueError:
+        code = Code(INTERNAL_SERVER_ERROR)
+    message = aiocoap.Message(code=code, payload=response.payload)
+    if response.content_format is not None:
+        message.opt.content_format = response.content_format
+    if response.location_path:
+        message.opt.location_path = response.location_path
+    return message
