@@ -21,6 +21,9 @@ Sorting lines while a command is in flight:
   with a response prefix of the command in flight (``AT+CEREG?`` answers ``+CEREG:``) and
   does not have the unsolicited shape for that prefix (``+CEREG: 0,1`` answers,
   ``+CEREG: 1`` is unsolicited) — the ambiguity pyserial's AT example points out.
+* While the echo setting is not known yet (first command, after a reset), a line that
+  could be the answer is held, with what follows it, until the echo (then it preceded the
+  echo: not the answer) or the final result code (then the echo is off) decides.
 * A final result code ends the command; other lines are its information text.
 """
 
@@ -188,6 +191,7 @@ class _InFlight:
     deadline: float
     lines: list[str] = field(default_factory=list)
     echo_seen: bool = False
+    early: list[tuple[str, float]] = field(default_factory=list)  # held while echo unknown
 
 
 @dataclass
@@ -282,24 +286,50 @@ class AtSession:
     # ---------------------------------------------------------------------- lines
     def _handle_line(self, line: str, now: float) -> None:
         command = self._in_flight
-        urc_prefix = self.urcs.prefix_of(line)
         if command is None:
-            if urc_prefix is not None:
-                self._urc(line, urc_prefix, now)
+            prefix = self.urcs.prefix_of(line)
+            if prefix is not None:
+                self._urc(line, prefix, now)
             else:
                 self._events.append(StrayLine(line=line, reason="no command in flight"))
             return
         if not command.echo_seen and line == command.command:
             command.echo_seen = True
             self.echo_expected = True
+            # Nothing before the echo is the answer (the module answers after echoing).
+            for early, at in command.early:
+                self._sort(command, early, at, before_echo=True)
+            command.early.clear()
+            return
+        if self.echo_expected is None and not command.echo_seen:
+            # Echo not known yet: a line that would be taken for the answer may still turn
+            # out to precede the echo. Hold it (and what follows, to keep the order) until
+            # the echo or the final result code decides.
+            if not is_final_result(line) and (command.early or self._would_answer(command, line)):
+                command.early.append((line, now))
+                return
+            # A final result code with no echo before it: the echo is off. (Or a plain URC
+            # with nothing held, which goes out as a URC either way.)
+            for early, at in command.early:
+                self._sort(command, early, at, before_echo=False)
+            command.early.clear()
+            self._sort(command, line, now, before_echo=False)
             return
         awaiting_echo = self.echo_expected is True and not command.echo_seen
-        if urc_prefix is not None and (
-            awaiting_echo or not self._answers(command, line, urc_prefix)
-        ):
+        self._sort(command, line, now, before_echo=awaiting_echo)
+
+    def _would_answer(self, command: _InFlight, line: str) -> bool:
+        prefix = self.urcs.prefix_of(line)
+        return prefix is None or self._answers(command, line, prefix)
+
+    def _sort(self, command: _InFlight, line: str, now: float, *, before_echo: bool) -> None:
+        """Deliver ``line`` as a URC, a stray line (before the echo nothing is the answer),
+        part of the answer, or its end."""
+        urc_prefix = self.urcs.prefix_of(line)
+        if urc_prefix is not None and (before_echo or not self._answers(command, line, urc_prefix)):
             self._urc(line, urc_prefix, now)
             return
-        if awaiting_echo:
+        if before_echo:
             self._events.append(
                 StrayLine(line=line, reason=f"before the echo of {command.command!r}")
             )

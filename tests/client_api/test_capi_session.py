@@ -77,6 +77,18 @@ def test_urc_just_before_the_echo() -> None:
     assert got[0] == [urc(READY, "+QLWURC:"), completed("AT+QLWSTAT?", ("+QLWSTAT: 2",))]
 
 
+def test_lines_before_a_late_echo_are_not_the_response() -> None:
+    # Echo setting unknown (first command): "+CFUN: 1" could answer AT+CFUN? until the
+    # echo shows it came first, so it was a URC; the real answer follows the echo.
+    reply = b"\r\nRDY\r\n\r\n+CFUN: 1\r\nAT+CFUN?\r\r\n+CFUN: 1\r\n\r\nOK\r\n"
+    got = run("AT+CFUN?", reply)
+    assert got[0] == [
+        urc("RDY", "RDY"),
+        urc("+CFUN: 1", "+CFUN:"),
+        completed("AT+CFUN?", ("+CFUN: 1",)),
+    ]
+
+
 def test_cereg_read_response_versus_unsolicited_cereg() -> None:
     reply = b'\r\n+CEREG: 1\r\n\r\n+CEREG: 0,1\r\n\r\n+CEREG: 5,"5A1F","0B2C3D41",7\r\n\r\nOK\r\n'
     got = run("AT+CEREG?", reply)
