@@ -398,7 +398,8 @@ class LwM2MServer:
         for signal in self._awake_signals.values():
             signal.set()
         for context in self._contexts:
-            await context.shutdown()
+            if context.request_interfaces:  # aiocoap cannot shut down a context without any
+                await context.shutdown()
         self._contexts.clear()
         self._peers.clear()
 

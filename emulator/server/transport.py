@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -96,6 +97,22 @@ class DTLSServerTransport(tinydtls_server.MessageInterfaceTinyDTLSServer):  # ty
         return str(host), int(port)
 
 
+def ensure_port_free(bind: tuple[str, int]) -> None:
+    """Raise ``OSError`` if a fixed UDP port is taken. aiocoap binds with SO_REUSEPORT, so a
+    second server on the same port would otherwise start and silently share the traffic."""
+    host, port = bind
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    finally:
+        probe.close()
+
+
 async def add_dtls_listener(
     context: Context, bind: tuple[str, int], credentials: PskLookup
 ) -> Listener:
@@ -103,6 +120,7 @@ async def add_dtls_listener(
     if bind[0] in ("", "0.0.0.0", "::"):
         # The simple-socket server must know its own address to answer from it.
         raise ValueError("the DTLS listener needs a specific address, not the any-address")
+    ensure_port_free(bind)
     created: list[DTLSServerTransport] = []
 
     async def construct(message_manager: Any) -> DTLSServerTransport:
@@ -119,6 +137,8 @@ async def add_dtls_listener(
 
 async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
     """Add a plain CoAP (UDP) listener on ``bind`` to ``context``."""
+    if bind[0] not in ("", "0.0.0.0", "::"):
+        ensure_port_free(bind)
     created: list[Any] = []
 
     async def construct(message_manager: Any) -> Any:
