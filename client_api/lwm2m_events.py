@@ -54,6 +54,8 @@ URC_EVENTS: dict[str, UrcEvent] = {
     "update": UrcEvent(event_type=EVENT_UPDATE, code_from=CodeFrom.RESULT),
     "deregister": UrcEvent(event_type=EVENT_STATE_CHANGE, code_from=CodeFrom.DEREGISTER_CODE),
     "fota/pkgurl": UrcEvent(event_type=EVENT_FIRMWARE_DOWNLOAD, code_from=CodeFrom.NOTHING),
+    # Not in the document's table; the emulator's profiles report a finished download so.
+    "fota/downloaded": UrcEvent(event_type=EVENT_FIRMWARE_DOWNLOAD, code_from=CodeFrom.NOTHING),
     "apn_changed": UrcEvent(event_type=EVENT_OBJECT_WRITTEN, code_from=CodeFrom.NOTHING),
     "user_name_changed": UrcEvent(event_type=EVENT_OBJECT_WRITTEN, code_from=CodeFrom.NOTHING),
     "secret_changed": UrcEvent(event_type=EVENT_OBJECT_WRITTEN, code_from=CodeFrom.NOTHING),

@@ -212,6 +212,7 @@ URCS = [
     ('+QLWURC: "deregister",1000,0', [1, 0]),
     ('+QLWURC: "deregister",1', [1, -1]),
     ('+QLWURC: "fota/pkgurl","coap://127.0.0.1/fw.bin"', [3, 0]),
+    ('+QLWURC: "fota/downloaded",4096', [3, 0]),
     ('+QLWURC: "apn_changed","cmiot"', [2, 0]),
     ('+QLWURC: "lifetime_changed",300', [15, 0]),
     ('+QLWURC: "current_time_changed",1700000000', [2, 0]),
