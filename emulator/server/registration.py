@@ -14,6 +14,7 @@ last heard from, then as sleeping until its next Register/Update.
 
 from __future__ import annotations
 
+import heapq
 import re
 import secrets
 from collections import deque
@@ -44,6 +45,9 @@ DEFAULT_AWAKE_TIME: Final = 93.0
 _MAX_LIFETIME: Final = 2**32 - 1
 #: Binding letters of TS 1.0 §5.3.1 (U, S, Q) and TS 1.1 §6.2.1.1 (T, N added).
 _BINDING_LETTERS: Final = frozenset("UTSNQ")
+# Deadline kinds in the timer heap.
+_EXPIRY: Final = 0
+_AWAKE_END: Final = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +193,9 @@ class RegistrationStore:
         #: Queue-mode endpoints → end of their awake window (absent: sleeping).
         self._awake_until: dict[str, float] = {}
         self._events: deque[ServerEvent] = deque()
+        #: (when, kind, registration id or endpoint), a heap; entries whose registration or
+        #: awake window changed since are skipped when they come up.
+        self._deadlines: list[tuple[float, int, str]] = []
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -285,6 +292,7 @@ class RegistrationStore:
             self._remove(replaced)
         self._by_id[registration_id] = registration
         self._id_by_endpoint[endpoint] = registration_id
+        self._push_deadline(registration.expires_at, _EXPIRY, registration_id)
         self._events.append(
             Registered(endpoint=endpoint, registration=registration, replaced=replaced)
         )
@@ -329,6 +337,7 @@ class RegistrationStore:
             )
         registration = replace(previous, **changes)  # type: ignore[arg-type]
         self._by_id[registration_id] = registration
+        self._push_deadline(registration.expires_at, _EXPIRY, registration_id)
         self._events.append(
             Updated(endpoint=registration.endpoint, registration=registration, previous=previous)
         )
@@ -371,22 +380,44 @@ class RegistrationStore:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` next has something to do, or ``None``."""
-        deadlines = [registration.expires_at for registration in self._by_id.values()]
-        deadlines.extend(self._awake_until.values())
-        return min(deadlines, default=None)
+        self._drop_stale_deadlines()
+        return self._deadlines[0][0] if self._deadlines else None
 
     def handle_timer(self, now: float) -> None:
         """Expire registrations whose lifetime has passed; close awake windows."""
-        for registration in list(self._by_id.values()):
-            if registration.expires_at <= now:
+        while True:
+            self._drop_stale_deadlines()
+            if not self._deadlines or self._deadlines[0][0] > now:
+                return
+            _, kind, key = heapq.heappop(self._deadlines)
+            if kind == _EXPIRY:
+                registration = self._by_id[key]
                 self._remove(registration)
                 self._events.append(
                     Expired(endpoint=registration.endpoint, registration=registration)
                 )
-        for endpoint, until in list(self._awake_until.items()):
-            if until <= now:
-                del self._awake_until[endpoint]
-                self._events.append(Sleeping(endpoint=endpoint))
+            else:
+                del self._awake_until[key]
+                self._events.append(Sleeping(endpoint=key))
+
+    def _push_deadline(self, when: float, kind: int, key: str) -> None:
+        heapq.heappush(self._deadlines, (when, kind, key))
+        # Entries go stale on every Update; rebuild when they outnumber the live ones, so the
+        # heap stays proportional to the registrations (O(log n) per registration).
+        if len(self._deadlines) > 2 * (len(self._by_id) + len(self._awake_until)) + 64:
+            self._deadlines = [entry for entry in self._deadlines if self._is_live(entry)]
+            heapq.heapify(self._deadlines)
+
+    def _is_live(self, entry: tuple[float, int, str]) -> bool:
+        when, kind, key = entry
+        if kind == _EXPIRY:
+            registration = self._by_id.get(key)
+            return registration is not None and registration.expires_at == when
+        return self._awake_until.get(key) == when
+
+    def _drop_stale_deadlines(self) -> None:
+        while self._deadlines and not self._is_live(self._deadlines[0]):
+            heapq.heappop(self._deadlines)
 
     def next_event(self) -> ServerEvent | None:
         """The oldest event not yet pulled, or ``None``."""
@@ -426,3 +457,4 @@ class RegistrationStore:
         if registration.endpoint not in self._awake_until:
             self._events.append(Awake(endpoint=registration.endpoint))
         self._awake_until[registration.endpoint] = now + self.awake_time
+        self._push_deadline(now + self.awake_time, _AWAKE_END, registration.endpoint)

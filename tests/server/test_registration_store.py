@@ -287,3 +287,23 @@ def test_security_rules() -> None:
     with pytest.raises(Forbidden):  # the clear-text side cannot touch a secure registration
         store.deregister("r1", secure_endpoint=None)
     assert store.deregister("r1", secure_endpoint="locked") == secure
+
+
+def test_many_updates_keep_one_live_deadline_each() -> None:
+    store = make_store(awake_time=5.0)
+    register(store, "ep=a", "lt=10", "b=UQ", now=0.0)
+    register(store, "ep=b", "lt=20", now=0.0)
+    for step in range(1, 500):
+        store.update("r1", [], b"", content_format=None, address="x", secure_endpoint=None,
+                     now=step / 100)  # fmt: skip
+    events(store)
+    assert len(store._deadlines) < 2 * 3 + 64 + 1  # stale entries are compacted away
+    assert store.get_timer() == 4.99 + 5.0  # a's awake window
+    store.handle_timer(14.98)
+    assert events(store) == [Sleeping(endpoint="a")]
+    store.handle_timer(14.99)  # a expires 10 s after its last update at 4.99
+    assert [type(e) for e in events(store)] == [Expired]
+    assert store.get_timer() == 20.0
+    store.handle_timer(25.0)
+    assert [e.endpoint for e in events(store)] == ["b"]
+    assert store.get_timer() is None
