@@ -87,11 +87,11 @@ def generate(port: int, registrations: int, concurrency: int, sockets: int) -> d
         send_next()
     while sent_at and time.perf_counter() < deadline:
         for key, _ in selector.select(timeout=1.0):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
             while True:
                 try:
-                    data = sock.recv(2048)
+                    data = ready.recv(2048)
                 except BlockingIOError:
                     break
                 token = data[4 : 4 + (data[0] & 0x0F)]
