@@ -66,13 +66,15 @@ log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT = 300.0  # seconds for a whole firmware package
 
 
-def _tuning(settings: CoapTuning) -> TransportTuning:
-    """RFC 7252 §4.8 parameters from the profile, on aiocoap's per-message tuning object."""
+def _tuning(settings: CoapTuning, *, reliable: bool | None = None) -> TransportTuning:
+    """RFC 7252 §4.8 parameters from the profile, on aiocoap's per-message tuning object;
+    ``reliable`` picks CON (True) or NON (False) for messages whose type is not given."""
 
     class ProfileTuning(TransportTuning):  # type: ignore[misc]  # aiocoap is untyped
         ACK_TIMEOUT = settings.ack_timeout
         ACK_RANDOM_FACTOR = settings.ack_random_factor
         MAX_RETRANSMIT = settings.max_retransmit
+        reliability = reliable
 
     return ProfileTuning()
 
@@ -132,6 +134,9 @@ class CoapAdapter:
         self.host = host
         self.client = client
         self._tuning = _tuning(client.settings.coap)
+        self._notify_tuning = _tuning(
+            client.settings.coap, reliable=client.settings.coap.confirmable_notifications
+        )
         self._context: aiocoap.Context | None = None
         self._context_lock = asyncio.Lock()
         self._bound_loopback = False
@@ -141,6 +146,7 @@ class CoapAdapter:
         self._download: asyncio.Task[None] | None = None
         self._root = _Root(self)
         self.requests_served = 0
+        self._observe_number = 0
 
     # ------------------------------------------------------------ service API
     async def start(self) -> None:
@@ -442,7 +448,7 @@ class CoapAdapter:
         ended_here = False
         try:
             message = _to_message(first)
-            message.opt.observe = sequence = 0
+            message.opt.observe = self._next_observe_number()
             pipe.add_response(message, is_last=False)
             while True:
                 response, last = await queue.get()
@@ -450,9 +456,9 @@ class CoapAdapter:
                     ended_here = True  # the session closed: no more notifications
                     return
                 message = _to_message(response)
+                message.transport_tuning = self._notify_tuning
                 if not last and response.code >> 5 == 2:
-                    sequence = (sequence + 1) % (1 << 24)
-                    message.opt.observe = sequence
+                    message.opt.observe = self._next_observe_number()
                 else:
                     last = True
                 pipe.add_response(message, is_last=last)
@@ -465,6 +471,12 @@ class CoapAdapter:
             session.tokens.discard(token)
             if not ended_here:
                 self.host.apply(lambda now: self.client.observation_ended(token, now))
+
+    def _next_observe_number(self) -> int:
+        """RFC 7641 §4.4: one increasing 24-bit counter for all notifications of the device.
+        It starts at 1: some observers (node-coap) drop a first answer numbered 0."""
+        self._observe_number = self._observe_number % ((1 << 24) - 1) + 1
+        return self._observe_number
 
     # -------------------------------------------------------------- firmware
     def _cancel_download(self) -> None:

@@ -113,6 +113,9 @@ class CoapTuning:
     ack_timeout: float = 2.0
     ack_random_factor: float = 1.5
     max_retransmit: int = 4
+    # Observe notifications as NON (Wakaama's default, which Quectel's client is built on) or
+    # CON (RFC 7641 §4.5 allows both).
+    confirmable_notifications: bool = False
 
     @property
     def max_transmit_wait(self) -> float:
@@ -314,6 +317,14 @@ class _Reader:
             raise ProfileError(f"{self.where}: {key} must be a number >= 0, got {value!r}")
         return float(value)
 
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ProfileError(f"{self.where}: {key} must be true or false, got {value!r}")
+        return value
+
     def text(self, key: str, default: str) -> str:
         value = self._get(key)
         if value is None:
@@ -427,6 +438,9 @@ def _coap(raw: dict[str, Any], where: str) -> CoapTuning:
         ack_timeout=reader.number("ack_timeout", base.ack_timeout),
         ack_random_factor=reader.number("ack_random_factor", base.ack_random_factor),
         max_retransmit=reader.integer("max_retransmit", base.max_retransmit),
+        confirmable_notifications=reader.flag(
+            "confirmable_notifications", base.confirmable_notifications
+        ),
     )
     if tuning.ack_timeout <= 0 or tuning.ack_random_factor < 1 or tuning.max_retransmit < 0:
         raise ProfileError(f"{where}: RFC 7252 needs ack_timeout > 0, factor >= 1, retransmit >= 0")

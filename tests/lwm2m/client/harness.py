@@ -46,9 +46,7 @@ def lwm2m_profile(name: str = "EC200U", **lwm2m: Any) -> ModuleProfile:
     section = merged(profile.sections["lwm2m"], lwm2m)
     # Tests run with a short boot so they spend their time on LwM2M.
     boot = dataclasses.replace(profile.boot, duration=0.05, urc_gap=0.001)
-    return dataclasses.replace(
-        profile, boot=boot, sections={**profile.sections, "lwm2m": section}
-    )
+    return dataclasses.replace(profile, boot=boot, sections={**profile.sections, "lwm2m": section})
 
 
 FAST = {
@@ -94,7 +92,7 @@ class AtModule:
         self.output += data
         text = self._partial + data.decode("ascii", "replace")
         *complete, self._partial = text.split("\r\n")
-        self.lines.extend(line for line in complete if line)
+        self.lines.extend(line.strip("\r") for line in complete if line.strip("\r"))
         self._changed.set()
 
     async def _until(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -127,7 +125,12 @@ class AtModule:
             return None
 
         end = await self._until(final, timeout, f"final result for {command}")
-        return [line for line in self.lines[start:end] if not line.startswith("+QLWURC")]
+        # With echo on (ATE1 is the power-on default) the echoed line precedes the answer.
+        return [
+            line
+            for line in self.lines[start:end]
+            if not line.startswith("+QLWURC") and not line.startswith(command)
+        ]
 
     def _skip_to_end(self) -> None:
         self._cursor = len(self.lines)
@@ -201,8 +204,11 @@ class NodeServer:
     async def start(cls) -> NodeServer:
         require_node()
         process = await asyncio.create_subprocess_exec(
-            "node", "lwm2m_server.js", cwd=PEERS_DIR,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            "node",
+            "lwm2m_server.js",
+            cwd=PEERS_DIR,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
         )
         server = cls(process)
@@ -282,8 +288,17 @@ class LibcoapServer:
                 except OSError:
                     continue
             process = await asyncio.create_subprocess_exec(
-                binary, "-A", "127.0.0.1", "-p", str(port), "-k", key, "-h", hint,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                binary,
+                "-A",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-k",
+                key,
+                "-h",
+                hint,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
             )
             server = cls(process, port)
