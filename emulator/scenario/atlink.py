@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from emulator.scenario.errors import StepTimeout, Unreachable
+from emulator.scenario.http import os_reason
 
 FINAL_RESULTS: Final = re.compile(
     r"(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|NO DIALTONE|\+CME ERROR: ?.*|\+CMS ERROR: ?.*|[0-9])"
@@ -239,8 +240,12 @@ class ExternalPort:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host.strip("[]") or "127.0.0.1", int(port)), timeout
             )
-        except (OSError, TimeoutError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or "timed out"
+        except TimeoutError:
+            raise Unreachable(
+                f"the emulator's AT port {self.spec} did not accept a connection in {timeout:g} s"
+            ) from None
+        except OSError as exc:
+            reason = os_reason(exc)
             raise Unreachable(
                 f"the emulator's AT port {self.spec} is not reachable: {reason}"
             ) from None

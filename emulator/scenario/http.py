@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -336,8 +337,14 @@ async def _connect(
     except TimeoutError:
         raise Unreachable(f"{base} did not accept a connection within {timeout:g} s") from None
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise Unreachable(f"{base} is not reachable: {reason}") from None
+        raise Unreachable(f"{base} is not reachable: {os_reason(exc)}") from None
+
+
+def os_reason(exc: OSError) -> str:
+    """``Connection refused`` rather than asyncio's ``Connect call failed ('h', p)``."""
+    if exc.errno is not None:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _request_bytes(

@@ -1,0 +1,380 @@
+"""The runner and ``quecemu scenario``: progress, transcript, JUnit, exit status, bad input,
+unreachable servers and emulators, faults on the in-process module, an external emulator
+over TCP, and server operations through the whole runner (against the fake Leshan)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.scenario.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, run_files
+from tests.scenario.fake_leshan import FakeLeshan
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE_PROFILE = {
+    "extends": "EC200U",
+    "command_families": ["basic", "identity", "sim", "network", "pdp", "power", "clock"],
+}
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> str:
+    """A profile without the LwM2M family: the AT-only scenarios need nothing more."""
+    import json
+
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(BASELINE_PROFILE))
+    return str(path)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+class Output:
+    def __init__(self) -> None:
+        self.progress: list[str] = []
+        self.summary: list[str] = []
+        self.errors: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.progress + self.summary)
+
+
+def run(files: list[Path], out: Output, **options: object) -> int:
+    return run_files(
+        files,
+        progress=out.progress.append,
+        summary=out.summary.append,
+        err=out.errors.append,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+PASSING = """\
+    name: at-basics
+    title: identity, signal, coverage
+    steps:
+      - send: ATI
+        expect: [Quectel, EC200U, "Revision: EC200UCNAAR03A15M08", OK]
+      - send: AT+CSQ
+        match: '^\\+CSQ: 24,99$'
+      - send: AT+CEREG=1
+      - fault: network_cut
+      - urc: '+CEREG: 2'
+        within: 2
+      - fault: network_restore
+      - urc_match: '\\+CEREG: [15]'
+        within: 2
+      - fault: signal
+        rssi: 9
+      - send: AT+CSQ
+        expect: ['+CSQ: 9,99', OK]
+      - fault: pdp_reject
+      - send: AT+QIACT=1
+        match: '\\+CME ERROR'
+      - fault: pdp_reject
+        reject: false
+      - send: AT+QIACT=1
+      - send: AT+GSN
+        expect: ["${imei}", OK]
+"""
+
+
+def test_a_passing_scenario_shows_progress_transcript_and_junit(
+    tmp_path: Path, baseline: str
+) -> None:
+    scenario = write(tmp_path, "pass.yaml", PASSING)
+    out = Output()
+    transcript = tmp_path / "t.log"
+    junit = tmp_path / "j.xml"
+    status = run([scenario], out, profile=baseline, transcript=transcript, junit=junit)
+    assert status == EXIT_OK, out.text
+    steps = [line for line in out.progress if line.lstrip().startswith(("✓", "✗"))]
+    assert len(steps) == 15 and all("✓" in line for line in steps)  # 14 steps + "passed"
+    assert "1 scenarios: 1 passed, 0 failed, 0 errors" in out.text
+    assert f"transcript: {transcript}" in out.summary
+    text = transcript.read_text()
+    assert "at>>   ATI\\r" in text  # the AT bytes, CR shown
+    assert "at<<   +CSQ: 9,99" in text
+    assert "fault  fault signal rssi=9" in text
+    root = ET.parse(junit).getroot()
+    assert root.get("tests") == "1" and root.get("failures") == "0"
+    case = root.find("./testsuite/testcase")
+    assert case is not None and case.get("classname") == "at-basics"
+    system_out = case.findtext("system-out") or ""
+    assert "at>>   AT+GSN" in system_out
+
+
+def test_a_failing_step_says_expected_got_and_where(tmp_path: Path, baseline: str) -> None:
+    scenario = write(
+        tmp_path,
+        "fail.yaml",
+        """\
+        name: wrong-revision
+        steps:
+          - send: AT
+          - send: ATI
+            expect: [Quectel, EC200U, "Revision: NOPE", OK]
+          - send: AT+NEVER_REACHED
+        """,
+    )
+    out = Output()
+    transcript = tmp_path / "t.log"
+    junit = tmp_path / "j.xml"
+    status = run([scenario], out, profile=baseline, transcript=transcript, junit=junit)
+    assert status == EXIT_FAILED
+    assert "expected: Quectel | EC200U | Revision: NOPE | OK" in out.text
+    assert "got:      Quectel | EC200U | Revision: EC200UCNAAR03A15M08 | OK" in out.text
+    assert f"({scenario}:4)" in out.text  # the step's place in the file
+    line = int(re.search(r"see transcript line (\d+)", out.text).group(1))  # type: ignore[union-attr]
+    lines = transcript.read_text().splitlines()
+    assert "FAIL" in lines[line - 1] and "Revision: NOPE" in lines[line - 1]
+    assert "AT+NEVER_REACHED" not in transcript.read_text()  # stopped at the failure
+    failure = ET.parse(junit).getroot().find("./testsuite/testcase/failure")
+    assert failure is not None and "Revision: NOPE" in (failure.get("message") or "")
+
+
+def test_a_urc_that_never_comes_is_a_bounded_failure(tmp_path: Path, baseline: str) -> None:
+    scenario = write(
+        tmp_path,
+        "urc.yaml",
+        """\
+        name: no-urc
+        steps:
+          - urc: '+QLWURC: "ready","successfully",1000'
+            within: 0.3
+        """,
+    )
+    out = Output()
+    status = run([scenario], out, profile=baseline, transcript=tmp_path / "t.log")
+    assert status == EXIT_FAILED
+    assert 'expected: \'+QLWURC: "ready","successfully",1000\' within 0.3 s' in out.text
+    assert "got:      URCs" in out.text and "+QIND: PB DONE" in out.text
+
+
+def test_bad_files_are_refused_before_anything_runs(tmp_path: Path, baseline: str) -> None:
+    good = write(tmp_path, "good.yaml", "name: good\nsteps:\n  - send: AT\n")
+    bad = write(tmp_path, "bad.yaml", "name: bad\nsteps:\n  - send: AT\n  - sned: AT\n")
+    worse = write(tmp_path, "worse.yaml", "name: worse\nsteps:\n  - read: /3/0/0\n    code: x\n")
+    out = Output()
+    transcript = tmp_path / "t.log"
+    status = run([good, bad, worse], out, profile=baseline, transcript=transcript)
+    assert status == EXIT_BAD_INPUT
+    assert out.errors[0].startswith(f"{bad}:4: step 2: unknown step 'sned'")
+    assert out.errors[1].startswith(f"{worse}:4: ")
+    assert not out.progress and not transcript.exists()  # nothing ran
+
+
+def test_an_unreachable_leshan_is_one_clear_message(tmp_path: Path) -> None:
+    scenario = write(tmp_path, "s.yaml", "name: s\nsteps:\n  - send: AT\n")
+    out = Output()
+    status = run(
+        [scenario], out, server="leshan", leshan_url="http://127.0.0.1:9", transcript=tmp_path / "t"
+    )
+    assert status == EXIT_UNREACHABLE
+    assert out.errors == [
+        "quecemu scenario: Leshan http://127.0.0.1:9 is not reachable: Connection refused"
+    ]
+
+
+def test_an_unreachable_emulator_is_one_clear_message(tmp_path: Path) -> None:
+    scenario = write(tmp_path, "s.yaml", "name: s\nsteps:\n  - send: AT\n")
+    out = Output()
+    status = run([scenario], out, port="127.0.0.1:9", transcript=tmp_path / "t")
+    assert status == EXIT_UNREACHABLE
+    assert len(out.errors) == 1 and "127.0.0.1:9 is not reachable" in out.errors[0]
+    out = Output()
+    status = run([scenario], out, port="/dev/nonexistent-tty", transcript=tmp_path / "t")
+    assert status == EXIT_UNREACHABLE
+    assert out.errors == [
+        "quecemu scenario: cannot open the AT port /dev/nonexistent-tty: No such file or directory"
+    ]
+
+
+@pytest.fixture
+def fake_leshan() -> Iterator[FakeLeshan]:
+    server = FakeLeshan(2).start()
+    server.register_on_watch = True
+    server.notify_on_observe = 80
+    yield server
+    server.stop()
+
+
+def test_server_steps_run_through_the_leshan_driver(
+    tmp_path: Path, baseline: str, fake_leshan: FakeLeshan
+) -> None:
+    scenario = write(
+        tmp_path,
+        "ops.yaml",
+        """\
+        name: ops
+        steps:
+          - wait: registration
+            lifetime: 86400
+            objects: ['</3/0>', '/1/0']
+          - read: /3/0/0
+            expect: Quectel
+          - read: /3/0
+            expect: {0: Quectel, 9: 87}
+          - write: /1/0/1
+            value: 120
+          - execute: /3/0/4
+          - write_attributes: /3/0/9
+            pmin: 1
+            pmax: 2
+          - observe: /3/0/9
+            expect: 87
+          - wait: notification
+            path: /3/0/9
+            expect: 80
+          - discover: /3/0
+            contains: ['</3/0/9>;pmin=1']
+          - cancel_observe: /3/0/9
+          - read: /4/0/0
+            code: NOT_FOUND
+          - fault: server_stop
+        """,
+    )
+    out = Output()
+    transcript = tmp_path / "t.log"
+    status = run(
+        [scenario],
+        out,
+        server="leshan",
+        leshan_url=fake_leshan.url,
+        profile=baseline,
+        transcript=transcript,
+    )
+    assert status == EXIT_FAILED, out.text  # only the last step: Leshan is not ours to stop
+    assert "see transcript line" in out.progress[-2]
+    passed = [line for line in out.progress if line.lstrip().startswith("✓")]
+    assert len(passed) == 11, out.text
+    assert "not ours to stop" in out.text
+    text = transcript.read_text()
+    assert "srv    REGISTRATION ep=urn:imei:869339060001965 lt=86400 b=U lwm2m=1.0" in text
+    assert "srv    NOTIFY ep=urn:imei:869339060001965 /3/0/9 = 80" in text
+    assert "op     write /1/0/1 = 120 -> 2.04 CHANGED" in text
+    write_request = next(
+        r for r in fake_leshan.requests if r.method == "PUT" and r.path.endswith("/1/0/1")
+    )
+    assert write_request.json()["value"] == "120"
+
+
+def test_a_wrong_value_from_the_server_fails_the_step(
+    tmp_path: Path, baseline: str, fake_leshan: FakeLeshan
+) -> None:
+    scenario = write(
+        tmp_path,
+        "value.yaml",
+        """\
+        name: value
+        steps:
+          - wait: registration
+          - read: /3/0/0
+            expect: Acme
+        """,
+    )
+    out = Output()
+    status = run(
+        [scenario],
+        out,
+        server="leshan",
+        leshan_url=fake_leshan.url,
+        profile=baseline,
+        transcript=tmp_path / "t.log",
+    )
+    assert status == EXIT_FAILED
+    assert "expected: /3/0/0 = 'Acme'" in out.text
+    assert "got:      'Quectel' (expected 'Acme', got 'Quectel')" in out.text
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_the_command_line_runs_checks_and_refuses(tmp_path: Path, baseline: str) -> None:
+    scenario = write(tmp_path, "ok.yaml", "name: ok\ntitle: just AT\nsteps:\n  - send: AT\n")
+    result = cli("scenario", "check", str(scenario))
+    assert result.returncode == 0 and "ok.yaml: ok just AT (1 steps)" in result.stdout
+    junit = tmp_path / "j.xml"
+    result = cli(
+        "scenario",
+        "run",
+        str(scenario),
+        "--profile",
+        baseline,
+        "--junit",
+        str(junit),
+        "--transcript",
+        str(tmp_path / "t.log"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓  1 send AT  → OK" in result.stdout and junit.exists()
+    result = cli("scenario", "run", str(scenario), "--server", "leshan")
+    env_url = os.environ.get("QUECEMU_LESHAN_URL")
+    if not env_url:
+        assert result.returncode == EXIT_BAD_INPUT
+        assert "needs the Leshan URL" in result.stderr
+    result = cli("scenario", "run", str(scenario), "--server", "embedded", "http://x")
+    assert result.returncode == EXIT_BAD_INPUT and "takes no URL" in result.stderr
+
+
+def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--profile", baseline, "--tcp", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert serve.stdout is not None
+        address = ""
+        for line in serve.stdout:  # "module 0 EC200U IMEI ... tcp 127.0.0.1:40001", "ready"
+            found = re.search(r"tcp (\S+:\d+)", line)
+            if found:
+                address = found.group(1)
+            if line.strip() == "ready":
+                break
+        assert address, "quecemu serve printed no TCP address"
+        scenario = write(
+            tmp_path,
+            "external.yaml",
+            """\
+            name: external
+            steps:
+              - send: AT+GSN
+                expect: ["${imei}", OK]
+              - send: AT+CSQ
+                match: '\\+CSQ: 24,99'
+              - fault: network_cut
+            """,
+        )
+        out = Output()
+        status = run([scenario], out, port=address, transcript=tmp_path / "t.log")
+        assert status == EXIT_FAILED  # the fault needs the in-process module, and says so
+        assert sum("✓" in line for line in out.progress) == 2, out.text
+        assert "needs the in-process module (run without --port)" in out.text
+    finally:
+        serve.terminate()
+        serve.wait(10)
