@@ -162,6 +162,12 @@ class AtEngine:
         self._line.clear()
         self._line_bad = None
 
+    def discard_partial_line(self) -> None:
+        """Forget a command line not yet ended by CR (the host that typed it went away)."""
+        self._line.clear()
+        self._line_bad = None
+        self._skip_lf = False
+
     # ---------------------------------------------------------------- outputs
     def data_to_send(self) -> bytes:
         data = bytes(self._out)

@@ -205,6 +205,10 @@ class Emulator:
         def on_port_event(event: PortEvent) -> None:
             if trace is not None:
                 trace.note(label, event.kind.upper(), event.peer)
+            if event.kind == "open":
+                # A new host starts on a clean line, as after a UART reconnect: whatever
+                # the previous host half-typed must not prefix its first command.
+                host.apply(lambda now: host.module.engine.discard_partial_line())
 
         if opts.pty:
             link = None if opts.link is None else link_path(opts.link, served.index, opts.count)

@@ -172,3 +172,11 @@ def test_profile_command_set_restricts_commands() -> None:
     m = FakeClockModule(profile)
     assert m.send(b"AT+CSQ\r").endswith(b"OK\r\n")
     assert m.send(b"ATI\r") == b"ATI\r\r\nERROR\r\n"
+
+
+def test_discarding_a_partial_line_starts_the_next_host_clean() -> None:
+    m = FakeClockModule()
+    m.send(b"ATE0\r")
+    assert m.send(b"AT+CGD") == b""  # the previous host went away mid-command
+    m.module.engine.discard_partial_line()
+    assert m.send(b"AT\r") == b"\r\nOK\r\n"

@@ -235,3 +235,15 @@ def test_urc_before_echo_holds_urcs_until_the_next_command(tmp_path: Path, profi
             b"+QIND: PB DONE\r\nAT\r\r\nOK\r\n"
         )
         assert proc.stop() == 0
+
+
+def test_a_new_host_does_not_inherit_a_half_typed_command(tmp_path: Path, profile: Path) -> None:
+    link = tmp_path / "ttyQ"
+    with serve(tmp_path, "--profile", profile, "--link", link) as proc:
+        proc.wait_ready()
+        with AtPort(str(link)) as first:
+            # The echo proves the module took the bytes in before this host went away.
+            assert first.command(b"AT+CGD", until=b"AT+CGD") == b"AT+CGD"
+        with AtPort(str(link)) as second:
+            assert second.command(b"AT\r") == b"AT\r\r\nOK\r\n"
+        assert proc.stop(signal.SIGTERM) == 0
