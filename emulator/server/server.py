@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from aiocoap import Code, Context, Message, resource
 from aiocoap import error as coap_error
@@ -72,6 +73,23 @@ EventT = TypeVar("EventT", bound=ServerEvent)
 
 #: How many events :attr:`LwM2MServer.events` keeps for a caller that never reads it.
 _EVENT_QUEUE_LIMIT = 10_000
+
+
+class _RoutineTransportNoise(logging.Filter):
+    """Drops two aiocoap warnings that describe normal operation, not problems: a DTLS client
+    ending its session with close_notify (alert level 1, code 0, RFC 6347 §4.1.2 / RFC 5246
+    §7.2.1) and a late error report while a context shuts down."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            message == "Unhandled alert level 1 code 0"
+            or message.startswith("Internal shutdown sequence mismatch")
+        )
+
+
+_COAP_LOG = logging.getLogger("emulator.server.coap")
+_COAP_LOG.addFilter(_RoutineTransportNoise())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,8 +367,6 @@ class LwM2MServer:
         )
         for endpoint, (identity, key) in (psk or {}).items():
             server.set_psk(endpoint, identity, key)
-        for endpoint, config in (bootstrap_configs or {}).items():
-            server.set_bootstrap_config(endpoint, config)
         try:
             if coap is not None or coaps is not None:
                 context = await server._new_context(serves_registration=True)
@@ -368,6 +384,9 @@ class LwM2MServer:
                     server.listeners["bootstrap_coaps"] = await add_dtls_listener(
                         context, bootstrap_coaps, server.credentials
                     )
+            # After binding: a config pointing at our own DTLS listener adds its PSK.
+            for endpoint, config in (bootstrap_configs or {}).items():
+                server.set_bootstrap_config(endpoint, config)
         except BaseException:
             await server.stop()
             raise
@@ -453,10 +472,31 @@ class LwM2MServer:
         return self.credentials.remove(endpoint)
 
     def set_bootstrap_config(self, endpoint: str, config: BootstrapConfig) -> None:
-        """What ``endpoint`` receives when it sends a Bootstrap-Request."""
+        """What ``endpoint`` receives when it sends a Bootstrap-Request.
+
+        An account whose ``coaps://`` URI is this server's own DTLS listener also puts its PSK
+        in the credential store, so the client can register with what it was given.
+        """
         if not endpoint:
             raise ValueError("the endpoint name is empty")
+        for account in config.servers:
+            if account.psk_identity and account.psk_key and self._is_own_dtls_uri(account.uri):
+                self.set_psk(endpoint, account.psk_identity, account.psk_key)
         self.bootstrap_configs[endpoint] = config
+
+    def _is_own_dtls_uri(self, uri: str) -> bool:
+        parts = urlsplit(uri)
+        try:
+            port = parts.port
+        except ValueError:
+            return False
+        return any(
+            listener.scheme == "coaps"
+            and parts.scheme == "coaps"
+            and parts.hostname == listener.host
+            and port == listener.port
+            for listener in self.listeners.values()
+        )
 
     def remove_bootstrap_config(self, endpoint: str) -> bool:
         """Forget ``endpoint``'s bootstrap configuration."""
@@ -793,8 +833,8 @@ class LwM2MServer:
         claimed = _claimed_endpoint(request.remote)
         if claimed is not None and claimed != endpoint:
             raise Forbidden(f"the DTLS identity belongs to endpoint {claimed!r}, not {endpoint!r}")
-        if claimed is None and endpoint in self.credentials:
-            raise Forbidden(f"endpoint {endpoint!r} has a PSK: it must bootstrap over DTLS")
+        # A PSK in the store is for registering; bootstrapping in the clear stays allowed (a
+        # factory-fresh device often knows only a NoSec bootstrap account).
         config = self.bootstrap_configs.get(endpoint)
         if config is None:
             # TS 1.0 §5.2.7.1: 4.00 Bad Request for an unknown endpoint client name.

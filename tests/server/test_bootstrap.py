@@ -152,3 +152,30 @@ def test_config_validation() -> None:
         BootstrapConfig(servers=(ServerAccount(uri="coap://a"), ServerAccount(uri="coap://b")))
     with pytest.raises(ValueError):
         BootstrapConfig(delete=("/0/1/2",))
+
+
+async def test_bootstrap_then_register_over_dtls_with_what_was_handed_out(
+    server: LwM2MServer, make_device: DeviceFactory
+) -> None:
+    own = ServerAccount(
+        uri=server.uri("coaps"), psk_identity="handed-out", psk_key=bytes.fromhex("0badc0de")
+    )
+    server.set_bootstrap_config("newcomer", BootstrapConfig(servers=(own,)))
+    assert server.credentials.get("newcomer") is not None  # our own listener: PSK stored
+    device = await make_device("newcomer")
+    with server.subscribe() as events:
+        assert (await device.bootstrap_request()).code == Code.CHANGED
+        await events.wait_for(lambda e: isinstance(e, BootstrapFinished), timeout=5)
+    (_, security), _ = device.bootstrap_writes
+    given = resources(security)
+    assert isinstance(given[0], str) and isinstance(given[3], bytes)
+    assert isinstance(given[5], bytes)
+
+    secure = AiocoapDevice("newcomer")
+    await secure.start(given[0], psk=(given[3], given[5]))
+    try:
+        assert (await secure.register()).code == Code.CREATED
+        registration = await server.wait_registered("newcomer", timeout=5)
+        assert registration.secure_endpoint == "newcomer"
+    finally:
+        await secure.close()
