@@ -259,15 +259,16 @@ class NodeServer:
             self._reader.cancel()
 
 
-def require_libcoap() -> str:
-    path = shutil.which("coap-server-openssl")
+def require_libcoap(binary: str = "coap-server-openssl") -> str:
+    path = shutil.which(binary)
     if path is None:
-        pytest.skip("libcoap3-bin (coap-server-openssl) is not installed")
+        pytest.skip(f"libcoap3-bin ({binary}) is not installed")
     return path
 
 
 class LibcoapServer:
-    """libcoap's ``coap-server-openssl`` with a PSK: DTLS on ``port + 1`` (stack-notes.md)."""
+    """libcoap's ``coap-server-openssl`` (or ``coap-rd-openssl``, a CoRE resource directory
+    that takes ``POST /rd?ep=...`` like an LwM2M server) with a PSK: DTLS on ``port + 1``."""
 
     def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
         self.process = process
@@ -278,8 +279,10 @@ class LibcoapServer:
         return self.port + 1
 
     @classmethod
-    async def start(cls, key: str, hint: str = "quecemu") -> LibcoapServer:
-        binary = require_libcoap()
+    async def start(
+        cls, key: str, hint: str = "quecemu", program: str = "coap-server-openssl"
+    ) -> LibcoapServer:
+        binary = require_libcoap(program)
         for _ in range(20):
             port = free_udp_port()
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
