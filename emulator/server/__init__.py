@@ -40,19 +40,23 @@ API (all coroutines take ``timeout=`` seconds; the default is ``request_timeout`
   else TLV for LwM2M 1.0 and SenML JSON for 1.1 (:attr:`Registration.default_format`).
   Answers without Content-Format are read as plain text.
 * Errors (:mod:`emulator.server.errors`): ``NotRegistered``, ``DeviceErrorResponse``
-  (``.code``, ``.code_text`` e.g. ``"4.04"``), ``DeviceTimeout``, ``BadDeviceResponse``;
+  (``.code``, ``.code_text`` e.g. ``"4.04"``), ``DeviceTimeout``, ``BadDeviceResponse``,
+  ``ObservationClosed`` (from ``Observation.next`` after the end);
   ``ValueError`` for bad arguments (paths, attribute names, values).
 * Queue mode: requests to a sleeping queue-mode client wait (within their timeout) until it
   next registers or updates; ``await server.wait_awake(ep)``; ``is_awake(ep)``;
   :class:`Awake`/:class:`Sleeping` events. A client counts as awake for ``awake_time``
   (93 s) after it was last heard from.
 * Security: ``set_psk(ep, identity, key_hex)`` / ``remove_psk(ep)``. The identity is looked up
-  during the DTLS handshake; a session may register only the endpoint its PSK belongs to, and
-  an endpoint with a PSK may not register in the clear (4.03).
+  during the DTLS handshake; a session may register (or bootstrap) only the endpoint its PSK
+  belongs to, and an endpoint with a PSK may not register in the clear (4.03). A wrong key
+  fails the handshake: nothing registers.
 * Bootstrap: ``set_bootstrap_config(ep, BootstrapConfig(servers=(ServerAccount(uri=...,
   psk_identity=..., psk_key=...),)))``. On ``POST /bs?ep=`` the server answers 2.04, then
   sends Bootstrap-Delete ``/0`` and ``/1``, writes the Security/Server instances (TLV) and
   Bootstrap-Finish; :class:`BootstrapFinished` or :class:`BootstrapFailed` reports the end.
+  An account whose ``coaps://`` URI is this server's DTLS listener also stores its PSK here
+  (``ServerAccount(uri=server.uri("coaps"), ...)``), so the client can then register with it.
 * State and events: ``registration(ep)``, ``registrations()``, ``observations(ep)``;
   ``server.events`` (an ``asyncio.Queue`` of every event), ``subscribe()`` (a private stream:
   ``with server.subscribe() as events: event = await events.get(timeout)``),
@@ -76,6 +80,7 @@ from .errors import (
     DeviceTimeout,
     Forbidden,
     NotRegistered,
+    ObservationClosed,
     PreconditionFailed,
     ServerApiError,
 )
@@ -115,6 +120,7 @@ __all__ = [
     "NotRegistered",
     "Notification",
     "Observation",
+    "ObservationClosed",
     "ObservationEnded",
     "PreconditionFailed",
     "PskClaim",

@@ -22,6 +22,7 @@ __all__ = [
     "DeviceTimeout",
     "Forbidden",
     "NotRegistered",
+    "ObservationClosed",
     "PreconditionFailed",
     "ServerApiError",
     "code_text",
@@ -82,6 +83,15 @@ class DeviceTimeout(ServerApiError, TimeoutError):
         super().__init__(f"{operation} on {endpoint!r}: {reason}")
         self.endpoint = endpoint
         self.operation = operation
+
+
+class ObservationClosed(ServerApiError):
+    """The observation ended (cancelled, refused, the client stopped it, or the registration
+    ended); ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the observation ended: {reason}")
+        self.reason = reason
 
 
 class BadDeviceResponse(ServerApiError, ValueError):

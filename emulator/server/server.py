@@ -38,6 +38,7 @@ from .errors import (
     DeviceTimeout,
     Forbidden,
     NotRegistered,
+    ObservationClosed,
     ServerApiError,
 )
 from .events import (
@@ -180,12 +181,13 @@ class Observation:
         return self.end_reason is None
 
     async def next(self, timeout: float | None = None) -> Notification:
-        """The next notification. ``TimeoutError`` after ``timeout`` seconds;
-        ``StopAsyncIteration`` if the observation ended."""
+        """The next notification (those that arrived before the end are still returned).
+        ``TimeoutError`` after ``timeout`` seconds; :class:`ObservationClosed` once the
+        observation has ended."""
         item = await asyncio.wait_for(self._queue.get(), timeout)
         if item is None:
             self._queue.put_nowait(None)  # later calls see the end too
-            raise StopAsyncIteration(self.end_reason)
+            raise ObservationClosed(self.end_reason or "ended")
         return item
 
     def __aiter__(self) -> AsyncIterator[Notification]:
@@ -195,7 +197,7 @@ class Observation:
         while True:
             try:
                 yield await self.next()
-            except StopAsyncIteration:
+            except ObservationClosed:
                 return
 
     async def cancel(self, *, active: bool = True, timeout: float | None = None) -> None:

@@ -24,7 +24,7 @@ from emulator.server import (
     Registration,
     Sleeping,
 )
-from emulator.server.cli import describe
+from emulator.server.cli import describe, main
 
 from .aiocoap_device import AiocoapDevice
 from .test_registration_interface import OBJECTS, RawClient
@@ -124,27 +124,42 @@ async def _first_watch(device: AiocoapDevice) -> None:
         assert seen.observe == 0
 
 
+async def test_a_bad_option_exits_2_with_a_clear_message() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "emulator", "server", "--psk", "nonsense",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, error = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
+    assert "argument --psk: 'nonsense' is not EP=IDENTITY:HEXKEY" in error.decode()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--psk", "nonsense"], "is not EP=IDENTITY:HEXKEY"),
         (["--psk", "ep=id:xyz"], "is not hex"),
+        (["--psk", "=id:00"], "is not EP=IDENTITY:HEXKEY"),
         (["--coap", "127.0.0.1:99999"], "port 99999 is not 0-65535"),
         (["--coaps", "localhost:abc"], "is not a number"),
         (["--observe", "/3/a"], "not a decimal number"),
         (["--bootstrap-config", "ep=http://x"], "coap://"),
         (["--bootstrap-config", "ep=coaps://h:1"], "psk"),
+        (["--bootstrap-config", "ep=coaps://h:1,id"], "IDENTITY:HEXKEY"),
         (["--awake-time", "0"], "must be above 0"),
     ],
 )
-async def test_bad_options_get_a_clear_message(options: list[str], message: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "emulator", "server", *options,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, error = await asyncio.wait_for(process.communicate(), 20)
-    assert process.returncode == 2
-    assert message in error.decode()
+def test_bad_options_are_named(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(options)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_listener_at_all_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-coap"]) == 1
+    assert "--no-coap leaves no listener" in capsys.readouterr().err
 
 
 async def test_a_port_in_use_is_reported() -> None:

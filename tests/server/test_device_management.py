@@ -20,6 +20,7 @@ from emulator.server import (
     LwM2MServer,
     Notification,
     NotRegistered,
+    ObservationClosed,
     ObservationEnded,
 )
 
@@ -173,6 +174,8 @@ async def test_observe_notify_and_active_cancel(
     assert await asyncio.wait_for(device.cancelled_observations.get(), 5) == LwM2MPath(3, 0, 13)
     assert not observation.active and server.observations("watched") == ()
     assert [n async for n in observation] == []  # the iterator ends
+    with pytest.raises(ObservationClosed, match="cancelled"):
+        await observation.next(timeout=1)
 
 
 async def test_passive_cancel_answers_the_next_notification_with_rst(

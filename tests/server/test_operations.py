@@ -92,7 +92,11 @@ def test_execute_attributes_create_delete() -> None:
         operations.write_attributes(LwM2MPath(3, 0, 9), {})
 
     created = operations.create(LwM2MPath(11), {0: "p", 4: 0}, ContentFormat.TLV, REGISTRY)
-    assert (created.method, created.path, created.success) == (Method.POST, ("11",), frozenset({CREATED}))
+    assert (created.method, created.path, created.success) == (
+        Method.POST,
+        ("11",),
+        frozenset({CREATED}),
+    )
     # Without an instance id, TLV carries the bare resources (TS 1.0 §5.4.5).
     assert created.payload == bytes([0xC1, 0x00, ord("p"), 0xC1, 0x04, 0x00])
     with_id = operations.create(LwM2MPath(11, 3), {0: "p", 4: 0}, ContentFormat.TLV, REGISTRY)
