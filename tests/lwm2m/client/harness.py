@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,9 @@ class AtModule:
 
     async def start(self) -> AtModule:
         loop = asyncio.get_running_loop()
-        module = VirtualModule(self.profile, now=loop.time(), nv=self.nv)
+        module = VirtualModule(
+            self.profile, now=loop.time(), nv=self.nv, wall_clock_offset=time.time() - loop.time()
+        )
         self.host = ModuleHost(module, clock=loop.time)
         self.host.add_sink(self._sink)
         self.host.load_family_services()
