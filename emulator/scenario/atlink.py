@@ -194,16 +194,31 @@ class AtLink:
     async def take_urc(self, matches: Callable[[str], bool], timeout: float) -> Urc:
         """The first URC from the untaken ones on that ``matches``; the ones before it and it
         are taken (URC steps are ordered: each expects something after the previous one)."""
+        urc = await self._wait_urc(self._taken, matches, timeout)
+        if urc is None:
+            raise StepTimeout("no such URC")
+        self._taken = self.urcs.index(urc) + 1
+        return urc
+
+    async def next_new_urc(self, matches: Callable[[str], bool], timeout: float) -> Urc | None:
+        """A URC ``matches`` accepts among those arriving from now on (None: none came);
+        nothing is taken."""
+        return await self._wait_urc(len(self.urcs), matches, timeout)
+
+    async def _wait_urc(
+        self, start: int, matches: Callable[[str], bool], timeout: float
+    ) -> Urc | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        index = start
         while True:
-            for index in range(self._taken, len(self.urcs)):
+            while index < len(self.urcs):
                 if matches(self.urcs[index].text):
-                    self._taken = index + 1
                     return self.urcs[index]
+                index += 1
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise StepTimeout("no such URC")
+                return None
             waiter = loop.create_future()
             self._urc_waiters.append(waiter)
             with contextlib.suppress(TimeoutError):

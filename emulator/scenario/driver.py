@@ -227,11 +227,20 @@ class EventBox:
         return waiter.path is None or event.path == waiter.path
 
     async def take(
-        self, kind: str, endpoint: str, timeout: float, *, path: str | None = None
+        self,
+        kind: str,
+        endpoint: str,
+        timeout: float,
+        *,
+        path: str | None = None,
+        since: float | None = None,
     ) -> ServerEvent:
-        """The oldest untaken ``kind`` event of ``endpoint`` (and ``path``), waiting if needed."""
+        """The oldest untaken ``kind`` event of ``endpoint`` (and ``path``), waiting if needed;
+        with ``since``, events that came before that time do not count."""
         waiter = _Waiter(kind, endpoint, path, asyncio.get_running_loop().create_future())
         for index, event in enumerate(self.events):
+            if since is not None and event.at < since:
+                continue
             if index not in self._taken and self._matches(event, waiter):
                 self._taken.add(index)
                 return event

@@ -412,6 +412,22 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
             "reboot": {},
         },
     ),
+    "quiet": StepSpec(
+        FieldSpec(_choice("notification", "urc"), doc="what must not come"),
+        {},
+        "nothing of that kind comes for a while (e.g. after cancelling an observation)",
+        variants={
+            "notification": {
+                "for": FieldSpec(_number(0.001, 600.0), required=True, doc="seconds"),
+                "endpoint": _ENDPOINT,
+                "path": FieldSpec(_path(), doc="only notifications of this path count"),
+            },
+            "urc": {
+                "for": FieldSpec(_number(0.001, 600.0), required=True, doc="seconds"),
+                "match": FieldSpec(_regex, doc="only URCs matching this regex count"),
+            },
+        },
+    ),
     "pause": StepSpec(
         FieldSpec(_number(0.0, 600.0), doc="seconds"),
         {},
@@ -576,6 +592,9 @@ class _Parser:
                     raise self.fail(key_node, f"'module': unknown key {key!r} (known: profile)")
             if "profile" in module:
                 profile = self.checked(FieldSpec(_text), module["profile"][1], "'module.profile'")
+                if profile.endswith(".json") and not Path(profile).is_absolute():
+                    # a profile file next to the scenario, wherever the run starts from
+                    profile = str(Path(self.file).parent / profile)
         variables: dict[str, Any] = {}
         if "vars" in top:
             for key, (key_node, value_node) in self.mapping(top["vars"][1], "'vars'").items():

@@ -169,7 +169,9 @@ class _Recorder:
             self.transcript.write(event.at, "srv", event.summary())
 
     def module_event(self, event: Any) -> None:
-        self.line("mod", repr(event))
+        # The module's own world (radio, PDP, boot); families' internal events are noise here.
+        if type(event).__module__ == "emulator.module.events":
+            self.line("mod", repr(event))
 
 
 # --------------------------------------------------------------------------- one scenario
@@ -653,6 +655,35 @@ class _Session:
             target = targets.get(name)
             if target is not None and target != relay.target:
                 relay.retarget(target)
+
+    async def _step_quiet(self, step: Step, started: float) -> str:
+        period = float(step.params["for"])
+        if step.subject == "urc":
+            pattern = step.params.get("match")
+            regex = re.compile(self._regex(pattern)) if pattern else None
+            urc = await self.link.next_new_urc(
+                lambda line: regex is None or regex.fullmatch(line.strip()) is not None, period
+            )
+            if urc is not None:
+                what = f"URCs matching /{self._text(pattern)}/" if pattern else "URCs"
+                raise StepFailed(
+                    f"no {what} for {period:g} s",
+                    f"{urc.text!r} after {urc.at - started:.3f} s",
+                    urc.transcript_line,
+                )
+            return f"no URC for {period:g} s"
+        endpoint = self._text(step.params["endpoint"])
+        path = self._p(step, "path")
+        try:
+            event = await self._need_driver().events.take(
+                "notification", endpoint, period, path=path, since=started
+            )
+        except StepTimeout:
+            return f"no notification for {period:g} s"
+        raise StepFailed(
+            f"no notification{' of ' + path if path else ''} for {period:g} s",
+            f"{event.summary()} after {event.at - started:.3f} s",
+        )
 
     async def _step_pause(self, step: Step, started: float) -> str:
         await asyncio.sleep(float(step.subject))

@@ -68,6 +68,9 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
             share: 0.5
             seed: 7
           - fault: server_restart
+          - quiet: notification
+            path: /3/0/9
+            for: 1
           - pause: 0.5
             name: let time pass
         """
@@ -109,6 +112,12 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
         ("name: x\nsteps:\n  - set_psk: ep\n    identity: i\n    key: xyz\n", 5, "hex digits"),
         ("name: x\nsteps:\n  - urc: x\n    after: 5\n    within: 2\n", 3, "'after' must be less"),
         ("name: x\nsteps:\n  - write_attributes: /3/0/9\n", 3, "at least one attribute"),
+        ("name: x\nsteps:\n  - quiet: urc\n", 3, "missing field 'for'"),
+        (
+            "name: x\nsteps:\n  - quiet: urc\n    path: /3/0\n    for: 1\n",
+            4,
+            "unknown field 'path'",
+        ),
         ("name: x\nsteps:\n  - read: /3/0/0\n    expect: 1\n    match: x\n", 3, "not both"),
         ("name: x\nsteps: []\n", 2, "non-empty list"),
         ("steps:\n  - send: AT\n", 1, "missing 'name'"),
