@@ -71,8 +71,10 @@ UrcListener = Callable[[UrcReceived], None]
 
 def open_serial_port(url: str) -> SerialPortLike:
     """Open a device path or any pyserial URL (``socket://``, ``rfc2217://``, ``loop://``)."""
+    # pyserial's rfc2217:// refuses a write timeout (after connecting); there TCP bounds writes.
+    write_timeout = None if url.lower().startswith("rfc2217://") else WRITE_TIMEOUT
     port: SerialPortLike = serial.serial_for_url(
-        url, baudrate=BAUDRATE, timeout=READ_POLL, write_timeout=WRITE_TIMEOUT
+        url, baudrate=BAUDRATE, timeout=READ_POLL, write_timeout=write_timeout
     )
     return port
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 from pathlib import Path
 
 import pytest
+import serial
 from capi_fake import FakeModule, cme, error, ok, urc_bytes
+from serial import rfc2217
 
 import client_api
 from client_api.at_session import UrcReceived
@@ -264,3 +267,50 @@ def test_one_shared_channel_per_port(fake: FakeModule, monkeypatch: pytest.Monke
     assert client_api.open(fake.url) is first
     assert client_api.open() is first
     assert first.command("AT").final == "OK"
+
+
+@pytest.mark.filterwarnings("ignore:set(Daemon|Name)\\(\\) is deprecated:DeprecationWarning")
+def test_rfc2217_url(fake: FakeModule) -> None:
+    """A module behind an RFC 2217 server (as ser2net offers one) on another machine."""
+    module_side = serial.Serial(fake.device, timeout=0.02)
+    line_settings = serial.serial_for_url("loop://")  # takes the client's baud/RTS/DTR
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(0.02)
+
+        class Network:
+            def write(self, data: bytes) -> None:
+                conn.sendall(data)
+
+        manager = rfc2217.PortManager(line_settings, Network())
+        while not stop.is_set():
+            try:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                module_side.write(b"".join(manager.filter(data)))
+            except TimeoutError:
+                pass
+            incoming = module_side.read(module_side.in_waiting or 1)
+            if incoming:
+                conn.sendall(b"".join(manager.escape(incoming)))
+        conn.close()
+
+    bridge = threading.Thread(target=serve, daemon=True)
+    bridge.start()
+    channel = AtChannel(f"rfc2217://127.0.0.1:{listener.getsockname()[1]}", command_timeout=3.0)
+    try:
+        fake.answer("AT+CGMI", ok("Quectel"))
+        assert channel.wait_connected(WAIT)
+        assert channel.command("AT+CGMI").lines == ("Quectel",)
+        assert fake.received == b"AT+CGMI\r"
+    finally:
+        channel.close()
+        stop.set()
+        bridge.join(WAIT)
+        listener.close()
+        module_side.close()
+        line_settings.close()
