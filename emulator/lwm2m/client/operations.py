@@ -126,8 +126,11 @@ class Operations:
             return CoapResponse(code=INTERNAL_SERVER_ERROR, payload=b"internal error")
 
     def _path(self, request: CoapRequest) -> LwM2MPath:
+        segments = request.path
+        if segments == ("",):
+            segments = ()  # "/" sent as one empty Uri-Path option
         try:
-            return LwM2MPath.from_segments(request.path)
+            return LwM2MPath.from_segments(segments)
         except ValueError as exc:
             raise NotFound(f"not an LwM2M path: {exc}") from None
 

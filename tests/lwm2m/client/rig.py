@@ -80,7 +80,9 @@ class Rig:
         self.module.receive_data(line.encode("ascii") + b"\r", self.now)
         self.pump()
         self.advance(0.0)
-        return [x for x in self.text[start:].split("\r\n") if x and not x.startswith("+QLWURC")]
+        lines = [x.strip("\r") for x in self.text[start:].split("\r\n")]
+        # With echo on (the power-on default) the echoed line comes first.
+        return [x for x in lines if x and not x.startswith(("+QLWURC", line))]
 
     def urcs(self) -> list[str]:
         return re.findall(r"\+QLWURC: [^\r]*", self.text)
