@@ -6,8 +6,8 @@ generator sends confirmable ``POST /rd?ep=bench-N&lt=300&lwm2m=1.0&b=U`` request
 endpoint, link-format payload) from a few UDP sockets, keeping ``--concurrency`` registrations
 in flight, and times each one from send to its 2.01 Created.
 
-    .venv/bin/python benchmarks/server_registration_rate.py --registrations 3000
-    .venv/bin/python benchmarks/server_registration_rate.py --registrations 500 --dtls 50
+    .venv/bin/python -m benchmarks.server_registration_rate --registrations 3000
+    .venv/bin/python -m benchmarks.server_registration_rate --registrations 500 --dtls 50
 
 ``--dtls N`` additionally registers N clients over DTLS-PSK, each with its own aiocoap client
 context (one handshake + Register each), N at once.
@@ -147,14 +147,25 @@ async def dtls_round(port: int, clients: int) -> dict[str, Any]:
     return {"elapsed": time.perf_counter() - start, "latencies": list(latencies)}
 
 
-def summary(name: str, count: int, elapsed: float, latencies: list[float]) -> str:
+def summary(name: str, count: int, elapsed: float, latencies: list[float], **extra: Any) -> str:
+    """The human line and the JSON line (the benchmarks' convention, benchmarks/README.md)."""
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
     median = statistics.median(ordered) if ordered else float("nan")
-    return (
+    human = (
         f"{name}: {count} registrations in {elapsed:.2f} s = {count / elapsed:.0f}/s; "
         f"latency median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
     )
+    record = {
+        "benchmark": "server_registration_rate",
+        "registrations": count,
+        "seconds": round(elapsed, 3),
+        "per_second": round(count / elapsed, 1),
+        "median_ms": round(median * 1000, 3),
+        "p99_ms": round(p99 * 1000, 3),
+        **extra,
+    }
+    return human + "\n" + json.dumps(record)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -178,6 +189,11 @@ async def run(args: argparse.Namespace) -> None:
                 result["answered"],
                 result["elapsed"],
                 result["latencies"],
+                transport="udp",
+                concurrency=args.concurrency,
+                sockets=args.sockets,
+                refused=result["refused"],
+                lost=result["lost"],
             )
         )
         print(
@@ -194,6 +210,8 @@ async def run(args: argparse.Namespace) -> None:
                     args.dtls,
                     dtls["elapsed"],
                     dtls["latencies"],
+                    transport="dtls-psk",
+                    concurrency=args.dtls,
                 )
             )
     finally:
