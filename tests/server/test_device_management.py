@@ -209,3 +209,17 @@ async def test_deregistration_ends_observations(
     assert not observation.active
     with pytest.raises(NotRegistered):
         await server.read("leaving", "/3/0")
+
+
+async def test_lwm2m_1_1_notifications_come_in_senml(
+    server: LwM2MServer, make_device: DeviceFactory
+) -> None:
+    device = await registered(server, make_device, "modern", secure=True, lwm2m="1.1")
+    observation = await server.observe("modern", "/3/0")
+    assert (await next_seen(device)).accept == ContentFormat.SENML_JSON
+    device.set_value("/3/0/14", "+03")
+    notification = await observation.next(timeout=5)
+    assert notification.content_format == ContentFormat.SENML_JSON
+    assert isinstance(notification.content, ObjectInstance)
+    assert notification.content.resources[14] == SingleResource(14, "+03")
+    assert notification.payload.startswith(b"[{")
