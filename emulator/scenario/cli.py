@@ -225,22 +225,25 @@ def run_files(
     passed = sum(r.outcome == "passed" for r in results)
     failed = sum(r.outcome == "failed" for r in results)
     errors = sum(r.outcome == "error" for r in results)
+    skipped = sum(r.outcome == "skipped" for r in results)
     seconds = sum(r.seconds for r in results)
     report("")
     for result in results:
-        mark = "✓" if result.passed else "✗"
+        mark = {"passed": "✓", "skipped": "-"}.get(result.outcome, "✗")
+        note = f"  ({result.message})" if result.outcome == "skipped" else ""
         report(
-            f"{mark} {result.outcome:<7} {result.seconds:6.2f} s  {result.scenario.display_name}"
+            f"{mark} {result.outcome:<7} {result.seconds:6.2f} s  "
+            f"{result.scenario.display_name}{note}"
         )
     report(
-        f"{len(results)} scenarios: {passed} passed, {failed} failed, {errors} errors "
-        f"in {seconds:.1f} s"
+        f"{len(results)} scenarios: {passed} passed, {failed} failed, {errors} errors, "
+        f"{skipped} skipped in {seconds:.1f} s"
     )
     report(f"transcript: {transcript_path}")
     if junit is not None:
         junit_report.write(junit, [_case(r, transcript_path) for r in results])
         report(f"junit: {junit}")
-    return EXIT_OK if passed == len(results) else EXIT_FAILED
+    return EXIT_OK if passed + skipped == len(results) else EXIT_FAILED
 
 
 async def _run(

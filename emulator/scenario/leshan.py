@@ -42,7 +42,7 @@ from emulator.scenario.driver import (
     Response,
     ServerEvent,
 )
-from emulator.scenario.errors import DriverError, StepTimeout, UnsupportedOperation
+from emulator.scenario.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
 from emulator.scenario.http import BaseUrl, EventStream, HttpResponse, SseEvent, request
 from emulator.scenario.values import Tree, normalise_code
 
@@ -112,6 +112,10 @@ class LeshanDriver:
         self._tasks: list[asyncio.Task[None]] = []
         self._watched: set[str] = set()
         self._delayed: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # What we configured, taken back on close: a PSK left behind would make Leshan refuse
+        # the next scenario's NoSec registration of the same endpoint.
+        self._psk_set: set[str] = set()
+        self._bootstrap_set: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -191,6 +195,7 @@ class LeshanDriver:
         self._follow(stream, lambda event: self._on_endpoint_event(endpoint, event))
 
     async def close(self) -> None:
+        await self._forget_configuration()
         for task in self._tasks:
             task.cancel()
         for stream in self._streams:
@@ -200,6 +205,23 @@ class LeshanDriver:
                 await task
         self._tasks.clear()
         self._streams.clear()
+
+    async def _forget_configuration(self) -> None:
+        calls = [
+            (self.base, f"/api/security/clients/{quote(ep, safe=':')}") for ep in self._psk_set
+        ]
+        if self.bootstrap_base is not None:
+            calls += [
+                (self.bootstrap_base, f"/api/bootstrap/{quote(ep, safe=':')}")
+                for ep in self._bootstrap_set
+            ]
+        for base, target in calls:
+            try:
+                await request(base, "DELETE", target, timeout=self.http_timeout)
+            except (DriverError, Unreachable) as exc:
+                log.warning("could not remove %s%s: %s", base, target, exc)
+        self._psk_set.clear()
+        self._bootstrap_set.clear()
 
     def coap_address(self) -> tuple[str, int]:
         return (self.coap_host, self.ports[0])
@@ -323,7 +345,7 @@ class LeshanDriver:
 
     # ------------------------------------------------------------------ operations
     def _client_target(self, endpoint: str, path: str, suffix: str = "") -> str:
-        return f"/api/clients/{quote(endpoint, safe='')}{'' if path == '/' else path}{suffix}"
+        return f"/api/clients/{quote(endpoint, safe=':')}{'' if path == '/' else path}{suffix}"
 
     async def _device_call(
         self,
@@ -516,6 +538,7 @@ class LeshanDriver:
             raise DriverError(
                 f"Leshan refused the PSK of {endpoint}: HTTP {answer.status} {answer.text[:300]}"
             )
+        self._psk_set.add(endpoint)
 
     async def configure_bootstrap(self, endpoint: str, config: BootstrapConfig) -> None:
         if self.bootstrap_base is None:
@@ -524,7 +547,7 @@ class LeshanDriver:
         answer = await request(
             self.bootstrap_base,
             "POST",
-            f"/api/bootstrap/{quote(endpoint, safe='')}",
+            f"/api/bootstrap/{quote(endpoint, safe=':')}",
             body=json.dumps(body).encode("utf-8"),
             content_type="application/json",
             timeout=self.http_timeout,
@@ -534,6 +557,7 @@ class LeshanDriver:
                 f"the Leshan bootstrap server refused the configuration of {endpoint}: "
                 f"HTTP {answer.status} {answer.text[:300]}"
             )
+        self._bootstrap_set.add(endpoint)
         if config.security == "psk" and config.identity is not None and config.key is not None:
             # The bootstrap server checks the client's PSK too (its own security store).
             answer = await request(

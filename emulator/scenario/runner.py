@@ -753,6 +753,19 @@ class Runner:
             f"=== {scenario.display_name} ({scenario.source}) against {self.options.server} ==="
         )
         self._say(f"▶ {scenario.display_name}  ({scenario.source})")
+        reason = unsupported_reason(scenario, self.options)
+        if reason is not None:
+            last = self.transcript.heading(f"=== skipped: {reason} ===")
+            self._say(f"  - skipped: {reason}")
+            return ScenarioResult(
+                scenario=scenario,
+                outcome="skipped",
+                seconds=0.0,
+                message=reason,
+                detail=reason,
+                first_line=first,
+                last_line=last,
+            )
         session = _Session(scenario, self.options, self.transcript)
         results: list[StepResult] = []
         outcome, message, detail = "passed", "", ""
@@ -817,6 +830,32 @@ class Runner:
 
     async def run_all(self, scenarios: Sequence[Scenario]) -> list[ScenarioResult]:
         return [await self.run(scenario) for scenario in scenarios]
+
+
+SERVER_FAULTS: Final = ("server_stop", "server_restart")
+MODULE_FAULTS: Final = ("network_cut", "network_restore", "pdp_reject", "signal", "reboot")
+
+
+def unsupported_reason(scenario: Scenario, options: RunOptions) -> str | None:
+    """Why this scenario cannot run in this set-up (it is then reported as skipped), or None.
+
+    Stopping a server needs one the runner owns (the embedded one); changing the radio needs
+    the module in this process; bootstrapping against Leshan needs its bootstrap server.
+    """
+    faults = {step.subject for step in scenario.steps if step.action == "fault"}
+    if options.server == "leshan":
+        if faults & set(SERVER_FAULTS):
+            return "it stops and restarts the server, which only the embedded server allows"
+        uses_bootstrap = any(
+            step.action == "configure_bootstrap"
+            or (step.action == "wait" and step.subject == "bootstrap")
+            for step in scenario.steps
+        )
+        if uses_bootstrap and not options.leshan_bootstrap_url:
+            return "it bootstraps, and no Leshan bootstrap server was given (--leshan-bs URL)"
+    if options.port is not None and faults & set(MODULE_FAULTS):
+        return "it changes the module's radio, which needs the in-process module (no --port)"
+    return None
 
 
 def _progress_line(result: StepResult) -> str:

@@ -223,9 +223,11 @@ class FakeLeshan:
             wanted = "/api/security/clients" if self.generation == 2 else "/api/security/clients/"
             if request.method == "PUT" and path == wanted:
                 return 200, None
+            if request.method == "DELETE" and path.count("/") == 4:
+                return 200, None
             return 404, "no such servlet"
         if path.startswith("/api/bootstrap/"):
-            return (200, None) if request.method == "POST" else (405, "no")
+            return (200, None) if request.method in ("POST", "DELETE") else (405, "no")
         if path == "/api/clients":
             return 200, []
         if not path.startswith("/api/clients/"):

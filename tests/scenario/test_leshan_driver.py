@@ -109,9 +109,7 @@ async def test_reads_come_back_as_plain_values(fake: FakeLeshan, driver: LeshanD
     # 2.x gives integers as text and time in ms; 1.x types come from our object definitions
     assert response.value == {0: "Quectel", 6: {0: 1, 1: 5}, 9: 87, 13: 1_700_000_000}
     read = fake.requests[-1]
-    assert read.path == "/api/clients/urn%3Aimei%3A869339060001965/3/0" or read.path.endswith(
-        "/3/0"
-    )
+    assert read.path == f"/api/clients/{EP}/3/0"
     assert read.query["format"] == ["TLV"] and read.query["timeout"] == ["2"]
     response = await driver.read(EP, "/3/0/13", content_format=None, timeout=2)
     assert response.value == 1_700_000_000
@@ -181,6 +179,12 @@ async def test_psk_bodies_follow_each_generation(fake: FakeLeshan, driver: Lesha
     else:
         assert request.path == "/api/security/clients/"
         assert request.json() == {"endpoint": EP, "psk": {"identity": "quecemu", "key": "00112233"}}
+    # What the driver configured is taken back when it closes (the next scenario's NoSec
+    # registration of the same endpoint would be refused otherwise).
+    await driver.close()
+    removal = fake.requests[-1]
+    assert removal.method == "DELETE"
+    assert removal.path == f"/api/security/clients/{EP}"
 
 
 async def test_device_timeouts_unknown_endpoints_and_sleepers(
@@ -218,11 +222,7 @@ async def test_the_bootstrap_server_is_configured_and_followed() -> None:
         )
         await driver.configure_bootstrap(EP, config)
         posted = next(r for r in bootstrap.requests if r.method == "POST")
-        assert (
-            posted.path == f"/api/bootstrap/{EP.replace(':', '%3A')}"
-            or posted.path.endswith(EP)
-            or "%3A" in posted.path
-        )
+        assert posted.path == f"/api/bootstrap/{EP}"
         body = posted.json()
         assert body["toDelete"] == ["/0", "/1"]
         assert body["servers"]["0"]["shortId"] == 1 and body["servers"]["0"]["lifetime"] == 300
