@@ -5,12 +5,14 @@ callback got, what the server saw.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -219,6 +221,37 @@ def test_callback_none_stops_delivery(at: AtChannel, lw: lwm2m.lwm2m, server: No
     server.wait_event("registration")
     assert at.drain_urcs(WAIT)
     assert got.empty()
+
+
+def test_urcs_held_for_the_next_echo_still_reach_the_callback(
+    tmp_path: Path, server: NodeServer
+) -> None:
+    emu = Emulator(tmp_path, "--urc-before-echo", lwm2m=True)
+    channel = AtChannel(str(emu.link), command_timeout=5.0)
+    try:
+        lw = lwm2m.lwm2m(channel)
+        got = callback_queue(lw)
+        configure(lw, server.url)
+        assert lw.register() == 0
+        server.wait_event("registration")
+        # The module holds its URCs until a command line starts: each stat() releases them.
+        texts: list[object] = []
+        deadline = time.monotonic() + WAIT
+        while '+QLWURC: "ready","successfully",1000' not in texts:
+            assert time.monotonic() < deadline, texts
+            assert lw.stat() in (1, 2)
+            with contextlib.suppress(queue.Empty):
+                texts.append(got.get(timeout=0.05)[2])
+        assert texts == [
+            '+QLWURC: "pdp active","successfully","cmnet"',
+            '+QLWURC: "initial","successfully",1000',
+            '+QLWURC: "registering"',
+            '+QLWURC: "ready","successfully",1000',
+        ]
+        assert lw.stat() == 2
+    finally:
+        channel.close()
+        emu.stop()
 
 
 # ------------------------------------------------------------- a whole application
