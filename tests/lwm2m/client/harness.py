@@ -81,6 +81,8 @@ class AtModule:
         )
         self.host = ModuleHost(module, clock=loop.time)
         self.host.add_sink(self._sink)
+        # Module events (the client's work included) also wake waiters: state may have moved.
+        self.host.add_listener(lambda event: self._changed.set())
         self.host.load_family_services()
         await self.host.start()
         await self.wait_line("+QIND: PB DONE", timeout=5)
