@@ -207,10 +207,16 @@ class NodeServer:
 
     @classmethod
     async def start(cls) -> NodeServer:
+        return await cls.start_on(0)
+
+    @classmethod
+    async def start_on(cls, port: int) -> NodeServer:
+        """On ``port`` (0: a free one)."""
         require_node()
         process = await asyncio.create_subprocess_exec(
             "node",
             "lwm2m_server.js",
+            str(port),
             cwd=PEERS_DIR,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

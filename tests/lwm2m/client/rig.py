@@ -32,12 +32,15 @@ EPOCH = 1_700_000_000.0
 
 
 class Rig:
-    def __init__(self, profile: ModuleProfile | None = None, *, nv: NvStore | None = None,
-                 **lwm2m: Any) -> None:
+    def __init__(
+        self, profile: ModuleProfile | None = None, *, nv: NvStore | None = None, **lwm2m: Any
+    ) -> None:
         self.now = 1000.0
         self.nv = nv if nv is not None else MemoryNvStore()
         self.module = VirtualModule(
-            profile or lwm2m_profile(**{**FAST, **lwm2m}), now=self.now, nv=self.nv,
+            profile or lwm2m_profile(**{**FAST, **lwm2m}),
+            now=self.now,
+            nv=self.nv,
             wall_clock_offset=EPOCH - self.now,
         )
         self.client: LwM2MClient = client_for(self.module)
@@ -139,8 +142,9 @@ class Rig:
         return response
 
     # ------------------------------------------------------------- shortcuts
-    def configure(self, *, lifetime: int = 60, binding: str = "U", storing: int = 1,
-                  disable_timeout: int = 30) -> None:
+    def configure(
+        self, *, lifetime: int = 60, binding: str = "U", storing: int = 1, disable_timeout: int = 30
+    ) -> None:
         assert self.at('AT+QLWCFG="security",1,1000,"coap://192.0.2.1:5683",0,3') == ["OK"]
         line = f'AT+QLWCFG="server",1,{lifetime},1,60,{disable_timeout},{storing},"{binding}"'
         assert self.at(line) == ["OK"]

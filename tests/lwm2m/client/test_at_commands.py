@@ -36,11 +36,17 @@ def test_test_form_bytes() -> None:
 def test_test_form_follows_the_profile() -> None:
     profile = lwm2m_profile(subcommands=["security", "server", "epname/mode", "urc", "reset"])
     profile.sections["lwm2m"]["epname_modes"] = {
-        "3": "urn:imei:{imei}", "7": "urn:imei-imsi:{imei}-{imsi}"}
+        "3": "urn:imei:{imei}",
+        "7": "urn:imei-imsi:{imei}-{imsi}",
+    }
     rig = Rig(profile)
     lines = rig.at("AT+QLWCFG=?")
-    assert lines[2:] == ['+QLWCFG: "epname/mode",(3,7)', '+QLWCFG: "urc",(0,1)',
-                         '+QLWCFG: "reset"', "OK"]
+    assert lines[2:] == [
+        '+QLWCFG: "epname/mode",(3,7)',
+        '+QLWCFG: "urc",(0,1)',
+        '+QLWCFG: "reset"',
+        "OK",
+    ]
     # A sub-command this build lacks: CME 4 (QuecPython's config() reports -2).
     assert rig.at('AT+QLWCFG="fota",1,1') == ["+CME ERROR: 4"]
     assert rig.at('AT+QLWCFG="epname/mode",6') == ["+CME ERROR: 50"]
@@ -56,15 +62,19 @@ def test_read_forms_show_factory_values() -> None:
     assert rig.at('AT+QLWCFG="maxreconntime"') == ['+QLWCFG: "maxreconntime",30,3600,0', "OK"]
     assert rig.at('AT+QLWCFG="apnretry"') == ['+QLWCFG: "apnretry",0,0,0', "OK"]
     assert rig.at('AT+QLWCFG="hostdevice"') == [
-        '+QLWCFG: "hostdevice",0,"HUID0","HMAN0","HMOD0","HSW0","HFW0","HHW0",1', "OK"]
+        '+QLWCFG: "hostdevice",0,"HUID0","HMAN0","HMOD0","HSW0","HFW0","HHW0",1',
+        "OK",
+    ]
     assert rig.at('AT+QLWCFG="security"') == ["OK"]
     assert rig.at('AT+QLWCFG="server"') == ["OK"]
 
 
 def test_write_then_read() -> None:
     rig = Rig()
-    assert rig.at('AT+QLWCFG="security",1,1000,"coaps://lwm2m.example:5684",0,0,'
-                  '"urn:imei:869339060001965","30313233343536373839"') == ["OK"]
+    assert rig.at(
+        'AT+QLWCFG="security",1,1000,"coaps://lwm2m.example:5684",0,0,'
+        '"urn:imei:869339060001965","30313233343536373839"'
+    ) == ["OK"]
     assert rig.at('AT+QLWCFG="security",0,100,"coap://bs.example:5683",1,3') == ["OK"]
     assert rig.at('AT+QLWCFG="server",1,60,2,60,86400,1,"U"') == ["OK"]
     assert rig.at('AT+QLWCFG="security"') == [
@@ -75,9 +85,11 @@ def test_write_then_read() -> None:
     ]
     assert rig.at('AT+QLWCFG="server"') == ['+QLWCFG: "server",1,60,2,60,86400,1,"U"', "OK"]
     assert rig.at('AT+QLWCFG="hostdevice",1,"H1","ACME","M1","1.0","2.0","3.0",1700000000') == [
-        "OK"]
+        "OK"
+    ]
     assert rig.at('AT+QLWCFG="hostdevice"')[0] == (
-        '+QLWCFG: "hostdevice",1,"H1","ACME","M1","1.0","2.0","3.0",1700000000')
+        '+QLWCFG: "hostdevice",1,"H1","ACME","M1","1.0","2.0","3.0",1700000000'
+    )
     assert rig.at('AT+QLWCFG="maxreconntime",5,600,3600') == ["OK"]
     assert rig.at('AT+QLWCFG="maxreconntime"')[0] == '+QLWCFG: "maxreconntime",5,600,3600'
     # "security",<serverID> alone clears that instance (QuecPython config(Security, [id])).
@@ -123,7 +135,7 @@ def test_write_then_read() -> None:
         'AT+QLWCFG="reset",1',
         'AT+QLWCFG="urc"," 1"',
         "AT+QLWCFG=1",
-        'AT+QLWUPDATE=65536',
+        "AT+QLWUPDATE=65536",
     ],
 )
 def test_bad_parameters_are_cme_50(command: str) -> None:
@@ -172,7 +184,9 @@ def test_urcs_follow_the_profile_templates() -> None:
     rig = Rig(profile)
     rig.register()
     assert rig.urcs()[-2:] == [
-        '+QLWURC: "initial","successfully",1000', '+QLWURC: "ready",1000,"successfully"']
+        '+QLWURC: "initial","successfully",1000',
+        '+QLWURC: "ready",1000,"successfully"',
+    ]
 
 
 def test_flows_in_the_profile_match_what_the_client_does() -> None:

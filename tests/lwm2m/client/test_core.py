@@ -259,8 +259,7 @@ def test_queue_mode_sleeps_and_wakes() -> None:
 
 
 def test_queue_mode_binding_in_register_query_1_1() -> None:
-    rig = Rig(lwm2m_version="1.1", content_formats=[0, 42, 110, 11542, 11543],
-              preferred_format=110)
+    rig = Rig(lwm2m_version="1.1", content_formats=[0, 42, 110, 11542, 11543], preferred_format=110)
     rig.configure(binding="UQ")
     rig.at("AT+QLWREG")
     rig.prepared()
@@ -276,7 +275,9 @@ def test_storing_keeps_configuration_over_restart() -> None:
     rig.advance(2.0)
     rig.at("ATE0")
     assert rig.at('AT+QLWCFG="security"') == [
-        '+QLWCFG: "security",1,1000,"coap://192.0.2.1:5683",0,3', "OK"]
+        '+QLWCFG: "security",1,1000,"coap://192.0.2.1:5683",0,3',
+        "OK",
+    ]
     rig.configure(storing=0)
     rig.at("AT+CFUN=1,1")
     rig.advance(2.0)
@@ -317,7 +318,9 @@ def test_dtls_flow_and_failure() -> None:
     assert (handshake.identity, handshake.key) == (b"id-1", bytes.fromhex("a1b2"))
     assert handshake.timeout == 1.5
     assert rig.urcs()[-2:] == [
-        '+QLWURC: "initial","successfully",1000', '+QLWURC: "dtls","failed",1000']
+        '+QLWURC: "initial","successfully",1000',
+        '+QLWURC: "dtls","failed",1000',
+    ]
     assert rig.stat() == 4
     rig.at("AT+QLWREG")
     rig.prepared()

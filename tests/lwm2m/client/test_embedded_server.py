@@ -24,8 +24,11 @@ KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 @pytest.fixture
 async def server() -> AsyncIterator[LwM2MServer]:
     server = await LwM2MServer.start(
-        coap=("127.0.0.1", 0), coaps=("127.0.0.1", 0), bootstrap=("127.0.0.1", 0),
-        request_timeout=3.0, awake_time=60.0,
+        coap=("127.0.0.1", 0),
+        coaps=("127.0.0.1", 0),
+        bootstrap=("127.0.0.1", 0),
+        request_timeout=3.0,
+        awake_time=60.0,
     )
     try:
         yield server
@@ -38,8 +41,13 @@ async def test_bootstrap_then_register(
     make_module: ModuleFactory, server: LwM2MServer, secure: bool
 ) -> None:
     if secure:
-        account = ServerAccount(uri=server.uri("coaps"), short_server_id=1000, lifetime=120,
-                                psk_identity="dev-1", psk_key=KEY)
+        account = ServerAccount(
+            uri=server.uri("coaps"),
+            short_server_id=1000,
+            lifetime=120,
+            psk_identity="dev-1",
+            psk_key=KEY,
+        )
     else:
         account = ServerAccount(uri=server.uri("coap"), short_server_id=1000, lifetime=120)
     server.set_bootstrap_config(EP, BootstrapConfig(servers=(account,)))
@@ -48,8 +56,16 @@ async def test_bootstrap_then_register(
     assert (await module.at(command))[-1] == "OK"
     assert await module.at("AT+QLWREG") == ["OK"]
     await module.wait_urc('"ready"')
-    expected = ["pdp active", "initial", "bootstraping", "bootstrap", "initial",
-                *(["dtls"] if secure else []), "registering", "ready"]
+    expected = [
+        "pdp active",
+        "initial",
+        "bootstraping",
+        "bootstrap",
+        "initial",
+        *(["dtls"] if secure else []),
+        "registering",
+        "ready",
+    ]
     assert module.urc_names() == expected
     assert '+QLWURC: "bootstrap","successfully",100' in module.urcs()
     assert module.urcs()[-1] == '+QLWURC: "ready","successfully",1000'
@@ -67,8 +83,7 @@ async def test_bootstrap_then_register(
 async def test_server_operations_over_dtls(make_module: ModuleFactory, server: LwM2MServer) -> None:
     server.set_psk(EP, "dev-1", KEY)
     module = await make_module()
-    security = (f'AT+QLWCFG="security",1,1000,"{server.uri("coaps")}",0,0,"dev-1",'
-                f'"{KEY.hex()}"')
+    security = f'AT+QLWCFG="security",1,1000,"{server.uri("coaps")}",0,0,"dev-1","{KEY.hex()}"'
     assert (await module.at(security))[-1] == "OK"
     assert (await module.at('AT+QLWCFG="server",1,60,1,60,86400,0,"U"'))[-1] == "OK"
     await module.at("AT+QLWREG")
@@ -105,7 +120,8 @@ async def test_queue_mode_device_sleeps(make_module: ModuleFactory, server: LwM2
     adapter = module.host.services[0] if module.host else None
     await module._until(
         lambda: all(not s.reachable for s in adapter._sessions.values()),  # type: ignore[union-attr]
-        5, "the device to fall asleep",
+        5,
+        "the device to fall asleep",
     )
     # The server still thinks it is awake (awake_time 60 s) and asks: no answer at all.
     with pytest.raises(DeviceTimeout):

@@ -37,8 +37,12 @@ def get(path: str, **kw: object) -> CoapRequest:
 
 
 def put_text(path: str, text: str) -> CoapRequest:
-    return CoapRequest(method=PUT, path=tuple(path.strip("/").split("/")),
-                       payload=text.encode(), content_format=TEXT)
+    return CoapRequest(
+        method=PUT,
+        path=tuple(path.strip("/").split("/")),
+        payload=text.encode(),
+        content_format=TEXT,
+    )
 
 
 def decode(rig_payload: bytes, fmt: int, path: str) -> object:
@@ -140,10 +144,15 @@ def test_observe_pmin_pmax_and_cancel(rig: Rig) -> None:
 
 def test_observed_instance_deleted_ends_with_404(rig: Rig) -> None:
     create = CoapRequest(
-        method=POST, path=("11",), content_format=TLV,
-        payload=codec.encode(ObjectInstance(1, {0: SingleResource(0, "second"),
-                                                4: SingleResource(4, 3)}),
-                             TLV, LwM2MPath(11), DEFS),
+        method=POST,
+        path=("11",),
+        content_format=TLV,
+        payload=codec.encode(
+            ObjectInstance(1, {0: SingleResource(0, "second"), 4: SingleResource(4, 3)}),
+            TLV,
+            LwM2MPath(11),
+            DEFS,
+        ),
     )
     created = rig.server_request(create)
     assert (created.code, created.location_path) == (CREATED, ("11", "1"))
@@ -166,14 +175,17 @@ def test_observed_instance_deleted_ends_with_404(rig: Rig) -> None:
         (get("/3/0/4"), 0x85),  # executable
         (get("/0/0"), 0x81),  # Security is for the bootstrap server only
         (CoapRequest(method=GET, path=()), 0x85),
-        (CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"\xff\x00",
-                     content_format=TLV), 0x80),
-        (CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"soon", content_format=TEXT),
-         0x80),
+        (
+            CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"\xff\x00", content_format=TLV),
+            0x80,
+        ),
+        (
+            CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"soon", content_format=TEXT),
+            0x80,
+        ),
         (CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"1"), 0x80),  # no format
         (CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"1", content_format=60), 0x8F),
-        (CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"1", content_format=9999),
-         0x8F),
+        (CoapRequest(method=PUT, path=("3", "0", "13"), payload=b"1", content_format=9999), 0x8F),
         (CoapRequest(method=PUT, path=("3", "0", "13")), 0x80),  # no payload, no attributes
         (CoapRequest(method=PUT, path=("3", "0", "13"), query=("pmin=x",)), 0x80),
         (CoapRequest(method=PUT, path=("3", "0", "13"), query=("bogus=1",)), 0x80),
@@ -310,8 +322,9 @@ def test_fota_push_package() -> None:
     rig = Rig()
     rig.register()
     rig.at('AT+QLWCFG="fota",1,0')
-    push = CoapRequest(method=PUT, path=("5", "0", "0"), payload=b"\x01" * 64,
-                       content_format=ContentFormat.OPAQUE)
+    push = CoapRequest(
+        method=PUT, path=("5", "0", "0"), payload=b"\x01" * 64, content_format=ContentFormat.OPAQUE
+    )
     assert rig.server_request(push).code == CHANGED
     assert fw_state(rig) == (2, 0)
     assert rig.server_request(get("/5/0/0")).code == 0x85  # write-only
@@ -319,22 +332,40 @@ def test_fota_push_package() -> None:
 
 # ----------------------------------------------------------------------- bootstrap
 def security(instance: int, uri: str, ssid: int, *, bootstrap: bool = False) -> ObjectInstance:
-    return ObjectInstance(instance, {
-        0: SingleResource(0, uri), 1: SingleResource(1, bootstrap), 2: SingleResource(2, 3),
-        3: SingleResource(3, b""), 4: SingleResource(4, b""), 5: SingleResource(5, b""),
-        10: SingleResource(10, ssid)})
+    return ObjectInstance(
+        instance,
+        {
+            0: SingleResource(0, uri),
+            1: SingleResource(1, bootstrap),
+            2: SingleResource(2, 3),
+            3: SingleResource(3, b""),
+            4: SingleResource(4, b""),
+            5: SingleResource(5, b""),
+            10: SingleResource(10, ssid),
+        },
+    )
 
 
 def server(instance: int, ssid: int, lifetime: int) -> ObjectInstance:
-    return ObjectInstance(instance, {
-        0: SingleResource(0, ssid), 1: SingleResource(1, lifetime),
-        6: SingleResource(6, True), 7: SingleResource(7, "U")})
+    return ObjectInstance(
+        instance,
+        {
+            0: SingleResource(0, ssid),
+            1: SingleResource(1, lifetime),
+            6: SingleResource(6, True),
+            7: SingleResource(7, "U"),
+        },
+    )
 
 
 def bs_write(path: str, content: ObjectInstance | LwM2MObject) -> CoapRequest:
     target = LwM2MPath.parse(path)
-    return CoapRequest(method=PUT, path=target.segments, content_format=TLV,
-                       payload=codec.encode(content, TLV, target, DEFS))
+    return CoapRequest(
+        method=PUT,
+        path=target.segments,
+        content_format=TLV,
+        payload=codec.encode(content, TLV, target, DEFS),
+    )
 
 
 def start_bootstrap(rig: Rig) -> None:
@@ -354,10 +385,14 @@ def test_bootstrap_provisions_and_registers() -> None:
     bs = 0  # the bootstrap server's session is its serverID, 0
     assert rig.server_request(CoapRequest(method=DELETE, path=()), server_id=bs).code == DELETED
     discover = rig.server_request(get("/", accept=LINKS), server_id=bs)
-    assert discover.payload.startswith(b'</>;lwm2mv=1.0,</0/0>;ssid=100')
+    assert discover.payload.startswith(b"</>;lwm2mv=1.0,</0/0>;ssid=100")
     assert b"</1>" in discover.payload  # no server account left
-    assert rig.server_request(bs_write("/0/5", security(5, "coap://192.0.2.10:5683", 777)),
-                              server_id=bs).code == CHANGED
+    assert (
+        rig.server_request(
+            bs_write("/0/5", security(5, "coap://192.0.2.10:5683", 777)), server_id=bs
+        ).code
+        == CHANGED
+    )
     assert rig.server_request(bs_write("/1/3", server(3, 777, 90)), server_id=bs).code == CHANGED
     finish = rig.server_request(CoapRequest(method=POST, path=("bs",)), server_id=bs)
     assert finish.code == CHANGED
