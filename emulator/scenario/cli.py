@@ -101,6 +101,14 @@ def add_subparser(subparsers: Any) -> None:
         help="drive an external emulator's AT port instead of an in-process module",
     )
     run.add_argument("--profile", metavar="NAME|FILE", help="module profile for every scenario")
+    run.add_argument(
+        "--no-relay",
+        dest="relay",
+        action="store_false",
+        help="let the module reach the server directly instead of through the fault relay "
+        "(an emulator in a container, --port, with --leshan-coap-host leshan); scenarios "
+        "that drop or delay datagrams are then skipped",
+    )
     run.add_argument("--junit", type=Path, metavar="OUT.xml", help="write a JUnit XML report")
     run.add_argument(
         "--transcript",
@@ -192,6 +200,7 @@ def run_files(
     leshan_api: str = "auto",
     port: str | None = None,
     profile: str | None = None,
+    relay: bool = True,
     junit: Path | None = None,
     transcript: Path | None = None,
     progress: Callable[[str], None] | None = _stdout,
@@ -213,6 +222,7 @@ def run_files(
         leshan_api=leshan_api,
         port=port,
         profile=profile,
+        relay=relay,
         progress=progress,
     )
     transcript_path = transcript or transcript_default_path()
@@ -297,6 +307,7 @@ def _run_command(args: argparse.Namespace) -> int:
         leshan_api=args.leshan_api,
         port=args.port,
         profile=args.profile,
+        relay=args.relay,
         junit=args.junit,
         transcript=args.transcript,
         progress=None if args.quiet else _stdout,

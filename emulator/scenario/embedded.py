@@ -188,7 +188,14 @@ class EmbeddedDriver:
     async def restart(self) -> None:
         if self.server is not None:
             await self._halt()
-        await self.start()
+        try:
+            await self.start()
+        except OSError as exc:
+            # Someone took a port meanwhile: come back on fresh ones; the runner's relays
+            # follow (the module keeps talking to the relay's address).
+            log.warning("the old ports are taken (%s); restarting on new ones", exc)
+            self._ports = {}
+            await self.start()
         self._events.post(
             ServerEvent(
                 kind="log",

@@ -52,6 +52,7 @@ class RunOptions:
     leshan_api: str = "auto"
     port: str | None = None  # an external emulator's AT port (HOST:PORT or a device path)
     profile: str | None = None  # overrides every scenario's module.profile
+    relay: bool = True  # False: the module talks to the server directly (no drop/delay faults)
     progress: Progress | None = None
 
 
@@ -184,6 +185,7 @@ class _Session:
         self.link = AtLink(self._write, self.rec.at)
         self.policy = FaultPolicy()
         self.relays: dict[str, UdpRelay] = {}
+        self.targets: dict[str, tuple[str, int]] = {}
         self.driver: ServerDriver | None = None
         self.module: _InProcessModule | None = None
         self.port: ExternalPort | None = None
@@ -226,13 +228,13 @@ class _Session:
             "bootstrap": driver.bootstrap_address(False),
             "bootstrap_coaps": driver.bootstrap_address(True),
         }
-        for name, target in targets.items():
-            if target is None:
-                continue
-            relay = UdpRelay(target, policy=self.policy, name=name)
-            relay.observers.append(self.rec.relay_observer(name))
-            await relay.start()
-            self.relays[name] = relay
+        self.targets = {name: target for name, target in targets.items() if target is not None}
+        if self.options.relay:
+            for name, target in self.targets.items():
+                relay = UdpRelay(target, policy=self.policy, name=name)
+                relay.observers.append(self.rec.relay_observer(name))
+                await relay.start()
+                self.relays[name] = relay
 
         if self.options.port is None:
             profile = self.options.profile or self.scenario.profile
@@ -252,9 +254,11 @@ class _Session:
 
         def uri(scheme: str, name: str) -> str:
             relay = self.relays.get(name)
-            if relay is None:
+            address = relay.address if relay is not None else self.targets.get(name)
+            if address is None:
                 return ""
-            host, port = relay.address
+            host, port = address
+            host = f"[{host}]" if ":" in host else host
             return f"{scheme}://{host}:{port}"
 
         builtins: dict[str, Any] = {
@@ -262,7 +266,7 @@ class _Session:
             "imei": imei,
             "imsi": imsi,
             "msisdn": msisdn,
-            "server_host": "127.0.0.1",
+            "server_host": "127.0.0.1" if self.options.relay else self.targets["coap"][0],
             "server_uri": uri("coap", "coap"),
             "server_uri_secure": uri("coaps", "coaps"),
             "bootstrap_uri": uri("coap", "bootstrap"),
@@ -278,14 +282,14 @@ class _Session:
             if self.module
             else f"external {self.options.port}"
         )
+        routes = []
+        for name, target in self.targets.items():
+            through = self.relays.get(name)
+            via = f" via {through.address[0]}:{through.address[1]}" if through else ""
+            routes.append(f"{name}={target[0]}:{target[1]}{via}")
         self.rec.line(
             "setup",
-            f"module {where} endpoint {self.endpoint}; server {driver.kind} "
-            + " ".join(
-                f"{name}={target[0]}:{target[1]} via {relay.address[0]}:{relay.address[1]}"
-                for name, relay in self.relays.items()
-                if (target := relay.target) is not None
-            ),
+            f"module {where} endpoint {self.endpoint}; server {driver.kind} " + " ".join(routes),
         )
 
     async def _ask(self, command: str, pattern: str) -> str:
@@ -853,6 +857,8 @@ def unsupported_reason(scenario: Scenario, options: RunOptions) -> str | None:
         )
         if uses_bootstrap and not options.leshan_bootstrap_url:
             return "it bootstraps, and no Leshan bootstrap server was given (--leshan-bs URL)"
+    if not options.relay and faults & {"drop", "delay"}:
+        return "it drops or delays datagrams, which needs the fault relay (no --no-relay)"
     if options.port is not None and faults & set(MODULE_FAULTS):
         return "it changes the module's radio, which needs the in-process module (no --port)"
     return None

@@ -298,6 +298,27 @@ def test_what_a_set_up_cannot_do_is_skipped_with_the_reason(
     assert root.get("skipped") == "2"
 
 
+def test_without_the_relay_the_module_talks_to_the_server_directly(tmp_path: Path) -> None:
+    conformance = ROOT / "scenarios" / "conformance"
+    out = Output()
+    transcript = tmp_path / "t.log"
+    status = run(
+        [
+            conformance / "int-101-initial-registration.yaml",
+            conformance / "quecemu-lossy-network.yaml",
+        ],
+        out,
+        relay=False,
+        transcript=transcript,
+    )
+    assert status == EXIT_OK, out.text
+    assert "skipped: it drops or delays datagrams, which needs the fault relay" in out.text
+    text = transcript.read_text()
+    assert "udp>" not in text  # nothing went through a relay
+    setup = next(line for line in text.splitlines() if " setup " in line)
+    assert " via " not in setup
+
+
 def test_a_wrong_value_from_the_server_fails_the_step(
     tmp_path: Path, baseline: str, fake_leshan: FakeLeshan
 ) -> None:
