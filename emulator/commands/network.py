@@ -41,21 +41,34 @@ def _reg_test(name: str) -> Handler:
     return test
 
 
+def _operator_name(ctx: CommandContext) -> str:
+    net = ctx.module.profile.network
+    fmt = ctx.module.radio.cops_format
+    return (net.operator_long, net.operator_short, net.operator_numeric)[fmt]
+
+
 def cops_read(ctx: CommandContext, args: Args) -> list[str]:
     """``+COPS: <mode>[,<format>,<oper>,<AcT>]``; only the mode while unregistered."""
     if not ctx.module.radio.registered:
         return ["+COPS: 0"]
     net = ctx.module.profile.network
-    return [f'+COPS: 0,0,"{net.operator_long}",{net.act}']
+    return [f'+COPS: 0,{ctx.module.radio.cops_format},"{_operator_name(ctx)}",{net.act}']
 
 
 def cops_write(ctx: CommandContext, args: Args) -> None:
-    """Automatic selection (0) is what the emulator does; manual selection is refused
-    rather than faked, and 2 (deregister) is CFUN=4's job on these modules."""
+    """Automatic selection (0) is what the emulator does, and 3 sets the <format> of the
+    read form (27.007 §7.3: 0 long, 1 short alphanumeric, 2 numeric). Manual selection is
+    refused rather than faked, and 2 (deregister) is CFUN=4's job on these modules."""
     args.count(1, 4)
     mode = args.int(0, 0, 4)
+    if mode == 3:
+        args.count(2)
+        ctx.module.radio.cops_format = args.int(1, 0, 2)
+        return
     if mode != 0:
         raise OperationNotAllowed("only automatic operator selection is emulated")
+    if args.present(1):
+        ctx.module.radio.cops_format = args.int(1, 0, 2)
 
 
 def cops_test(ctx: CommandContext, args: Args) -> list[str]:

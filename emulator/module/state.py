@@ -81,6 +81,7 @@ class RadioState:
     ber: int = 99
     creg_mode: int = 0  # AT+CREG=<n>
     cereg_mode: int = 0  # AT+CEREG=<n>
+    cops_format: int = 0  # AT+COPS=3,<format>: 0 long, 1 short, 2 numeric operator name
     pdp_reject: bool = False  # fault: the network refuses the next activations
     contexts: dict[int, PdpContext] = field(default_factory=dict)
 

@@ -201,3 +201,13 @@ def test_corrupt_state_file_is_kept_aside_and_defaults_used(tmp_path: Path) -> N
     assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
     m = FakeClockModule(nv=store)
     assert m.send(b"AT\r") == b"AT\r\r\nOK\r\n"
+
+
+def test_cops_format_selects_long_short_or_numeric_names(m: FakeClockModule) -> None:
+    assert m.send(b"AT+COPS=3,1\r") == b"\r\nOK\r\n"
+    assert m.send(b"AT+COPS?\r") == b'\r\n+COPS: 0,1,"CMCC",7\r\n\r\nOK\r\n'
+    assert m.send(b"AT+COPS=3,2\r") == b"\r\nOK\r\n"
+    assert m.send(b"AT+COPS?\r") == b'\r\n+COPS: 0,2,"46000",7\r\n\r\nOK\r\n'
+    assert m.send(b"AT+COPS=3,3\r") == b"\r\n+CME ERROR: 50\r\n"
+    assert m.send(b"AT+COPS=3\r") == b"\r\n+CME ERROR: 50\r\n"
+    assert m.send(b"AT+COPS=1,2,\"46001\"\r") == b"\r\n+CME ERROR: 3\r\n"
