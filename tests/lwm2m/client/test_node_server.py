@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+
+from emulator.module.nvstore import FileNvStore
 
 from .conftest import ModuleFactory
 from .harness import AtModule, NodeServer
@@ -169,3 +172,24 @@ async def test_deregister(make_module: ModuleFactory, node_server: NodeServer) -
     assert (await module.at("AT+QLWDEREG"))[-1] == "+CME ERROR: 3"
     listed = await node_server.command("list")
     assert listed["result"] == []
+
+
+async def test_configuration_survives_a_restart_and_startup_registers(
+    make_module: ModuleFactory, node_server: NodeServer, tmp_path: Path
+) -> None:
+    """storing 1 keeps the server account in the module's NV file; with "startup",1 the
+    module registers by itself after AT+CFUN=1,1 and after the emulator itself restarts."""
+    state = tmp_path / f"{EP}.json"
+    module = await make_module(nv=FileNvStore(state))
+    assert (await module.at('AT+QLWCFG="startup",1'))[-1] == "OK"
+    await register(module, node_server)
+    assert (await module.at("AT+CFUN=1,1"))[-1] == "OK"
+    again = await node_server.event("registration", timeout=5)
+    assert again["ep"] == EP
+    await module.wait_stat(2)
+    await module.stop()
+    # A new process: a new module on the same state file.
+    revived = await make_module(nv=FileNvStore(state))
+    third = await node_server.event("registration", timeout=5)
+    assert third["ep"] == EP
+    await revived.wait_urc('"ready","successfully",1000')
