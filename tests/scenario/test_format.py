@@ -163,3 +163,14 @@ def test_every_shipped_scenario_file_is_valid() -> None:
     for path in files:
         scenario = load_scenario(path)
         assert scenario.steps, path
+
+
+def test_the_documentation_names_every_step_and_field() -> None:
+    text = (ROOT / "docs" / "scenarios.md").read_text()
+    for action, spec in STEP_SPECS.items():
+        variants = spec.variants or {"": spec.fields}
+        for subject, fields in variants.items():
+            heading = f"`{action}: {subject}`" if subject else f"`{action}: "
+            assert heading in text, heading
+            for name in fields:
+                assert f"`{name}`" in text, (action, subject, name)
