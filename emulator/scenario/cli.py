@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.scenario import junit as junit_report
-from emulator.scenario.errors import ScenarioFormatError, Unreachable
+from emulator.scenario.errors import DriverError, ScenarioFormatError, Unreachable
 from emulator.scenario.format import Scenario, load_scenario
 from emulator.scenario.http import BaseUrl, request
 from emulator.scenario.runner import (
@@ -175,13 +175,16 @@ def _server_choice(values: Sequence[str], leshan_url: str | None) -> tuple[str, 
 async def preflight(options: RunOptions) -> None:
     """One clear message up front instead of every scenario failing the same way."""
     if options.server == "leshan" and options.leshan_url:
-        base = BaseUrl.parse(options.leshan_url)
-        try:
-            await request(base, "GET", "/api/clients", timeout=5.0)
-        except Unreachable as exc:
-            raise Unreachable(f"Leshan {exc}") from None
-        except Exception as exc:  # answered, but oddly: the driver will say more
-            del exc
+        urls = [("Leshan", options.leshan_url)]
+        if options.leshan_bootstrap_url:
+            urls.append(("the Leshan bootstrap server", options.leshan_bootstrap_url))
+        for what, url in urls:
+            try:
+                await request(BaseUrl.parse(url), "GET", "/", timeout=5.0)
+            except Unreachable as exc:
+                raise Unreachable(f"{what} {exc}") from None
+            except DriverError:
+                pass  # it answered, if oddly: the driver will say more
     if options.port is not None:
         from emulator.scenario.atlink import ExternalPort
 
@@ -295,6 +298,8 @@ def _case(result: ScenarioResult, transcript_path: Path) -> junit_report.CaseRes
 def _run_command(args: argparse.Namespace) -> int:
     try:
         server, url = _server_choice(args.server, None)
+        if args.leshan_bs:
+            BaseUrl.parse(args.leshan_bs)
     except ValueError as exc:
         _stderr(f"quecemu scenario run: {exc}")
         return EXIT_BAD_INPUT

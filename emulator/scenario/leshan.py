@@ -358,10 +358,12 @@ class LeshanDriver:
         body: bytes | None = None,
         content_type: str | None = None,
         query: Mapping[str, str] | None = None,
+        with_timeout: bool = True,
     ) -> dict[str, Any] | None:
         """One REST call that reaches the device; its JSON answer (None for an empty 200)."""
         params = dict(query or {})
-        params["timeout"] = str(max(1, round(timeout)))
+        if with_timeout:
+            params["timeout"] = str(max(1, round(timeout)))
         full = f"{target}?{urlencode(params)}"
         answer = await request(
             self.base,
@@ -518,6 +520,9 @@ class LeshanDriver:
             operation=f"write attributes {path}",
             timeout=timeout,
             query=query,
+            # Leshan parses this request's whole query as attributes: a timeout parameter
+            # would be refused as an unknown attribute (its default, 5 s, applies).
+            with_timeout=False,
         )
         return self._response(data, path)
 

@@ -290,6 +290,10 @@ class FakeLeshan:
                 ).start()
             return 200, self._status("CONTENT", content=self._single(9, 87))
         if target.endswith("/attributes"):
+            # Leshan parses the whole query string as LwM2M attributes.
+            unknown = set(request.query) - {"pmin", "pmax", "gt", "lt", "st"}
+            if unknown:
+                return 400, f"Invalid request: unknown attribute {sorted(unknown)}"
             return 200, self._status("CHANGED")
         if target.endswith("/discover"):
             links = [

@@ -384,11 +384,25 @@ def test_the_command_line_runs_checks_and_refuses(tmp_path: Path, baseline: str)
         assert "needs the Leshan URL" in result.stderr
     result = cli("scenario", "run", str(scenario), "--server", "embedded", "http://x")
     assert result.returncode == EXIT_BAD_INPUT and "takes no URL" in result.stderr
+    result = cli("scenario", "run", str(scenario), "--leshan-bs", "ftp://x")
+    assert result.returncode == EXIT_BAD_INPUT and "not an http:// or https:// URL" in result.stderr
 
 
 def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
+    link = tmp_path / "ttyQ"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--profile", baseline, "--tcp", "127.0.0.1:0"],
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "serve",
+            "--profile",
+            baseline,
+            "--tcp",
+            "127.0.0.1:0",
+            "--link",
+            str(link),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -426,6 +440,10 @@ def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
         assert "skipped: it changes the module's radio, which needs the in-process module" in (
             out.text
         )
+        out = Output()  # the same module through its pty (a device path)
+        status = run([scenario], out, port=str(link), transcript=tmp_path / "t2.log")
+        assert status == EXIT_OK, out.text
+        assert "at<<   +CSQ: 24,99" in (tmp_path / "t2.log").read_text()
     finally:
         serve.terminate()
         serve.wait(10)
