@@ -308,9 +308,11 @@ class Operations:
         for target in targets:
             if target.object_id == SECURITY and target.instance_id == bootstrap_instance:
                 continue
-            if store.definitions[target.object_id or 0].multiple or target.object_id in (0, 1):
-                store.remove_instance(target)
-                self.observations.cancel_under(target)
+            definition = store.definitions[target.object_id or 0]
+            if definition.mandatory and not definition.multiple:
+                continue  # e.g. Device /3/0: the device keeps it
+            store.remove_instance(target)
+            self.observations.cancel_under(target)
 
     def _bootstrap_discover(self, path: LwM2MPath) -> str:
         """Bootstrap-Discover (TS 1.1 §5.2.7.3): objects and instances, with each account's

@@ -50,7 +50,7 @@ def lwm2m_profile(name: str = "EC200U", **lwm2m: Any) -> ModuleProfile:
     return dataclasses.replace(profile, boot=boot, sections={**profile.sections, "lwm2m": section})
 
 
-FAST = {
+FAST: dict[str, Any] = {
     "coap": {"ack_timeout": 0.2, "ack_random_factor": 1.0, "max_retransmit": 2},
     "timing_ms": {"dtls_handshake_timeout": 1500, "reboot_delay": 20, "firmware_apply": 50},
 }

@@ -19,11 +19,14 @@ TEST_FORM = """\
 +QLWCFG: "urc",(0,1)
 +QLWCFG: "startup",(0,1)
 +QLWCFG: "fota",(0,1),(0,1)
-+QLWCFG: "hostdevice",(0,1),<deviceID>,<manufacturer>,<model>,<sw_version>,<fw_version>,<hw_version>,<upgrade_time>
++QLWCFG: "hostdevice",HOST_PARAMS
 +QLWCFG: "reset"
 +QLWCFG: "nettype",(0-2)
 +QLWCFG: "maxreconntime",(1-86400),(2-86400),(0-86400)
-+QLWCFG: "apnretry",(0,1),(0-16),(0-86400)"""
++QLWCFG: "apnretry",(0,1),(0-16),(0-86400)""".replace(
+    "HOST_PARAMS",
+    "(0,1),<deviceID>,<manufacturer>,<model>,<sw_version>,<fw_version>,<hw_version>,<upgrade_time>",
+)
 
 
 def test_test_form_bytes() -> None:

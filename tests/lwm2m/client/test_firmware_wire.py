@@ -119,7 +119,7 @@ async def test_http_404_reports_invalid_uri(
 async def test_coap_block2_download_with_manual_update(
     make_module: ModuleFactory, node_server: NodeServer
 ) -> None:
-    class Package(resource.Resource):
+    class Package(resource.Resource):  # type: ignore[misc]  # aiocoap is untyped
         async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
             return aiocoap.Message(payload=PACKAGE[:5000])  # > 1 KiB: Block2 (RFC 7959)
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.lwm2m import codec, default_registry
-from emulator.lwm2m.formats import ContentFormat
-from emulator.lwm2m.linkformat import parse_links
-from emulator.lwm2m.model import LwM2MObject, ObjectInstance, SingleResource
-from emulator.lwm2m.paths import LwM2MPath
+from emulator.lwm2m.client.firmware import DownloadError
 from emulator.lwm2m.client.messages import (
     CHANGED,
     CONTENT,
@@ -24,7 +21,10 @@ from emulator.lwm2m.client.messages import (
     SendRequest,
     StartDownload,
 )
-from emulator.lwm2m.client.firmware import DownloadError
+from emulator.lwm2m.formats import ContentFormat
+from emulator.lwm2m.linkformat import parse_links
+from emulator.lwm2m.model import LwM2MObject, ObjectInstance, SingleResource
+from emulator.lwm2m.paths import LwM2MPath
 
 from .rig import EPOCH, Rig
 
