@@ -101,6 +101,11 @@ function run(command, done) {
       case 'read':
         server.read(device.id, p.obj, p.inst, p.res, done);
         break;
+      case 'request':
+        // Any method on any path (the library's read needs /o/i/r), sent the library's way:
+        // through the server's own socket, so it comes from where the device registered.
+        rawRequest(device, command, done);
+        break;
       case 'write':
         server.write(device.id, p.obj, p.inst, p.res, String(command.value), done);
         break;
@@ -130,6 +135,36 @@ function run(command, done) {
       default:
         done(new Error('unknown op ' + command.op));
     }
+  });
+}
+
+function rawRequest(device, command, done) {
+  const coapUtils = require('lwm2m-node-lib/lib/services/server/coapUtils');
+  const request = {
+    host: LOOPBACK,
+    port: config.port,
+    method: command.method || 'GET',
+    proxyUri: 'coap://' + device.address + ':' + device.port,
+    pathname: command.path,
+    options: {},
+  };
+  if (command.accept !== undefined) {
+    request.options.Accept = command.accept;
+  }
+  if (command.payload !== undefined) {
+    request.payload = Buffer.from(command.payload, 'base64');
+    request.options['Content-Format'] = command.format;
+  }
+  coapUtils.sendRequest(request, (error, response) => {
+    if (error) {
+      done(error);
+      return;
+    }
+    done(null, {
+      code: response.code,
+      format: response.headers['Content-Format'],
+      payload: Buffer.from(response.payload || []).toString('base64'),
+    });
   });
 }
 

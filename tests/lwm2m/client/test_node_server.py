@@ -8,9 +8,13 @@ server saw and got back.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 
+from emulator.lwm2m import codec, default_registry
+from emulator.lwm2m.model import ObjectInstance, SingleResource
+from emulator.lwm2m.paths import LwM2MPath
 from emulator.module.nvstore import FileNvStore
 
 from .conftest import ModuleFactory
@@ -193,3 +197,32 @@ async def test_configuration_survives_a_restart_and_startup_registers(
     third = await node_server.event("registration", timeout=5)
     assert third["ep"] == EP
     await revived.wait_urc('"ready","successfully",1000')
+
+
+async def test_read_whole_device_object(
+    make_module: ModuleFactory, node_server: NodeServer
+) -> None:
+    """Read of /3/0 in TLV (the 1.0 default) and in LwM2M JSON, through node-coap."""
+    module = await make_module()
+    await register(module, node_server)
+    tlv = await node_server.command("request", ep=EP, path="/3/0")
+    assert tlv["result"]["code"] == "2.05"
+    assert tlv["result"]["format"] == "application/vnd.oma.lwm2m+tlv"
+    device = codec.decode(
+        base64.b64decode(tlv["result"]["payload"]), 11542, LwM2MPath(3, 0), default_registry()
+    )
+    assert isinstance(device, ObjectInstance)
+    assert device.resources[0] == SingleResource(0, "Quectel")
+    assert device.resources[16] == SingleResource(16, "UQ")
+    as_json = await node_server.command(
+        "request", ep=EP, path="/3/0", accept="application/vnd.oma.lwm2m+json"
+    )
+    document = json.loads(base64.b64decode(as_json["result"]["payload"]))
+    values = {document.get("bn", "") + e["n"]: e.get("sv", e.get("v")) for e in document["e"]}
+    assert values["/3/0/1"] == "EC200U"
+    assert values["/3/0/3"] == "EC200UCNAAR03A15M08"
+    discover = await node_server.command(
+        "request", ep=EP, path="/3/0", accept="application/link-format"
+    )
+    links = base64.b64decode(discover["result"]["payload"]).decode()
+    assert links.startswith("</3/0>,</3/0/0>,")
