@@ -74,7 +74,9 @@ def add_subparser(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    # "*" and checked in _run_command: FILEs written after "--server KIND [URL]" are taken
+    # by that option's nargs, and are handed back from there.
+    run.add_argument("files", nargs="*", type=Path, metavar="FILE")
     run.add_argument(
         "--server",
         nargs="+",
@@ -155,20 +157,22 @@ def _stdout(text: str) -> None:
     print(text, flush=True)
 
 
-def _server_choice(values: Sequence[str], leshan_url: str | None) -> tuple[str, str | None]:
-    kind = values[0]
+def _server_choice(values: Sequence[str]) -> tuple[str, str | None, list[str]]:
+    """``--server`` values → (kind, URL, files that followed the option)."""
+    kind, rest = values[0], list(values[1:])
     if kind == "embedded":
-        if len(values) > 1:
+        if rest and rest[0].startswith(("http://", "https://")):
             raise ValueError("--server embedded takes no URL")
-        return kind, None
+        return kind, None, rest
     if kind == "leshan":
-        if len(values) > 2:
-            raise ValueError("--server leshan takes one URL")
-        url = values[1] if len(values) == 2 else leshan_url or os.environ.get(LESHAN_ENV)
+        url = None
+        if rest and rest[0].startswith(("http://", "https://")):
+            url = rest.pop(0)
+        url = url or os.environ.get(LESHAN_ENV)
         if not url:
             raise ValueError(f"--server leshan needs the Leshan URL (or ${LESHAN_ENV})")
         BaseUrl.parse(url)
-        return kind, url
+        return kind, url, rest
     raise ValueError(f"--server is embedded or leshan, not {kind!r}")
 
 
@@ -297,14 +301,17 @@ def _case(result: ScenarioResult, transcript_path: Path) -> junit_report.CaseRes
 
 def _run_command(args: argparse.Namespace) -> int:
     try:
-        server, url = _server_choice(args.server, None)
+        server, url, more_files = _server_choice(args.server)
         if args.leshan_bs:
             BaseUrl.parse(args.leshan_bs)
+        files = [*args.files, *(Path(name) for name in more_files)]
+        if not files:
+            raise ValueError("give at least one scenario FILE")
     except ValueError as exc:
         _stderr(f"quecemu scenario run: {exc}")
         return EXIT_BAD_INPUT
     return run_files(
-        args.files,
+        files,
         server=server,
         leshan_url=url,
         leshan_bootstrap_url=args.leshan_bs,

@@ -109,8 +109,8 @@ class FakeLeshan:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> FakeLeshan:
         self.thread.start()

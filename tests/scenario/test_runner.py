@@ -384,6 +384,21 @@ def test_the_command_line_runs_checks_and_refuses(tmp_path: Path, baseline: str)
         assert "needs the Leshan URL" in result.stderr
     result = cli("scenario", "run", str(scenario), "--server", "embedded", "http://x")
     assert result.returncode == EXIT_BAD_INPUT and "takes no URL" in result.stderr
+    # files after "--server KIND" are still files
+    result = cli(
+        "scenario",
+        "run",
+        "--profile",
+        baseline,
+        "--transcript",
+        str(tmp_path / "t2.log"),
+        "--server",
+        "embedded",
+        str(scenario),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = cli("scenario", "run", "--server", "embedded")
+    assert result.returncode == EXIT_BAD_INPUT and "at least one scenario FILE" in result.stderr
     result = cli("scenario", "run", str(scenario), "--leshan-bs", "ftp://x")
     assert result.returncode == EXIT_BAD_INPUT and "not an http:// or https:// URL" in result.stderr
 
