@@ -233,7 +233,7 @@ class ClientSettings:
             if not isinstance(steps, list) or not all(s in KNOWN_URCS for s in steps):
                 raise ProfileError(f"{where}: flow {name!r} is a list of URC names")
             flows[name] = tuple(steps)
-        formats = reader.int_list("content_formats", (0, 42, 11542, 11543))
+        formats = _formats(reader, version)
         preferred = reader.integer("preferred_format", 11542)
         if preferred not in formats:
             raise ProfileError(f"{where}: preferred_format {preferred} is not in content_formats")
@@ -364,6 +364,24 @@ class _Reader:
         if not isinstance(value, dict):
             raise ProfileError(f"{self.where}: {key} must be a JSON object")
         return value
+
+
+# Content formats by LwM2M version: text, opaque, TLV, LwM2M JSON (TS 1.0 §6.4); 1.1 adds
+# CBOR and SenML JSON (TS 1.1 §7.4).
+DEFAULT_FORMATS: dict[str, tuple[int, ...]] = {
+    "1.0": (0, 42, 11542, 11543),
+    "1.1": (0, 42, 60, 110, 11542, 11543),
+}
+
+
+def _formats(reader: _Reader, version: str) -> tuple[int, ...]:
+    """``"content_formats"``: a list, or an object keyed by LwM2M version (so that a profile
+    extending this one and switching ``lwm2m_version`` gets that version's formats)."""
+    raw = reader.raw.get("content_formats")
+    if isinstance(raw, dict):
+        per_version = _Reader(raw, f"{reader.where} content_formats")
+        return per_version.int_list(version, DEFAULT_FORMATS[version])
+    return reader.int_list("content_formats", DEFAULT_FORMATS[version])
 
 
 def _triple(reader: _Reader, key: str, default: tuple[int, int, int]) -> tuple[int, int, int]:

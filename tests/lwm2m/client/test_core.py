@@ -259,7 +259,7 @@ def test_queue_mode_sleeps_and_wakes() -> None:
 
 
 def test_queue_mode_binding_in_register_query_1_1() -> None:
-    rig = Rig(lwm2m_version="1.1", content_formats=[0, 42, 110, 11542, 11543], preferred_format=110)
+    rig = Rig(lwm2m_version="1.1", preferred_format=110)
     rig.configure(binding="UQ")
     rig.at("AT+QLWREG")
     rig.prepared()

@@ -131,3 +131,21 @@ async def test_queue_mode_device_sleeps(make_module: ModuleFactory, server: LwM2
     await module.wait_urc('"update","successfully"', since=before)
     answer = await server.read(EP, "/3/0/1", format=ContentFormat.TEXT, timeout=5)
     assert answer == SingleResource(1, "EC200U")
+
+
+async def test_lwm2m_1_1_profile(make_module: ModuleFactory, server: LwM2MServer) -> None:
+    """A profile that extends the built-in one with "lwm2m_version": "1.1" registers as 1.1
+    and answers SenML JSON (TS 1.1 §7.4.4) and CBOR."""
+    module = await make_module(lwm2m_profile(**FAST, lwm2m_version="1.1"))
+    await module.at(f'AT+QLWCFG="security",1,1000,"{server.uri("coap")}",0,3')
+    await module.at('AT+QLWCFG="server",1,60,1,60,86400,0,"UQ"')
+    await module.at("AT+QLWREG")
+    await module.wait_urc('"ready","successfully",1000')
+    registration = await server.wait_registered(EP)
+    assert registration.lwm2m_version == "1.1"
+    assert registration.binding == "U" and registration.queue_mode  # b=U&Q
+    device = await server.read(EP, "/3/0", format=ContentFormat.SENML_JSON)
+    assert isinstance(device, ObjectInstance)
+    assert device.resources[1] == SingleResource(1, "EC200U")
+    lifetime = await server.read(EP, "/1/0/1", format=ContentFormat.CBOR)
+    assert lifetime == SingleResource(1, 60)

@@ -77,7 +77,7 @@ def test_read_formats(rig: Rig) -> None:
 
 
 def test_senml_on_a_1_1_build() -> None:
-    rig = Rig(lwm2m_version="1.1", content_formats=[0, 42, 110, 11542, 11543], preferred_format=110)
+    rig = Rig(lwm2m_version="1.1", preferred_format=110)
     rig.register()
     response = rig.server_request(get("/3/0"))
     assert response.content_format == SENML
