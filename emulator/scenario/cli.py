@@ -23,7 +23,7 @@ from typing import Any
 
 from emulator.scenario import junit as junit_report
 from emulator.scenario.errors import DriverError, ScenarioFormatError, Unreachable
-from emulator.scenario.format import Scenario, load_scenario
+from emulator.scenario.format import Scenario, load_scenario, profile_problem
 from emulator.scenario.http import BaseUrl, request
 from emulator.scenario.runner import (
     Runner,
@@ -69,6 +69,12 @@ def add_subparser(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
     run = actions.add_parser(
         "run",
+        usage="quecemu scenario run FILE... [--server embedded | --server leshan URL]\n"
+        "                            [--leshan-bs URL] [--leshan-coap-host HOST]"
+        " [--leshan-api auto|1|2]\n"
+        "                            [--port HOST:PORT|DEVICE] [--profile NAME|FILE]"
+        " [--no-relay]\n"
+        "                            [--junit OUT.xml] [--transcript OUT] [--quiet]",
         help="run scenario files",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -81,7 +87,7 @@ def add_subparser(subparsers: Any) -> None:
         "--server",
         nargs="+",
         default=["embedded"],
-        metavar="KIND [URL]",
+        metavar="KIND",
         help="embedded (default), or leshan URL (a Leshan demo server's web/REST base, e.g. "
         f"http://127.0.0.1:8080; default from ${LESHAN_ENV})",
     )
@@ -307,6 +313,8 @@ def _run_command(args: argparse.Namespace) -> int:
         files = [*args.files, *(Path(name) for name in more_files)]
         if not files:
             raise ValueError("give at least one scenario FILE")
+        if args.profile is not None and (problem := profile_problem(args.profile)):
+            raise ValueError(f"--profile: {problem}")
     except ValueError as exc:
         _stderr(f"quecemu scenario run: {exc}")
         return EXIT_BAD_INPUT

@@ -595,6 +595,9 @@ class _Parser:
                 if profile.endswith(".json") and not Path(profile).is_absolute():
                     # a profile file next to the scenario, wherever the run starts from
                     profile = str(Path(self.file).parent / profile)
+                problem = profile_problem(profile)
+                if problem is not None:
+                    raise self.fail(module["profile"][1], f"'module.profile': {problem}")
         variables: dict[str, Any] = {}
         if "vars" in top:
             for key, (key_node, value_node) in self.mapping(top["vars"][1], "'vars'").items():
@@ -708,6 +711,18 @@ class _Parser:
                         f"{what}: unknown variable ${{{match.group(1)}}} "
                         f"(known: {', '.join(sorted(known))})",
                     )
+
+
+def profile_problem(name: str) -> str | None:
+    """Why the module profile ``name`` cannot be used (None: it can)."""
+    from emulator.module.profile import ProfileError, load_profile
+    from emulator.module.virtual import build_registry
+
+    try:
+        build_registry(load_profile(name))
+    except (ProfileError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _scalars(node: yaml.Node) -> list[yaml.ScalarNode]:

@@ -132,6 +132,7 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
             "psk needs 'identity'",
         ),
         ("- just\n- a list\n", 1, "must be a mapping"),
+        ("name: x\nmodule: {profile: EC999}\nsteps:\n  - send: AT\n", 2, "unknown profile 'EC999'"),
         ("", 1, "the file is empty"),
     ],
 )
