@@ -43,6 +43,7 @@ from emulator.module.events import ModuleEvent
 
 from .client import LwM2MClient
 from .events import ClientWork
+from .config import COAPS_PORT
 from .firmware import DownloadError
 from .messages import (
     INTERNAL_SERVER_ERROR,
@@ -326,9 +327,13 @@ class CoapAdapter:
         from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 
         assert self._context is not None
-        pattern = f"{session.base}/*"
         credentials = {"dtls": {"psk": action.key, "client-identity": action.identity}}
-        self._context.client_credentials.load_from_dict({pattern: credentials})
+        patterns = [f"{session.base}/*"]
+        if session.port == COAPS_PORT:
+            # aiocoap spells a request to the default port without it (coaps://host/...).
+            host = f"[{session.ip}]" if ":" in session.ip else session.ip
+            patterns.append(f"coaps://{host}/*")
+        self._context.client_credentials.load_from_dict({p: credentials for p in patterns})
         interface = None
         for request_interface in self._context.request_interfaces:
             manager = getattr(request_interface, "token_interface", None)
