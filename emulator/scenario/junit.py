@@ -52,8 +52,10 @@ def build(cases: Sequence[CaseResult], suite_name: str = "quecemu scenarios") ->
         element = ET.SubElement(
             suite,
             "testcase",
-            classname=case.name,
-            name=_clean(case.title or case.name),
+            # Reporters split classname at dots into package and class; scenario ids have dots
+            # ("LightweightM2M-1.0-int-101"), so the class is the scenario's folder instead.
+            classname=_clean(Path(case.source).parent.name.replace(".", "_") or "scenarios"),
+            name=_clean(f"{case.name} {case.title}".strip()),
             file=case.source,
             time=f"{case.seconds:.3f}",
         )

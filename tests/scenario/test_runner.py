@@ -112,7 +112,8 @@ def test_a_passing_scenario_shows_progress_transcript_and_junit(
     root = ET.parse(junit).getroot()
     assert root.get("tests") == "1" and root.get("failures") == "0"
     case = root.find("./testsuite/testcase")
-    assert case is not None and case.get("classname") == "at-basics"
+    assert case is not None and case.get("name") == "at-basics identity, signal, coverage"
+    assert case.get("classname") == tmp_path.name.replace(".", "_")
     system_out = case.findtext("system-out") or ""
     assert "at>>   AT+GSN" in system_out
 
