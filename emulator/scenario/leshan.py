@@ -563,16 +563,6 @@ class LeshanDriver:
                 f"HTTP {answer.status} {answer.text[:300]}"
             )
         self._bootstrap_set.add(endpoint)
-        if config.security == "psk" and config.identity is not None and config.key is not None:
-            # The bootstrap server checks the client's PSK too (its own security store).
-            answer = await request(
-                self.bootstrap_base,
-                "PUT",
-                "/api/security/clients",
-                body=json.dumps(psk_body(endpoint, config.identity, config.key, 2)).encode(),
-                content_type="application/json",
-                timeout=self.http_timeout,
-            )
 
     # ------------------------------------------------------------------ JSON shapes
     def _resource_type(self, path: LwM2MPath) -> ResourceType | None:
