@@ -91,6 +91,32 @@ def _plain_ip(address: str) -> str:
     return str(ip)
 
 
+# Ports this process's module contexts hold. aiocoap binds its udp6 socket with SO_REUSEPORT,
+# and Linux may then give a bind to port 0 a port another SO_REUSEPORT socket of ours
+# already has: the two modules would share (and steal each other's) datagrams. So each
+# context binds a port found free by a probe without SO_REUSEPORT and not held by another
+# of our contexts.
+_RESERVED_PORTS: set[tuple[str, int]] = set()
+
+
+def _reserve_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            probe.bind((host, 0))
+            port: int = probe.getsockname()[1]
+        if (host, port) not in _RESERVED_PORTS:
+            _RESERVED_PORTS.add((host, port))
+            return port
+    raise OSError(f"no free UDP port on {host}")
+
+
+def _release_port(host: str, port: int) -> None:
+    _RESERVED_PORTS.discard((host, port))
+
+
 @dataclass(kw_only=True)
 class Session:
     """One server's transport state."""
@@ -141,6 +167,7 @@ class CoapAdapter:
         self._context: aiocoap.Context | None = None
         self._context_lock = asyncio.Lock()
         self._bound_loopback = False
+        self._bound: tuple[str, int] | None = None
         self._sessions: dict[int, Session] = {}
         self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -236,14 +263,20 @@ class CoapAdapter:
             transports = ["udp6"]
             if not aiocoap.defaults.dtls_missing_modules():
                 transports.append("tinydtls")
-            context = await aiocoap.Context.create_server_context(
-                self._root,
-                bind=(bind_host, 0),
-                transports=transports,
-                loggername="quecemu.lwm2m.coap",
-            )
+            port = _reserve_port(bind_host)
+            try:
+                context = await aiocoap.Context.create_server_context(
+                    self._root,
+                    bind=(bind_host, port),
+                    transports=transports,
+                    loggername="quecemu.lwm2m.coap",
+                )
+            except BaseException:
+                _release_port(bind_host, port)
+                raise
             self._install_sleep_filter(context)
             self._context = context
+            self._bound = (bind_host, port)
             self._bound_loopback = loopback
             return context
 
@@ -253,6 +286,9 @@ class CoapAdapter:
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.shutdown()
+            if self._bound is not None:
+                _release_port(*self._bound)
+                self._bound = None
 
     def _install_sleep_filter(self, context: aiocoap.Context) -> None:
         for interface in context.request_interfaces:
