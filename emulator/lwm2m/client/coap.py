@@ -42,8 +42,8 @@ from emulator.host import ModuleHost
 from emulator.module.events import ModuleEvent
 
 from .client import LwM2MClient
-from .events import ClientWork
 from .config import COAPS_PORT
+from .events import ClientWork
 from .firmware import DownloadError
 from .messages import (
     INTERNAL_SERVER_ERROR,
