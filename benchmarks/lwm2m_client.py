@@ -10,8 +10,7 @@ registered module (reported).
   takes LwM2M's ``POST /rd``; DTLS on port + 1).
 - ``read``: one module registered with the embedded LwM2M server (same process); the server
   reads /3/0 (TLV) again and again; the time is the server's request → decoded answer.
-- ``memory``: N modules registered with the embedded server (its own process); RSS growth of
-  this process divided by N.
+- ``memory``: N modules registered with coap-rd; RSS growth of this process divided by N.
 
     python -m benchmarks.lwm2m_client [--what register|read|memory|all] [--rounds 200]
         [--modules 200]
@@ -26,7 +25,6 @@ import gc
 import os
 import shutil
 import socket
-import sys
 import time
 
 from benchmarks._common import median, percentile, report, rss_bytes
@@ -160,43 +158,34 @@ async def configure(device: Device, rd: CoapRd, *, dtls: bool) -> None:
     await device.at('AT+QLWCFG="server",1,3600,1,60,86400,0,"U"')
 
 
-ROUNDS_PER_PEER = 50  # a fresh coap-rd now and then: it names registrations by message id
-
-
 async def bench_register(rounds: int) -> None:
     profile = bench_profile()
-    for dtls, target in ((False, REGISTER_PLAIN_TARGET_MS), (True, REGISTER_DTLS_TARGET_MS)):
-        samples: list[float] = []
-        rd: CoapRd | None = None
-        try:
+    rd = await CoapRd().start()
+    try:
+        for dtls, target in ((False, REGISTER_PLAIN_TARGET_MS), (True, REGISTER_DTLS_TARGET_MS)):
+            samples: list[float] = []
             for index in range(rounds):
-                if index % ROUNDS_PER_PEER == 0:
-                    if rd is not None:
-                        await rd.stop()
-                    rd = await CoapRd().start()
-                assert rd is not None
                 device = await Device(profile, index + (rounds if dtls else 0)).start()
                 try:
                     await configure(device, rd, dtls=dtls)
                     samples.append(await device.register() * 1000)
                 finally:
                     await device.stop()
-        finally:
-            if rd is not None:
-                await rd.stop()
-        kind = "dtls" if dtls else "plain"
-        mid, p90 = median(samples), percentile(samples, 0.9)
-        report(
-            f"lwm2m_register_{kind}",
-            f"AT+QLWREG -> ready ({kind}, coap-rd): median {mid:.2f} ms, p90 {p90:.2f} ms, "
-            f"max {max(samples):.2f} ms over {rounds} (target median <= {target:g} ms)",
-            median_ms=round(mid, 3),
-            p90_ms=round(p90, 3),
-            max_ms=round(max(samples), 3),
-            rounds=rounds,
-            target_ms=target,
-            met=mid <= target,
-        )
+            kind = "dtls" if dtls else "plain"
+            mid, p90 = median(samples), percentile(samples, 0.9)
+            report(
+                f"lwm2m_register_{kind}",
+                f"AT+QLWREG -> ready ({kind}, coap-rd): median {mid:.2f} ms, p90 {p90:.2f} ms, "
+                f"max {max(samples):.2f} ms over {rounds} (target median <= {target:g} ms)",
+                median_ms=round(mid, 3),
+                p90_ms=round(p90, 3),
+                max_ms=round(max(samples), 3),
+                rounds=rounds,
+                target_ms=target,
+                met=mid <= target,
+            )
+    finally:
+        await rd.stop()
 
 
 async def bench_read(rounds: int) -> None:
@@ -231,59 +220,14 @@ async def bench_read(rounds: int) -> None:
         await server.stop()
 
 
-class EmbeddedServerProcess:
-    """The project's LwM2M server (``python -m emulator.server.cli``) in its own process.
-
-    The memory benchmark needs a server that keeps hundreds of registrations apart: coap-rd
-    names each registration after the request's message id and a token hash, and stops
-    answering when two collide (which random message ids do after a hundred or so)."""
-
-    def __init__(self) -> None:
-        self.process: asyncio.subprocess.Process | None = None
-        self.uri = ""
-
-    async def start(self) -> EmbeddedServerProcess:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "emulator.server.cli",
-            "--coap",
-            "127.0.0.1:0",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        assert self.process.stdout is not None
-        while True:
-            line = (await asyncio.wait_for(self.process.stdout.readline(), 30)).decode()
-            if not line:
-                raise SystemExit("the embedded server did not start")
-            if line.startswith("listening coap "):
-                self.uri = line.split()[-1]
-            if line.strip() == "ready":
-                # Drain its event lines from now on so its stdout never blocks it.
-                asyncio.get_running_loop().create_task(self._drain())
-                return self
-
-    async def _drain(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        while await self.process.stdout.readline():
-            pass
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
-
-
 async def bench_memory(count: int) -> None:
     profile = bench_profile()
-    server = await EmbeddedServerProcess().start()
+    rd = await CoapRd().start()
     devices: list[Device] = []
 
     async def registered(index: int) -> Device:
         device = await Device(profile, index).start()
-        await device.at(f'AT+QLWCFG="security",1,1000,"{server.uri}",0,3')
-        await device.at('AT+QLWCFG="server",1,3600,1,60,86400,0,"U"')
+        await configure(device, rd, dtls=False)
         await device.register()
         return device
 
@@ -305,7 +249,7 @@ async def bench_memory(count: int) -> None:
     finally:
         for device in devices:
             await device.stop()
-        await server.stop()
+        await rd.stop()
 
 
 async def main(what: str, rounds: int, modules: int) -> None:
