@@ -15,6 +15,9 @@ Two things aiocoap 0.4.17 has no public API for, both pinned with tests
 - queue mode's sleeping radio: the context's message managers get a filter in front of
   ``dispatch_message`` that drops requests from a server the device is asleep to, so they
   are neither acknowledged nor answered (TS 1.0 §7.3).
+
+And one it gets wrong for many modules in one process: its udp6 socket is bound with
+SO_REUSEPORT, so each context binds a port reserved here (``_reserve_port``) instead of 0.
 """
 
 from __future__ import annotations
