@@ -246,6 +246,7 @@ class _Session:
             self.port = ExternalPort(self.options.port)
             self.port.on_data = self.link.on_data
             await self.port.open()
+            await self._until_answering()
             imei = await self._ask("AT+GSN", r"\d{15}")
             imsi = await self._ask("AT+CIMI", r"\d{6,15}")
             msisdn = ""
@@ -291,6 +292,25 @@ class _Session:
             "setup",
             f"module {where} endpoint {self.endpoint}; server {driver.kind} " + " ".join(routes),
         )
+
+    async def _until_answering(self) -> None:
+        """An external module may still be booting (its port is deaf then, as on hardware):
+        ``AT`` until it answers OK, within the boot time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BOOT_TIMEOUT
+        while True:
+            try:
+                answer = await self.link.command("AT", 1.0)
+                if answer.final == "OK":
+                    return
+                await asyncio.sleep(0.2)  # it answered, but not OK: ask again shortly
+            except StepTimeout:
+                pass
+            if loop.time() >= deadline:
+                raise Unreachable(
+                    f"the module at {self.options.port} does not answer AT with OK "
+                    f"(tried for {BOOT_TIMEOUT:g} s)"
+                )
 
     async def _ask(self, command: str, pattern: str) -> str:
         answer = await self.link.command(command, 5.0)
