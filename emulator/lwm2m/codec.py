@@ -27,11 +27,11 @@ from .jsonformats import (
 )
 from .model import (
     Content,
-    ObjLink,
     ResourceInstance,
     SingleResource,
     Value,
     content_path,
+    type_of_value,
 )
 from .paths import LwM2MPath
 from .registry import ObjectRegistry
@@ -109,7 +109,7 @@ def encode(
                 raise NotAcceptableFormatError(f"{path} is not an opaque resource")
             return value
         if rtype is None:
-            rtype = _python_type(value)
+            rtype = type_of_value(value)
         if fmt is ContentFormat.CBOR:
             return encode_cbor_value(value, rtype, str(path))
         try:
@@ -122,20 +122,6 @@ def encode(
     if fmt is ContentFormat.LWM2M_JSON:
         return encode_lwm2m_json(content, base_path, types)
     return encode_senml_json(content, base_path, types)
-
-
-def _python_type(value: Value) -> ResourceType:
-    if isinstance(value, bool):
-        return ResourceType.BOOLEAN
-    if isinstance(value, int):
-        return ResourceType.INTEGER
-    if isinstance(value, float):
-        return ResourceType.FLOAT
-    if isinstance(value, bytes):
-        return ResourceType.OPAQUE
-    if isinstance(value, ObjLink):
-        return ResourceType.OBJLNK
-    return ResourceType.STRING
 
 
 def decode(

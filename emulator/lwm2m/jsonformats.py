@@ -29,7 +29,16 @@ from typing import Any, Final
 
 from .definitions import ResourceType
 from .errors import BadRequest, CodecError, NotAcceptableFormatError
-from .model import Content, ObjectInstance, ObjLink, Value, build_content, content_path, flatten
+from .model import (
+    Content,
+    ObjectInstance,
+    ObjLink,
+    Value,
+    build_content,
+    content_path,
+    flatten,
+    type_of_value,
+)
 from .paths import LwM2MPath
 from .values import check_value, decode_base64, encode_base64url
 
@@ -60,20 +69,6 @@ def _kind(rtype: ResourceType) -> str:
     return "string"
 
 
-def _type_of(value: Value) -> ResourceType:
-    if isinstance(value, bool):
-        return ResourceType.BOOLEAN
-    if isinstance(value, int):
-        return ResourceType.INTEGER
-    if isinstance(value, float):
-        return ResourceType.FLOAT
-    if isinstance(value, bytes):
-        return ResourceType.OPAQUE
-    if isinstance(value, ObjLink):
-        return ResourceType.OBJLNK
-    return ResourceType.STRING
-
-
 # -- encoding -------------------------------------------------------------------------------------
 
 
@@ -91,7 +86,7 @@ def _records(
     prefix = len(base.ids)
     records: list[dict[str, Any]] = []
     for path, value in flatten(content, base_path):
-        rtype = types(path) or _type_of(value)
+        rtype = types(path) or type_of_value(value)
         try:
             value = check_value(value, rtype, str(path))
         except BadRequest as exc:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from .definitions import ResourceType
 from .paths import LwM2MPath
 
 __all__ = [
@@ -67,6 +68,21 @@ class ObjLink:
 
 
 Value: TypeAlias = int | float | str | bytes | bool | ObjLink
+
+
+def type_of_value(value: Value) -> ResourceType:
+    """The resource type a bare Python value encodes as, for resources with no definition."""
+    if isinstance(value, bool):
+        return ResourceType.BOOLEAN
+    if isinstance(value, int):
+        return ResourceType.INTEGER
+    if isinstance(value, float):
+        return ResourceType.FLOAT
+    if isinstance(value, bytes):
+        return ResourceType.OPAQUE
+    if isinstance(value, ObjLink):
+        return ResourceType.OBJLNK
+    return ResourceType.STRING
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from .model import (
     ResourceInstance,
     SingleResource,
     Value,
+    type_of_value,
 )
 from .paths import LwM2MPath
 from .values import check_value
@@ -89,7 +90,7 @@ def write_entry(kind: TlvKind, identifier: int, value: bytes) -> bytes:
 def encode_value(value: Value, rtype: ResourceType | None, where: str) -> bytes:
     """The TLV value bytes of one value (TS 1.0 Appendix C)."""
     if rtype is None:
-        rtype = _guess_type(value)
+        rtype = type_of_value(value)
     try:
         value = check_value(value, rtype, where)
     except BadRequest as exc:
@@ -122,21 +123,6 @@ def encode_value(value: Value, rtype: ResourceType | None, where: str) -> bytes:
         return value
     assert isinstance(value, str)
     return value.encode("utf-8")
-
-
-def _guess_type(value: Value) -> ResourceType:
-    # Only for resources we have no definition for: the Python type decides.
-    if isinstance(value, bool):
-        return ResourceType.BOOLEAN
-    if isinstance(value, int):
-        return ResourceType.INTEGER
-    if isinstance(value, float):
-        return ResourceType.FLOAT
-    if isinstance(value, bytes):
-        return ResourceType.OPAQUE
-    if isinstance(value, ObjLink):
-        return ResourceType.OBJLNK
-    return ResourceType.STRING
 
 
 def _encode_resource(resource: Resource, path: LwM2MPath, types: TypeResolver) -> bytes:
