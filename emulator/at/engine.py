@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from emulator.at.errors import AtError, CmeError, SyntaxAtError
 from emulator.at.parser import Args, Form, ParsedCommand, split_line
-from emulator.at.registry import CommandRegistry, Response
+from emulator.at.registry import CommandRegistry, DataInput, Response
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
@@ -43,6 +44,17 @@ NUMERIC_RESULTS = {
 }
 
 MAX_HELD_URCS = 256  # URCs held during a long command; beyond that the oldest are dropped
+CTRL_Z = 0x1A  # ends a prompt's data (27.005 §3.5.1, Quectel's "> " inputs)
+ESC = 0x1B  # cancels a Ctrl-Z-ended input
+
+
+@dataclass
+class _DataMode:
+    """Raw input after a ``> `` or ``CONNECT`` prompt (see DataInput)."""
+
+    request: DataInput
+    deadline: float | None
+    data: bytearray = field(default_factory=bytearray)
 
 
 @dataclass
@@ -112,6 +124,7 @@ class AtEngine:
     _held_urcs: deque[str] = field(default_factory=deque)
     _quiet_until: float | None = None
     _executing: bool = False  # a line's handlers are running: URCs they raise wait
+    _data_mode: _DataMode | None = None  # a prompt is taking raw data
 
     # ----------------------------------------------------------------- inputs
     def receive_data(self, data: bytes, now: float) -> None:
@@ -120,7 +133,7 @@ class AtEngine:
             return  # rebooting: the port is dead, input is lost as on hardware
         if self._busy_until is not None:
             self._pending_input += data
-            if len(self._pending_input) > 4 * self.max_line_length:
+            if self._data_mode is None and len(self._pending_input) > 4 * self.max_line_length:
                 del self._pending_input[: len(self._pending_input) - 4 * self.max_line_length]
             return
         self._consume(bytes(data), now)
@@ -131,7 +144,12 @@ class AtEngine:
         if self._quiet_until is not None:
             return
         self.stats.urcs += 1
-        if self._executing or self._busy_until is not None or self.urc_before_echo:
+        if (
+            self._executing
+            or self._busy_until is not None
+            or self._data_mode is not None
+            or self.urc_before_echo
+        ):
             if len(self._held_urcs) >= MAX_HELD_URCS:
                 self._held_urcs.popleft()
                 self.stats.urcs_dropped += 1
@@ -142,6 +160,20 @@ class AtEngine:
     def handle_timer(self, now: float) -> None:
         if self._quiet_until is not None and now >= self._quiet_until:
             self._quiet_until = None
+        mode = self._data_mode
+        if (
+            mode is not None
+            and self._busy_until is None
+            and mode.deadline is not None
+            and now >= mode.deadline
+        ):
+            self._data_mode = None
+            request = mode.request
+            if request.on_timeout is None:
+                self._data_done(lambda: Response(final="ERROR"), now)
+            else:
+                on_timeout = request.on_timeout
+                self._data_done(lambda: on_timeout(bytes(mode.data), now), now)
         if self._busy_until is not None and now >= self._busy_until:
             self._busy_until = None
             self._out += self._scheduled
@@ -161,6 +193,7 @@ class AtEngine:
         self._held_urcs.clear()
         self._line.clear()
         self._line_bad = None
+        self._data_mode = None
 
     def discard_partial_line(self) -> None:
         """Forget a command line not yet ended by CR (the host that typed it went away)."""
@@ -175,8 +208,14 @@ class AtEngine:
         return data
 
     def get_timer(self) -> float | None:
-        times = [t for t in (self._busy_until, self._quiet_until) if t is not None]
+        deadline = self._data_mode.deadline if self._data_mode is not None else None
+        times = [t for t in (self._busy_until, self._quiet_until, deadline) if t is not None]
         return min(times) if times else None
+
+    @property
+    def in_data_mode(self) -> bool:
+        """A ``> `` or ``CONNECT`` prompt is taking raw data."""
+        return self._data_mode is not None
 
     @property
     def busy(self) -> bool:
@@ -188,11 +227,17 @@ class AtEngine:
 
     # --------------------------------------------------------------- framing
     def _consume(self, data: bytes, now: float) -> None:
-        for index, byte in enumerate(data):
+        index = 0
+        while index < len(data):
+            if self._data_mode is not None and self._busy_until is None:
+                index += self._take_data(data, index, now)
+                continue
+            byte = data[index]
+            index += 1
             if self._busy_until is not None or self._quiet_until is not None:
                 # The line just completed made us busy: the rest waits its turn.
                 if self._busy_until is not None:
-                    self._pending_input += data[index:]
+                    self._pending_input += data[index - 1 :]
                 return
             if byte == LF and self._skip_lf:
                 self._skip_lf = False
@@ -223,6 +268,68 @@ class AtEngine:
                 # V.250 §5.2.4: "A/" repeats the last command line at once, without CR.
                 self._line.clear()
                 self._execute_line(self._last_line, now)
+
+    # ------------------------------------------------------------- data mode
+    def _take_data(self, data: bytes, index: int, now: float) -> int:
+        """Feed raw prompt input from ``data[index:]``; return how many bytes it took."""
+        mode = self._data_mode
+        assert mode is not None
+        request = mode.request
+        if request.length is not None:
+            wanted = request.length - len(mode.data)
+            chunk = data[index : index + wanted]
+            mode.data += chunk
+            if len(mode.data) >= request.length:
+                self._data_mode = None
+                payload = bytes(mode.data)
+                self._data_done(lambda: request.on_data(payload, now), now)
+            return len(chunk)
+        taken = 0
+        end: int | None = None
+        for byte in data[index:]:
+            taken += 1
+            if byte in (CTRL_Z, ESC):
+                end = byte
+                break
+            if len(mode.data) < request.max_length + 1:
+                mode.data.append(byte)  # one byte over the limit tells on_data it overflowed
+        if end == CTRL_Z:
+            self._data_mode = None
+            payload = bytes(mode.data)
+            self._data_done(lambda: request.on_data(payload, now), now)
+        elif end == ESC:
+            self._data_mode = None
+            on_cancel = request.on_cancel
+            self._data_done((lambda: on_cancel(now)) if on_cancel is not None else Response, now)
+        return taken
+
+    def _data_done(self, answer: Callable[[], Response], now: float) -> None:
+        """The input is complete (or cancelled, or timed out): the command's final answer."""
+        self._executing = True
+        try:
+            try:
+                response = answer()
+            except AtError as exc:
+                self._finish([], exc, now, 0.0)
+                return
+            except Exception:
+                log.exception("data input handler failed")
+                self._finish([], SyntaxAtError("internal error in a data input"), now, 0.0)
+                return
+        finally:
+            self._executing = False
+        blocks = [response.lines] if response.lines else []
+        self._finish(blocks, None, now, response.delay, final=response.final)
+        if response.data_input is not None:
+            self._start_data(response.data_input, now)
+
+    def _start_data(self, request: DataInput, now: float) -> None:
+        deadline = now + request.timeout if request.timeout is not None else None
+        self._data_mode = _DataMode(request=request, deadline=deadline)
+        if self._busy_until is not None:
+            self._scheduled += request.prompt
+        else:
+            self._out += request.prompt
 
     def _end_of_line(self, now: float) -> None:
         text = self._line.decode("ascii")
@@ -257,6 +364,7 @@ class AtEngine:
         final: str | None = "OK"
         ctx = _Context(module=self.module, now=now)
         error: AtError | None = None
+        data_input: DataInput | None = None
         self._executing = True
         try:
             for command in commands:
@@ -277,9 +385,16 @@ class AtEngine:
                     blocks.append(response.lines)
                 delay += response.delay
                 final = response.final
+                if response.data_input is not None:
+                    # The prompt takes over the port: what follows on the line is not run.
+                    data_input = response.data_input
+                    final = None
+                    break
         finally:
             self._executing = False
         self._finish(blocks, error, now, delay, final=final)
+        if data_input is not None and error is None:
+            self._start_data(data_input, now)
 
     def _dispatch(self, command: ParsedCommand, ctx: _Context) -> Response:
         handler = self.registry.lookup(command.name, command.form)
@@ -350,7 +465,7 @@ class AtEngine:
     def _release_held_urcs(self, *, at_echo: bool = False) -> None:
         """Deliver held URCs: after a final result code normally, or, with the
         ``urc_before_echo`` fault switch, only when the next command line starts."""
-        if self.urc_before_echo and not at_echo:
+        if (self.urc_before_echo and not at_echo) or self._data_mode is not None:
             return
         while self._held_urcs:
             self._write_urc(self._held_urcs.popleft())

@@ -16,17 +16,42 @@ if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
 
 
+@dataclass(frozen=True, kw_only=True)
+class DataInput:
+    """A command that takes raw data after its answer: ``> `` (AT+QMTPUB, AT+QISEND,
+    AT+CMGS) or ``CONNECT`` (AT+QHTTPURL, AT+QHTTPPOST, AT+QFUPL).
+
+    The engine writes ``prompt`` framed as the command family asks (``"\r\n> "`` or
+    ``"\r\nCONNECT\r\n"``), then hands every byte to the command until ``length`` bytes
+    have come or, with ``length`` None, until Ctrl-Z (0x1A, not part of the data). ESC (0x1B)
+    cancels a Ctrl-Z-ended input; a fixed-length input takes ESC as data (binary payloads).
+    ``timeout`` seconds without the whole input end it with ``on_timeout``. The data is
+    not echoed. URCs wait until the final answer, as during any command.
+    """
+
+    prompt: bytes
+    length: int | None
+    on_data: Callable[[bytes, float], Response]
+    on_cancel: Callable[[float], Response] | None = None
+    on_timeout: Callable[[bytes, float], Response] | None = None
+    timeout: float | None = None
+    max_length: int = 65536  # a Ctrl-Z input longer than this ends as on_data's problem
+
+
 @dataclass(kw_only=True)
 class Response:
     """What a handler gives back: information lines and, normally, ``OK``.
 
     ``final`` is None when the handler ends the exchange itself (e.g. a reboot answers OK and
     then goes quiet); ``delay`` adds latency on top of the profile's per-command latency.
+    ``data_input`` (with ``final`` None) asks for raw data after the lines: the final answer
+    then comes from the DataInput's callbacks.
     """
 
     lines: list[str] = field(default_factory=list)
     final: str | None = "OK"
     delay: float = 0.0
+    data_input: DataInput | None = None
 
 
 class CommandContext(Protocol):
