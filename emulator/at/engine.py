@@ -13,6 +13,7 @@ with ATV0 (research notes §6).
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,9 +66,13 @@ class EngineSettings:
     verbose: bool = True  # ATV
     quiet: bool = False  # ATQ
     cmee: int = 1  # AT+CMEE; Quectel's factory default is 1
+    # Further AT&W-able settings owned by command families (AT+IPR, AT+IFC, AT&C, AT&D ...),
+    # by name; their factory values come from the profile's "settings" like the four above.
+    extra: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {
+            **self.extra,
             "echo": int(self.echo),
             "verbose": int(self.verbose),
             "quiet": int(self.quiet),
@@ -76,11 +81,15 @@ class EngineSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, int], defaults: EngineSettings) -> EngineSettings:
+        known = ("echo", "verbose", "quiet", "cmee")
+        extra = dict(defaults.extra)
+        extra.update({k: int(v) for k, v in data.items() if k not in known})
         return cls(
             echo=bool(data.get("echo", defaults.echo)),
             verbose=bool(data.get("verbose", defaults.verbose)),
             quiet=bool(data.get("quiet", defaults.quiet)),
             cmee=int(data.get("cmee", defaults.cmee)),
+            extra=extra,
         )
 
 
@@ -111,6 +120,7 @@ class AtEngine:
     max_line_length: int = 1024
     latency: dict[str, float] = field(default_factory=dict)
     urc_before_echo: bool = False  # fault switch: hold URCs until the next command's echo
+    urcs_here: bool = True  # AT+QURCCFG="urcport": False when URCs go to another port
     stats: EngineStats = field(default_factory=EngineStats)
 
     _line: bytearray = field(default_factory=bytearray)
@@ -141,7 +151,7 @@ class AtEngine:
     def queue_urc(self, text: str, now: float) -> None:
         """An unsolicited result code. Held while a command runs (27.007 §3: a URC is never
         placed inside a response) and delivered right after the final result code."""
-        if self._quiet_until is not None:
+        if self._quiet_until is not None or not self.urcs_here:
             return
         self.stats.urcs += 1
         if (
@@ -195,6 +205,15 @@ class AtEngine:
         self._line_bad = None
         self._data_mode = None
 
+    def power_off(self) -> None:
+        """AT+QPOWD: the port stays dead (input ignored, no URCs) until ``go_quiet`` is called
+        again by a power-on. Output already rendered (``POWERED DOWN``) still goes out."""
+        self.go_quiet(math.inf)
+
+    @property
+    def powered_off(self) -> bool:
+        return self._quiet_until == math.inf
+
     def discard_partial_line(self) -> None:
         """Forget a command line not yet ended by CR (the host that typed it went away)."""
         self._line.clear()
@@ -209,7 +228,11 @@ class AtEngine:
 
     def get_timer(self) -> float | None:
         deadline = self._data_mode.deadline if self._data_mode is not None else None
-        times = [t for t in (self._busy_until, self._quiet_until, deadline) if t is not None]
+        times = [
+            t
+            for t in (self._busy_until, self._quiet_until, deadline)
+            if t is not None and t != math.inf
+        ]
         return min(times) if times else None
 
     @property

@@ -59,3 +59,19 @@ class SimStateChanged(ModuleEvent):
 class SignalChanged(ModuleEvent):
     rssi: int  # 27.007 §8.5 <rssi> 0-31, 99 unknown
     ber: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoweredDown(ModuleEvent):
+    """The module switched itself off (AT+QPOWD); only a power-on brings it back."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkTimeReceived(ModuleEvent):
+    """The network sent its time (NITZ, 3GPP TS 24.008 §9.2.15a / TS 22.042)."""
+
+    unix_time: float  # UTC
+    tz_quarters: int  # local time zone incl. DST, quarters of an hour (27.007 <tz>)
+    dst: int  # 0, 1 or 2 hours of daylight saving time included in tz_quarters

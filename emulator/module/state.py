@@ -83,11 +83,12 @@ class RadioState:
     cereg_mode: int = 0  # AT+CEREG=<n>
     cops_format: int = 0  # AT+COPS=3,<format>: 0 long, 1 short, 2 numeric operator name
     pdp_reject: bool = False  # fault: the network refuses the next activations
+    ps_attach: bool = True  # AT+CGATT: 0 detaches from the packet domain until CGATT=1
     contexts: dict[int, PdpContext] = field(default_factory=dict)
 
     def wanted_stat(self) -> RegStat:
         """Where registration heads given functionality, SIM and coverage."""
-        if self.fun != 1 or self.sim is not SimState.READY:
+        if self.fun != 1 or self.sim is not SimState.READY or not self.ps_attach:
             return RegStat.NOT_REGISTERED
         if not self.coverage:
             return RegStat.SEARCHING

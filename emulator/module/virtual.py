@@ -24,7 +24,9 @@ from emulator.module.events import (
     BootCompleted,
     FunctionalityChanged,
     ModuleEvent,
+    NetworkTimeReceived,
     PdpContextChanged,
+    PoweredDown,
     RebootStarted,
     RegistrationChanged,
     SignalChanged,
@@ -39,7 +41,25 @@ T = TypeVar("T")
 ENGINE_NV = "engine"  # namespace of the AT&W settings
 
 # The command families the emulator ships; a profile may also name "package.module".
-BUILTIN_FAMILIES = ("basic", "identity", "sim", "network", "pdp", "power", "clock", "lwm2m")
+BUILTIN_FAMILIES = (
+    "basic",
+    "identity",
+    "sim",
+    "network",
+    "pdp",
+    "power",
+    "clock",
+    "lwm2m",
+    # The common EC200U set (issue 11), one module per family:
+    "serial",  # AT&C, AT&D, AT&V, AT+IFC, AT+IPR
+    "device",  # AT+QGMR, AT+CLAC, AT+CPAS, AT+CEER, AT+QPOWD, AT+QSCLK, AT+QURCCFG, AT+QCFG
+    "netinfo",  # AT+QCSQ, AT+QNWINFO, AT+QENG, AT+CGREG, AT+CGATT, AT+CGPADDR, AT+CPSMS ...
+    "nitz",  # AT+CTZR, AT+CTZU, AT+QLTS and the +CTZV/+CTZE URCs
+    "simdet",  # AT+CCID, AT+QSIMDET, AT+QSIMSTAT
+    "call",  # AT+CLIP, AT+CVHU, AT+CNUM, AT+VTS
+)
+
+ModuleObserver = Callable[[ModuleEvent, float], None]
 
 
 def load_family(name: str) -> CommandFamily:
@@ -85,6 +105,8 @@ class VirtualModule:
         self._timers: list[tuple[float, int, Callable[[float], None]]] = []
         self._timer_seq = itertools.count()
         self._boot_generation = 0
+        self._observers: list[ModuleObserver] = []
+        self.last_failure: str | None = None  # AT+CEER: the last failed network operation
         self.radio = RadioState()
         self.engine = AtEngine(
             module=self,
@@ -94,6 +116,12 @@ class VirtualModule:
         )
         self.engine.settings = self._saved_settings()
         self._power_on_state()
+        for name in profile.command_families:
+            # A family may follow the module's events (``attach(module)``), e.g. to raise
+            # its URCs on a registration change; it must not keep I/O of its own.
+            attach = getattr(load_family(name), "attach", None)
+            if attach is not None:
+                attach(self)
         if boot:
             self._boot(now)
 
@@ -136,6 +164,21 @@ class VirtualModule:
     def post_event(self, event: ModuleEvent) -> None:
         self._events.append(event)
 
+    def observe(self, observer: ModuleObserver) -> None:
+        """Call ``observer(event, now)`` for the events the module emits with ``emit``."""
+        self._observers.append(observer)
+
+    def emit(self, event: ModuleEvent, now: float) -> None:
+        """Post an event for the adapters and let attached command families react to it."""
+        self.post_event(event)
+        for observer in self._observers:
+            observer(event, now)
+
+    @property
+    def boot_generation(self) -> int:
+        """Counts boots: state that a reboot forgets is kept per generation."""
+        return self._boot_generation
+
     def component(self, key: str, factory: Callable[[], T]) -> T:
         """Per-module state of a command family, created on first use."""
         if key not in self.components:
@@ -166,7 +209,11 @@ class VirtualModule:
     def restore_settings(self, factory: bool) -> None:
         """ATZ (saved profile) or AT&F (factory values; not saved until AT&W)."""
         defaults = EngineSettings.from_dict(self.profile.settings, EngineSettings())
+        current = self.engine.settings
         self.engine.settings = replace(defaults) if factory else self._saved_settings()
+        if factory and "ipr" in current.extra:
+            # AT&F does not restore the baud rate (Quectel AT manuals, AT+IPR note).
+            self.engine.settings.extra["ipr"] = current.extra["ipr"]
 
     # ------------------------------------------------------------- power and boot
     def _power_on_state(self) -> None:
@@ -202,6 +249,29 @@ class VirtualModule:
             urcs = [u for u in urcs if not u.startswith(("+CPIN:", "+QUSIM", "+QIND:"))]
             urcs.append(f"+CPIN: {self.radio.sim.value}")
         return urcs
+
+    @property
+    def powered_off(self) -> bool:
+        return self.engine.powered_off
+
+    def power_down(self, now: float, reason: str = "AT+QPOWD") -> None:
+        """``POWERED DOWN``, then the port goes dead until :meth:`power_on` (Quectel AT
+        manuals, AT+QPOWD): the module deregisters, timers stop, input is ignored."""
+        if self.powered_off:
+            return
+        self.raise_urc("POWERED DOWN", now)
+        self._boot_generation += 1
+        self._timers.clear()
+        self.engine.power_off()
+        self.radio.fun = 0
+        self._update_registration(now)
+        self.emit(PoweredDown(reason=reason), now)
+
+    def power_on(self, now: float) -> None:
+        """The power key again: a normal boot (quiet period, then the boot URCs)."""
+        if not self.powered_off:
+            raise OperationNotAllowed("the module is already on")
+        self.reboot(now, "power on")
 
     def reboot(self, now: float, reason: str, *, factory_reset: bool = False) -> None:
         """The port goes quiet, then the boot URCs come again (AT+CFUN=1,1, /3/0/4)."""
@@ -256,7 +326,7 @@ class VirtualModule:
         ):
             if mode >= 1:
                 self.raise_urc(f"{command}: {self.registration_fields(mode, with_lac)}", now)
-        self.post_event(RegistrationChanged(stat=int(stat)))
+        self.emit(RegistrationChanged(stat=int(stat)), now)
 
     def registration_fields(self, mode: int, with_location: bool) -> str:
         """``<stat>[,"<tac>","<ci>",<AcT>]`` as +CREG/+CEREG print it (27.007 §7.2, §10.1.22)."""
@@ -273,8 +343,10 @@ class VirtualModule:
         if ctx is None:
             raise OperationNotAllowed(f"context {cid} is not defined")
         if not self.radio.registered:
+            self.last_failure = "not attached"
             raise UnspecifiedGprsError("not attached")
         if self.radio.pdp_reject:
+            self.last_failure = "network rejected the activation"
             raise UnspecifiedGprsError("network rejected the activation")
         if not ctx.active:
             ctx.active = True
@@ -345,8 +417,34 @@ class VirtualModule:
         if state is self.radio.sim:
             return
         self.radio.sim = state
+        # Families report the card detection first (+QSIMSTAT), then the SIM state.
+        self.emit(SimStateChanged(state=state.value), now)
         self.raise_urc(
             "+CPIN: NOT READY" if state is SimState.NOT_INSERTED else f"+CPIN: {state.value}", now
         )
-        self.post_event(SimStateChanged(state=state.value))
         self._update_registration(now)
+
+    def set_ps_attach(self, attached: bool, now: float) -> None:
+        """AT+CGATT: detach from / attach to the packet domain (27.007 §10.1.9)."""
+        self.radio.ps_attach = attached
+        if attached:
+            self._schedule_registration(now)
+        else:
+            self._update_registration(now)
+
+    def network_time(
+        self, now: float, *, unix_time: float | None = None, tz_quarters: int = 0, dst: int = 0
+    ) -> None:
+        """The network sends its time (NITZ): a world control for tests and scenarios.
+
+        ``unix_time`` defaults to the module's own clock. The nitz family turns this into
+        +CTZV/+CTZE and, with AT+CTZU on, sets the clock. Nothing arrives unregistered.
+        """
+        if not -48 <= tz_quarters <= 56:
+            raise ValueError(f"time zone {tz_quarters} is not -48..56 quarters of an hour")
+        if dst not in (0, 1, 2):
+            raise ValueError(f"dst {dst} is not 0, 1 or 2")
+        if not self.radio.registered or self.powered_off:
+            raise OperationNotAllowed("no network to send the time: the module is not registered")
+        when = self.unix_time(now) if unix_time is None else unix_time
+        self.emit(NetworkTimeReceived(unix_time=when, tz_quarters=tz_quarters, dst=dst), now)
