@@ -220,6 +220,10 @@ FAULTS: Final = (
     "pdp_reject",
     "signal",
     "reboot",
+    "power_on",
+    "network_time",
+    "sim_remove",
+    "sim_insert",
 )
 
 _WITHIN = FieldSpec(_number(0.001), default=10.0, doc="seconds to wait at most")
@@ -410,6 +414,18 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
             "pdp_reject": {"reject": FieldSpec(_boolean, default=True)},
             "signal": {"rssi": FieldSpec(_integer(0, 99), required=True, doc="27.007 <rssi>")},
             "reboot": {},
+            "power_on": {},
+            "network_time": {
+                "tz": FieldSpec(
+                    _integer(-48, 56), default=0, doc="time zone in quarters of an hour"
+                ),
+                "dst": FieldSpec(_integer(0, 2), default=0, doc="hours of DST in tz"),
+                "time": FieldSpec(
+                    _number(0.0), doc="UTC as Unix time (default: the module's clock)"
+                ),
+            },
+            "sim_remove": {},
+            "sim_insert": {},
         },
     ),
     "quiet": StepSpec(

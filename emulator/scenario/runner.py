@@ -658,6 +658,8 @@ class _Session:
             self._module(kind).apply(lambda module, now: module.set_signal(rssi, now))
         elif kind == "reboot":
             self._module(kind).apply(lambda module, now: module.reboot(now, "scenario fault"))
+        elif kind in ("power_on", "network_time", "sim_remove", "sim_insert"):
+            self._world_control(step)
         elif kind == "server_stop":
             await self._need_driver().stop()
         elif kind == "server_restart":
@@ -666,6 +668,35 @@ class _Session:
             self._retarget(driver)
         self.rec.line("fault", step.describe())
         return "done"
+
+    def _world_control(self, step: Step) -> None:
+        """The module's power key, the network's time, the SIM holder (VirtualModule's
+        world controls); one the module refuses fails the step with its reason."""
+        from emulator.at.errors import CmeError
+        from emulator.module.state import SimState
+
+        kind = step.subject
+        params = step.params
+
+        def act(module: Any, now: float) -> None:
+            if kind == "power_on":
+                module.power_on(now)
+            elif kind == "network_time":
+                unix = params.get("time")
+                module.network_time(
+                    now,
+                    unix_time=None if unix is None else float(unix),
+                    tz_quarters=int(params["tz"]),
+                    dst=int(params["dst"]),
+                )
+            else:
+                state = SimState.NOT_INSERTED if kind == "sim_remove" else SimState.READY
+                module.set_sim(state, now)
+
+        try:
+            self._module(kind).apply(act)
+        except CmeError as exc:
+            raise StepFailed(f"the module to accept {kind}", str(exc)) from None
 
     def _retarget(self, driver: ServerDriver) -> None:
         """A restarted server that could not get its old ports back is followed by the relays."""
@@ -857,7 +888,17 @@ class Runner:
 
 
 SERVER_FAULTS: Final = ("server_stop", "server_restart")
-MODULE_FAULTS: Final = ("network_cut", "network_restore", "pdp_reject", "signal", "reboot")
+MODULE_FAULTS: Final = (
+    "network_cut",
+    "network_restore",
+    "pdp_reject",
+    "signal",
+    "reboot",
+    "power_on",
+    "network_time",
+    "sim_remove",
+    "sim_insert",
+)
 
 
 def unsupported_reason(scenario: Scenario, options: RunOptions) -> str | None:
