@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from emulator.at.errors import IncorrectParameters, OperationNotSupported
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandContext, CommandRegistry, Response
+from emulator.at.text import at_string
 from emulator.lwm2m.client.client import LwM2MClient
 from emulator.lwm2m.client.config import (
     MODE_PSK,
@@ -122,7 +123,9 @@ FLAG = IntSet((0, 1))
 
 
 def specs(settings: ClientSettings) -> dict[str, tuple[Param, ...]]:
-    """Parameters of each sub-command (research §1.2: EG25-G ``AT+QLWCFG=?``)."""
+    """Parameters of each sub-command (research §1.2: EG25-G ``AT+QLWCFG=?``); the ranges a
+    server write must also respect come from the profile's ``"limits"``."""
+    limits = settings.limits
     return {
         "security": (
             IntRange(0, 3),
@@ -135,10 +138,10 @@ def specs(settings: ClientSettings) -> dict[str, tuple[Param, ...]]:
         ),
         "server": (
             IntRange(0, 3),
-            SECONDS,
-            SECONDS,
-            SECONDS,
-            SECONDS,
+            IntRange(*limits.lifetime),
+            IntRange(*limits.pmin),
+            IntRange(*limits.pmax),
+            IntRange(*limits.disable_timeout),
             FLAG,
             Choice(settings.bindings),
         ),
@@ -226,9 +229,12 @@ def _security(client: LwM2MClient, args: Args, now: float) -> list[str] | None:
 
 
 def _security_line(e: SecurityEntry) -> str:
-    line = f'+QLWCFG: "security",{e.server_id},{e.ssid},"{e.address}",{int(e.bootstrap)},{e.mode}'
+    line = (
+        f'+QLWCFG: "security",{e.server_id},{e.ssid},"{at_string(e.address)}",'
+        f"{int(e.bootstrap)},{e.mode}"
+    )
     if e.mode == MODE_PSK:
-        line += f',"{e.psk_identity}","{e.psk_key}"'
+        line += f',"{at_string(e.psk_identity)}","{at_string(e.psk_key)}"'
     return line
 
 
@@ -269,7 +275,9 @@ def _simple(
 
     def handler(client: LwM2MClient, args: Args, now: float) -> list[str] | None:
         if len(args) == 0:
-            shown = ",".join(f'"{v}"' if isinstance(v, str) else str(v) for v in read(client))
+            shown = ",".join(
+                f'"{at_string(v)}"' if isinstance(v, str) else str(v) for v in read(client)
+            )
             return [f'+QLWCFG: "{name}",{shown}']
         write(client, _take(client, name, args))
         return None

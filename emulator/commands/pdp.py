@@ -6,6 +6,7 @@ from __future__ import annotations
 from emulator.at.errors import OperationNotAllowed
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.text import at_string
 from emulator.module.state import PdpContext
 
 PDP_TYPES = ("IP", "IPV6", "IPV4V6")
@@ -15,7 +16,7 @@ QI_TYPES = {1: "IP", 2: "IPV6", 3: "IPV4V6"}  # AT+QICSGP <context_type>
 
 def cgdcont_read(ctx: CommandContext, args: Args) -> list[str]:
     return [
-        f'+CGDCONT: {c.cid},"{c.pdp_type}","{c.apn}","{c.address or "0.0.0.0"}",0,0,0,0'
+        f'+CGDCONT: {c.cid},"{c.pdp_type}","{at_string(c.apn)}","{c.address or "0.0.0.0"}",0,0,0,0'
         for c in sorted(ctx.module.radio.contexts.values(), key=lambda c: c.cid)
     ]
 
@@ -73,7 +74,10 @@ def qicsgp_write(ctx: CommandContext, args: Args) -> list[str] | None:
     if len(args) == 1:
         c = contexts.get(cid) or PdpContext(cid=cid, pdp_type="IP", apn="")
         type_no = {v: k for k, v in QI_TYPES.items()}.get(c.pdp_type, 1)
-        return [f'+QICSGP: {type_no},"{c.apn}","{c.username}","{c.password}",{c.auth}']
+        return [
+            f'+QICSGP: {type_no},"{at_string(c.apn)}","{at_string(c.username)}",'
+            f'"{at_string(c.password)}",{c.auth}'
+        ]
     pdp_type = QI_TYPES[args.int(1, 1, 3)]
     apn = args.str(2, max_len=99, default="")
     user = args.str(3, max_len=127, default="")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from .attributes import NotificationAttributes
+from .constraints import Check, definition_check
 from .definitions import ObjectDefinition, ResourceDefinition, ResourceType
 from .errors import (
     BadRequest,
@@ -93,6 +94,10 @@ class ObjectStore:
         self._bindings: dict[LwM2MPath, _Binding] = {}
         self._handlers: dict[LwM2MPath, ExecuteHandler] = {}
         self._attributes: dict[tuple[int | None, LwM2MPath], NotificationAttributes] = {}
+        self._constraints: dict[tuple[int, int], list[Check]] = {}
+        #: Longest string (UTF-8 bytes) a write may store; None: no bound. Opaque values
+        #: (a pushed firmware package) are bounded by their transport instead.
+        self.max_string_bytes: int | None = None
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -352,6 +357,31 @@ class ObjectStore:
             raise BadRequest(f"{path} is not executable")
         self._handlers[path] = handler
 
+    def constrain(self, object_id: int, resource_id: int, check: Check) -> None:
+        """Add a device limit to resource ``/object_id/*/resource_id`` (every instance, now
+        and later): writes and creates (by a server or the bootstrap server) whose value fails
+        ``check`` are refused with its ``BadRequest`` before anything is stored."""
+        self._resource_definition(LwM2MPath(object_id, 0, resource_id))
+        self._constraints.setdefault((object_id, resource_id), []).append(check)
+
+    def _constrained(self, path: LwM2MPath, definition: ResourceDefinition, value: Value) -> Value:
+        """``value`` (already type-checked) against the definition's range, the device's
+        limits and the string bound; raises ``BadRequest``."""
+        where = str(path)
+        if (
+            self.max_string_bytes is not None
+            and isinstance(value, str)
+            and len(value.encode("utf-8")) > self.max_string_bytes
+        ):
+            raise BadRequest(f"{where}: longer than {self.max_string_bytes} bytes")
+        check = definition_check(definition)
+        if check is not None:
+            check(value, where)
+        assert path.object_id is not None and path.resource_id is not None
+        for device_check in self._constraints.get((path.object_id, path.resource_id), ()):
+            device_check(value, where)
+        return value
+
     def instance_ids(self) -> dict[int, list[int]]:
         """Object id → sorted instance ids, for every object that has instances or was declared
         with :meth:`add_object` / ``add_instance`` (for the Register payload)."""
@@ -507,11 +537,15 @@ class ObjectStore:
                 if isinstance(current, dict):
                     new.update(current)
             for riid, item in resource.instances.items():
-                new[riid] = check_value(item, definition.type, str(path.child(riid)))
+                child = path.child(riid)
+                new[riid] = self._constrained(
+                    child, definition, check_value(item, definition.type, str(child))
+                )
             return path, dict(sorted(new.items()))
         if definition.multiple:
             raise BadRequest(f"{path} is a multiple resource: give resource instances")
-        return path, check_value(resource.value, definition.type, str(path))
+        value = check_value(resource.value, definition.type, str(path))
+        return path, self._constrained(path, definition, value)
 
     def execute(self, path: LwM2MPath, arguments: bytes = b"", *, by_server: bool = True) -> None:
         """Execute resource ``/o/i/r``: ``MethodNotAllowed`` unless its operation is E.
@@ -563,13 +597,17 @@ class ObjectStore:
             if resource_definition.executable:
                 raise BadRequest(f"{resource_path} is executable and cannot be given a value")
             if isinstance(resource, MultiResource):
-                stored[rid] = self._checked_resource(
+                checked = self._checked_resource(
                     resource_path, resource_definition, resource.instances
                 )
+                assert isinstance(checked, dict)
+                for riid, item in checked.items():
+                    self._constrained(resource_path.child(riid), resource_definition, item)
+                stored[rid] = checked
             else:
-                stored[rid] = self._checked_resource(
-                    resource_path, resource_definition, resource.value
-                )
+                single = self._checked_resource(resource_path, resource_definition, resource.value)
+                assert not isinstance(single, dict)
+                stored[rid] = self._constrained(resource_path, resource_definition, single)
         if by_server:
             missing = [
                 r.id

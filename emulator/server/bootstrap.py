@@ -24,6 +24,7 @@ from emulator.lwm2m.registry import ObjectRegistry
 
 from . import operations
 from .operations import DeviceRequest
+from .text import check_endpoint_name
 
 __all__ = [
     "BootstrapConfig",
@@ -175,4 +176,4 @@ def parse_bootstrap_query(queries: Sequence[str]) -> str:
     endpoints = [query[3:] for query in queries if query.startswith("ep=")]
     if len(endpoints) != 1 or not endpoints[0]:
         raise BadRequest("Bootstrap-Request needs exactly one non-empty endpoint name (ep=)")
-    return endpoints[0]
+    return check_endpoint_name(endpoints[0])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -45,8 +46,9 @@ from .events import (
     Sleeping,
     Updated,
 )
-from .registration import DEFAULT_AWAKE_TIME, Registration
+from .registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
 from .server import LwM2MServer
+from .text import printable
 
 __all__ = ["add_subparser", "build_parser", "describe", "main", "run"]
 
@@ -60,12 +62,19 @@ EPILOG = """\
 examples:
   quecemu server                                   coap on 127.0.0.1:5683
   quecemu server --coap :0 --coaps :0              free ports, printed on start
-  quecemu server --psk dev1=dev1-id:000102030405   dev1 must register over DTLS
+  quecemu server --psk-file keys.txt              PSKs from a file (EP=ID:HEXKEY lines)
+  QUECEMU_PSK=dev1=dev1-id:000102030405 quecemu server   the same from the environment
+  quecemu server --psk dev1=dev1-id:000102030405   dev1 must register over DTLS (the key is
+                                                   then visible in `ps`: prefer the above)
   quecemu server --bootstrap :5783 --bootstrap-config dev1=coap://127.0.0.1:5683
   quecemu server --observe /3/0/13                 observe that path on every client
 """
 
-PSK_HELP = "endpoint PSK, EP=IDENTITY:HEXKEY (repeatable); that endpoint must use DTLS"
+PSK_HELP = (
+    "endpoint PSK, EP=IDENTITY:HEXKEY (repeatable); that endpoint must use DTLS. Command-line "
+    "arguments are visible to every user (ps, /proc): prefer --psk-file or $QUECEMU_PSK"
+)
+PSK_ENV = "QUECEMU_PSK"
 BOOTSTRAP_HELP = (
     "what EP gets when it bootstraps: EP=coap://HOST:PORT or EP=coaps://HOST:PORT,ID:HEXKEY "
     "(repeatable; one LwM2M server account each)"
@@ -84,13 +93,48 @@ def psk_entry(text: str) -> tuple[str, str, bytes]:
     """argparse type: ``EP=IDENTITY:HEXKEY`` → (endpoint, identity, key)."""
     endpoint, sep, rest = text.partition("=")
     identity, colon, key_hex = rest.rpartition(":")
-    if not sep or not colon or not endpoint or not identity:
-        raise argparse.ArgumentTypeError(f"{text!r} is not EP=IDENTITY:HEXKEY")
+    # Messages name the endpoint, never the key (they end up in terminals and CI logs).
+    if not sep or not endpoint:
+        raise argparse.ArgumentTypeError("a PSK entry is not EP=IDENTITY:HEXKEY (no EP=)")
+    if not colon or not identity:
+        raise argparse.ArgumentTypeError(
+            f"the PSK entry for {printable(endpoint)!r} is not EP=IDENTITY:HEXKEY"
+        )
     try:
         key = parse_psk_key(key_hex)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+        raise argparse.ArgumentTypeError(
+            f"the PSK key of {printable(endpoint)!r} is not usable: {exc}"
+        ) from None
     return endpoint, identity, key
+
+
+def psk_entries(text: str, where: str) -> list[tuple[str, str, bytes]]:
+    """``EP=IDENTITY:HEXKEY`` entries separated by white space or ``;``; lines starting with
+    ``#`` are comments (a --psk-file, or $QUECEMU_PSK)."""
+    entries = []
+    for line in text.splitlines():
+        if line.strip().startswith("#"):
+            continue
+        for item in line.replace(";", " ").split():
+            try:
+                entries.append(psk_entry(item))
+            except argparse.ArgumentTypeError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+    return entries
+
+
+def read_psk_file(path: str) -> list[tuple[str, str, bytes]]:
+    """argparse helper for --psk-file: the entries of that file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return psk_entries(text, path)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def bootstrap_entry(text: str) -> tuple[str, ServerAccount]:
@@ -134,6 +178,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number above 0."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``server`` options to ``parser``."""
     parser.add_argument(
@@ -166,6 +217,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="EP=ID:HEXKEY",
         help=PSK_HELP,
     )
+    parser.add_argument(
+        "--psk-file",
+        type=read_psk_file,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"endpoint PSKs from FILE, one EP=IDENTITY:HEXKEY per line (also ${PSK_ENV})",
+    )
+    parser.add_argument(
+        "--max-registrations", type=positive_int, default=None, metavar="N",
+        help="hold at most N registrations; a new endpoint past that gets 5.03 with Max-Age 60",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-link-bytes", type=positive_int, default=DEFAULT_MAX_LINK_BYTES, metavar="N",
+        help="longest Register/Update object list taken, in bytes (longer: 4.13; default "
+        f"{DEFAULT_MAX_LINK_BYTES})",
+    )  # fmt: skip
     parser.add_argument(
         "--bootstrap-config",
         type=bootstrap_entry,
@@ -295,6 +363,9 @@ def describe(event: ServerEvent) -> str:
 
 
 def _say(line: str, *, error: bool = False) -> None:
+    # One event, one line: whatever a peer put into it (a notification's value, a reason)
+    # is escaped so that it cannot start a line of its own.
+    line = printable(line, limit=4000)
     with contextlib.suppress(BrokenPipeError):  # whoever reads us went away; keep serving
         print(line, file=sys.stderr if error else sys.stdout, flush=True)
 
@@ -332,11 +403,16 @@ async def serve(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM (or until the task is cancelled)."""
     if args.no_coap and args.coaps is None and args.bootstrap is None:
         raise ValueError("--no-coap leaves no listener: add --coaps or --bootstrap")
+    keys = [entry for listed in args.psk_file for entry in listed]
+    keys += psk_entries(os.environ.get(PSK_ENV, ""), f"${PSK_ENV}")
+    keys += args.psk
     server = await LwM2MServer.start(
         coap=None if args.no_coap else args.coap,
         coaps=args.coaps,
         bootstrap=args.bootstrap,
-        psk={endpoint: (identity, key) for endpoint, identity, key in args.psk},
+        psk={endpoint: (identity, key) for endpoint, identity, key in keys},
+        max_registrations=args.max_registrations,
+        max_link_bytes=args.max_link_bytes,
         bootstrap_configs=_bootstrap_configs(args.bootstrap_config),
         awake_time=args.awake_time,
     )

@@ -24,7 +24,9 @@ __all__ = [
     "NotRegistered",
     "ObservationClosed",
     "PreconditionFailed",
+    "RequestEntityTooLarge",
     "ServerApiError",
+    "ServiceUnavailable",
     "code_text",
 ]
 
@@ -45,6 +47,23 @@ class PreconditionFailed(LwM2MError):
     """4.12: the LwM2M version the client asked for is not supported (TS 1.1 §6.2.1)."""
 
     code = (4 << 5) | 12
+
+
+class RequestEntityTooLarge(LwM2MError):
+    """4.13 (RFC 7252 §5.9.2.9): a Register/Update object list longer than the server takes."""
+
+    code = (4 << 5) | 13
+
+
+class ServiceUnavailable(LwM2MError):
+    """5.03 (RFC 7252 §5.9.3.4): the server holds as many registrations as it is allowed;
+    ``max_age`` says after how many seconds to try again (sent as Max-Age)."""
+
+    code = (5 << 5) | 3
+
+    def __init__(self, reason: str = "", *, max_age: int = 60) -> None:
+        super().__init__(reason)
+        self.max_age = max_age
 
 
 class ServerApiError(Exception):

@@ -26,12 +26,14 @@ from emulator.lwm2m.errors import BadRequest, NotFound, UnsupportedContentFormat
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.linkformat import Link, parse_register_payload
 
-from .errors import Forbidden, PreconditionFailed
+from .errors import Forbidden, PreconditionFailed, RequestEntityTooLarge, ServiceUnavailable
 from .events import Awake, Deregistered, Expired, Registered, ServerEvent, Sleeping, Updated
+from .text import check_endpoint_name
 
 __all__ = [
     "DEFAULT_AWAKE_TIME",
     "DEFAULT_LIFETIME",
+    "DEFAULT_MAX_LINK_BYTES",
     "Registration",
     "RegistrationStore",
 ]
@@ -46,6 +48,12 @@ _MAX_LIFETIME: Final = 2**32 - 1
 #: Binding letters of TS 1.0 §5.3.1 (U, S, Q) and TS 1.1 §6.2.1.1 (T, N added).
 _BINDING_LETTERS: Final = frozenset("UTSNQ")
 # Deadline kinds in the timer heap.
+#: Default bound on a Register/Update object list: 64 KiB is room for thousands of object
+#: instances and keeps a registration's memory bounded.
+DEFAULT_MAX_LINK_BYTES: Final = 65536
+
+#: Max-Age of the 5.03 a full server answers: the client may try again after a minute.
+_RETRY_WHEN_FULL: Final = 60
 _EXPIRY: Final = 0
 _AWAKE_END: Final = 1
 
@@ -183,8 +191,17 @@ class RegistrationStore:
         psk_required: Callable[[str], bool] = lambda endpoint: False,
         awake_time: float = DEFAULT_AWAKE_TIME,
         new_id: Callable[[], str] | None = None,
+        max_registrations: int | None = None,
+        max_link_bytes: int | None = DEFAULT_MAX_LINK_BYTES,
     ) -> None:
         self.supported_versions = tuple(supported_versions)
+        #: At most this many registrations at once (None: no cap). A new endpoint past it is
+        #: answered 5.03 Service Unavailable with Max-Age; an endpoint already registered may
+        #: always register again (it replaces its own registration).
+        self.max_registrations = max_registrations
+        #: Longest object list (link-format payload, bytes) a Register/Update may carry; past
+        #: it the answer is 4.13 Request Entity Too Large.
+        self.max_link_bytes = max_link_bytes
         self.awake_time = awake_time
         self._psk_required = psk_required
         self._new_id = new_id or (lambda: secrets.token_hex(4))
@@ -240,6 +257,7 @@ class RegistrationStore:
         endpoint = _value(parameters, "ep")
         if not endpoint:
             raise BadRequest("Register needs a non-empty endpoint name (ep=)")
+        check_endpoint_name(endpoint)
         self._check_security(endpoint, secure_endpoint)
         lifetime_text = _value(parameters, "lt")
         lifetime = DEFAULT_LIFETIME if lifetime_text is None else _lifetime(lifetime_text)
@@ -255,6 +273,16 @@ class RegistrationStore:
             )
         binding_text = _value(parameters, "b")
         binding = "U" if binding_text is None else _binding(binding_text)
+        self._check_link_size(payload)
+        if (
+            self.max_registrations is not None
+            and len(self._by_id) >= self.max_registrations
+            and self.by_endpoint(endpoint) is None
+        ):
+            raise ServiceUnavailable(
+                f"the server holds its maximum of {self.max_registrations} registrations",
+                max_age=_RETRY_WHEN_FULL,
+            )
         _check_link_format(content_format)
         if not payload.strip():
             raise BadRequest("Register needs the object list as link-format payload")
@@ -326,6 +354,7 @@ class RegistrationStore:
         if sms is not None:
             changes["sms_number"] = sms
         if payload.strip():
+            self._check_link_size(payload)
             _check_link_format(content_format)
             described = parse_register_payload(payload)
             changes.update(
@@ -424,6 +453,12 @@ class RegistrationStore:
         return self._events.popleft() if self._events else None
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _check_link_size(self, payload: bytes) -> None:
+        if self.max_link_bytes is not None and len(payload) > self.max_link_bytes:
+            raise RequestEntityTooLarge(
+                f"the object list has {len(payload)} bytes, at most {self.max_link_bytes} taken"
+            )
 
     def _check_security(self, endpoint: str, secure_endpoint: str | None) -> None:
         if secure_endpoint is None:

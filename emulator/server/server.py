@@ -40,6 +40,7 @@ from .errors import (
     NotRegistered,
     ObservationClosed,
     ServerApiError,
+    ServiceUnavailable,
 )
 from .events import (
     Awake,
@@ -55,7 +56,13 @@ from .events import (
     Sleeping,
 )
 from .operations import DeviceRequest, WriteValue
-from .registration import DEFAULT_AWAKE_TIME, Registration, RegistrationStore
+from .registration import (
+    DEFAULT_AWAKE_TIME,
+    DEFAULT_MAX_LINK_BYTES,
+    Registration,
+    RegistrationStore,
+)
+from .text import printable
 from .transport import (
     Listener,
     ObservationExchange,
@@ -245,9 +252,12 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
                 _uri(request),
                 _where(request),
                 err.code_text,
-                err,
+                printable(str(err)),
             )
-            return Message(code=Code(err.code), payload=str(err).encode())
+            answer = Message(code=Code(err.code), payload=str(err).encode())
+            if isinstance(err, ServiceUnavailable):
+                answer.opt.max_age = err.max_age
+            return answer
 
     def _dispatch(self, request: Message) -> Message:
         path = tuple(request.opt.uri_path)
@@ -271,8 +281,9 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
 
 
 def _uri(request: Message) -> str:
+    """The request's path and query, escaped for a log line (the peer chose them)."""
     query = "&".join(request.opt.uri_query)
-    return "/" + "/".join(request.opt.uri_path) + (f"?{query}" if query else "")
+    return printable("/" + "/".join(request.opt.uri_path) + (f"?{query}" if query else ""))
 
 
 def _where(request: Message) -> str:
@@ -309,6 +320,8 @@ class LwM2MServer:
         awake_time: float = DEFAULT_AWAKE_TIME,
         request_timeout: float = 20.0,
         supported_versions: Iterable[str] = ("1.0", "1.1"),
+        max_registrations: int | None = None,
+        max_link_bytes: int | None = DEFAULT_MAX_LINK_BYTES,
     ) -> None:
         self.registry = registry or default_registry()
         self.request_timeout = request_timeout
@@ -322,6 +335,8 @@ class LwM2MServer:
             supported_versions=tuple(supported_versions),
             psk_required=self.credentials.__contains__,
             awake_time=awake_time,
+            max_registrations=max_registrations,
+            max_link_bytes=max_link_bytes,
         )
         self._loop = asyncio.get_running_loop()
         self._contexts: list[Context] = []
@@ -350,6 +365,8 @@ class LwM2MServer:
         awake_time: float = DEFAULT_AWAKE_TIME,
         request_timeout: float = 20.0,
         supported_versions: Iterable[str] = ("1.0", "1.1"),
+        max_registrations: int | None = None,
+        max_link_bytes: int | None = DEFAULT_MAX_LINK_BYTES,
     ) -> LwM2MServer:
         """Bind the listeners and return the running server.
 
@@ -366,6 +383,8 @@ class LwM2MServer:
             awake_time=awake_time,
             request_timeout=request_timeout,
             supported_versions=supported_versions,
+            max_registrations=max_registrations,
+            max_link_bytes=max_link_bytes,
         )
         for endpoint, (identity, key) in (psk or {}).items():
             server.set_psk(endpoint, identity, key)

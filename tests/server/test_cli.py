@@ -131,7 +131,7 @@ async def test_a_bad_option_exits_2_with_a_clear_message() -> None:
     )  # fmt: skip
     _, error = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2
-    assert "argument --psk: 'nonsense' is not EP=IDENTITY:HEXKEY" in error.decode()
+    assert "argument --psk: a PSK entry is not EP=IDENTITY:HEXKEY (no EP=)" in error.decode()
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from emulator.at.errors import CmeError, OperationNotAllowed
+from emulator.at.text import at_string
 from emulator.lwm2m import LwM2MPath, ObjectStore, ObservationManager, default_registry
 from emulator.lwm2m.errors import LwM2MError
 from emulator.lwm2m.events import (
@@ -148,6 +149,7 @@ class LwM2MClient:
         self.firmware = FirmwareUpdate(self.settings.firmware, self.firmware.hooks)
         self.firmware.restore(saved.get("fota", {}))
         self.store = ObjectStore(default_registry())
+        objects.install_constraints(self.store, self.settings)
         self.observations = ObservationManager(self.store)
         self.operations = Operations(
             store=self.store, observations=self.observations, settings=self.settings
@@ -178,8 +180,8 @@ class LwM2MClient:
             return
         if ok is not None:
             fields["result"] = "successfully" if ok else "failed"
-        # Quoted fields cannot carry a double quote (V.250 strings have no escape).
-        clean = {k: str(v).replace('"', "'") for k, v in fields.items()}
+        # Server text never breaks the framing: quotes and control characters are escaped.
+        clean = {k: at_string(v) for k, v in fields.items()}
         self.module.raise_urc("+QLWURC: " + template.format(**clean), self._now)
 
     def _later(self, delay: float, callback: Callable[[float], None]) -> None:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from emulator.lwm2m.constraints import at_text_problem, int_range, text_for_at_port
 from emulator.lwm2m.errors import BadRequest
 from emulator.lwm2m.model import Value
 from emulator.lwm2m.paths import LwM2MPath
@@ -100,6 +101,53 @@ def server_resources(ssid: int, entry: ServerEntry) -> dict[int, Value | Mapping
         6: bool(entry.storing),
         7: entry.binding,
     }
+
+
+def install_constraints(store: ObjectStore, settings: ClientSettings) -> None:
+    """The module's own limits on what a server may write (profile ``"limits"``, the ranges
+    ``AT+QLWCFG`` enforces), and the AT-port rule for text: every string a server writes that
+    the module shows on its AT port (in a URC or a read form) is refused with 4.00 when it
+    holds a control character or a double quote, or is longer than the AT command allows."""
+    limits = settings.limits
+    store.max_string_bytes = limits.string_bytes
+    for rid, (low, high) in (
+        (1, limits.lifetime),
+        (2, limits.pmin),
+        (3, limits.pmax),
+        (5, limits.disable_timeout),
+    ):
+        store.constrain(SERVER, rid, int_range(low, high))
+    store.constrain(SERVER, 7, _one_of(settings.bindings))
+    store.constrain(SECURITY, 0, text_for_at_port(limits.address_length))
+    store.constrain(SECURITY, 3, _opaque_text(limits.psk_field_length))
+    store.constrain(DEVICE, 13, int_range(*limits.current_time))
+    store.constrain(FIRMWARE, 1, text_for_at_port(limits.address_length))
+    store.constrain(APN_PROFILE, 1, text_for_at_port(limits.apn_length))
+    store.constrain(APN_PROFILE, 5, text_for_at_port(limits.user_length))
+    store.constrain(APN_PROFILE, 6, text_for_at_port(limits.password_length))
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Value, str], None]:
+    def check(value: Value, where: str) -> None:
+        if value not in choices:
+            raise BadRequest(f"{where}: {value!r} is not one of {', '.join(choices)}")
+
+    return check
+
+
+def _opaque_text(max_length: int) -> Callable[[Value, str], None]:
+    """An opaque value the module shows as text (the PSK identity in ``AT+QLWCFG``)."""
+
+    def check(value: Value, where: str) -> None:
+        if not isinstance(value, bytes) or not value:
+            return
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f"{where}: not UTF-8 text") from None
+        text_for_at_port(max_length)(text, where)
+
+    return check
 
 
 def install_accounts(store: ObjectStore, config: ClientConfig, settings: ClientSettings) -> None:
@@ -274,8 +322,9 @@ class DeviceObjects:
         store.on_execute(LwM2MPath(3, 0, 12), lambda path, args: self._reset_errors())
 
     def _write_time(self, value: Value | Mapping[int, Value]) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise BadRequest(f"current time {value!r} is not a Unix time")
+        low, high = self.settings.limits.current_time
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise BadRequest(f"current time {value!r} is outside {low}..{high}")
         self.module.set_unix_time(float(value), self.now())
         self.urc("current_time_changed", time=value)
 
@@ -391,8 +440,8 @@ class DeviceObjects:
         self, attribute: str, urc: str, field: str
     ) -> Callable[[Value | Mapping[int, Value]], None]:
         def write(value: Value | Mapping[int, Value]) -> None:
-            if not isinstance(value, str) or len(value) > 99:
-                raise BadRequest(f"{attribute} must be a string of at most 99 characters")
+            if not isinstance(value, str) or at_text_problem(value) is not None:
+                raise BadRequest(f"{attribute} must be text the AT port can show")
             # The context takes the new value; it is used at the next activation.
             setattr(self._context(), attribute, value)
             self.urc(urc, **{field: value})

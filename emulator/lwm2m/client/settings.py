@@ -139,6 +139,31 @@ class Timing:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Limits:
+    """The module's own value ranges, enforced alike on ``AT+QLWCFG`` and on server writes
+    (a server write outside them is 4.00 Bad Request, nothing stored, no URC).
+
+    Seconds follow the QuecPython document (lifetime, pmin, pmax, disable_timeout: 1-86400).
+    ``current_time`` bounds /3/0/13 to what ``AT+CCLK`` can show (27.007 §8.15: two-digit
+    years, 2000-2099). Text lengths follow the AT commands that show the values (``AT+CGDCONT``
+    APN 99, ``AT+QICSGP`` user and password 127, ``AT+QLWCFG`` addresses and PSK fields 256);
+    ``string_bytes`` bounds any other string or opaque value a server writes.
+    """
+
+    lifetime: tuple[int, int] = (1, 86400)
+    pmin: tuple[int, int] = (1, 86400)
+    pmax: tuple[int, int] = (1, 86400)
+    disable_timeout: tuple[int, int] = (1, 86400)
+    current_time: tuple[int, int] = (946684800, 4102444799)
+    apn_length: int = 99
+    user_length: int = 127
+    password_length: int = 127
+    address_length: int = 256
+    psk_field_length: int = 256
+    string_bytes: int = 4096
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeviceInfo:
     """Device (/3) and Connectivity Monitoring (/4) values that are not module state."""
 
@@ -186,6 +211,7 @@ class ClientSettings:
     coap: CoapTuning = field(default_factory=CoapTuning)
     device: DeviceInfo = field(default_factory=DeviceInfo)
     firmware: FirmwareInfo = field(default_factory=FirmwareInfo)
+    limits: Limits = field(default_factory=Limits)
     urcs: Mapping[str, str | None] = field(default_factory=dict)
     flows: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -253,6 +279,7 @@ class ClientSettings:
             coap=_coap(reader.obj("coap") or {}, f"{where} coap"),
             device=_device(reader.obj("device") or {}, f"{where} device"),
             firmware=_firmware(reader.obj("firmware") or {}, f"{where} firmware"),
+            limits=_limits(reader.obj("limits") or {}, f"{where} limits"),
             urcs=urcs,
             flows=flows,
         )
@@ -382,6 +409,24 @@ def _formats(reader: _Reader, version: str) -> tuple[int, ...]:
         per_version = _Reader(raw, f"{reader.where} content_formats")
         return per_version.int_list(version, DEFAULT_FORMATS[version])
     return reader.int_list("content_formats", DEFAULT_FORMATS[version])
+
+
+def _limits(raw: dict[str, Any], where: str) -> Limits:
+    reader = _Reader(raw, where)
+    base = Limits()
+    values: dict[str, Any] = {}
+    for name in Limits.__dataclass_fields__:
+        default = getattr(base, name)
+        if isinstance(default, tuple):
+            pair = reader.int_list(name, default)
+            if len(pair) != 2 or pair[0] > pair[1]:
+                raise ProfileError(f"{where}: {name} is [lowest, highest]")
+            values[name] = (pair[0], pair[1])
+        else:
+            values[name] = reader.integer(name, default)
+            if values[name] < 1:
+                raise ProfileError(f"{where}: {name} must be at least 1")
+    return Limits(**values)
 
 
 def _triple(reader: _Reader, key: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
