@@ -8,12 +8,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# autoconf automake libtool gcc make: DTLSSocket (aiocoap[tinydtls]) compiles from source.
 # socat picocom: a real terminal tool in the tests. libcoap3-bin: libcoap's DTLS peers.
 # docker-compose: validates docker-compose.yml. nodejs npm: the lwm2m-node-lib peer.
-DEB_PACKAGES := gcc make autoconf automake libtool python3-venv python3-dev socat picocom \
-	libcoap3-bin docker-compose
-DEB_COMMANDS := gcc make autoreconf libtoolize socat picocom coap-server-openssl docker-compose
+# (No compiler: every Python dependency, python-mbedtls included, installs from wheels.)
+DEB_PACKAGES := python3-venv socat picocom libcoap3-bin docker-compose
+DEB_COMMANDS := socat picocom coap-server-openssl docker-compose
 LESHAN ?=
 
 .PHONY: setup system-packages demo test lint bench clean

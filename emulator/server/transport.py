@@ -1,20 +1,17 @@
-"""The one module that relies on aiocoap 0.4.17 internals (pinned in pyproject.toml).
+"""The server's listeners and the two exchanges aiocoap has no public API for.
 
 Everything else in :mod:`emulator.server` uses aiocoap's public API (``Context.request``,
-``Message``, ``resource``). Three things need more, and live here so an aiocoap upgrade breaks
-exactly one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
+``Message``, ``resource``). What needs more lives here, so an aiocoap upgrade breaks exactly
+one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
 
-1. **Requests back over DTLS.** aiocoap's DTLS server transport (``tinydtls_server``) answers
-   requests but cannot send one to a client: its ``recognize_remote`` (inherited from the plain
-   simple-socket server) only accepts that module's plain ``_Address``, so a request to an
-   ``_AddressDTLS`` remote ends in ``NoRequestInterface``. An LwM2M server must send Read, Write,
-   Observe ... to the device over the device's own DTLS session (OMA LwM2M TS 1.0 §7.1), so
-   :class:`DTLSServerTransport` accepts the DTLS remotes of its own socket. It also binds the
-   port it is given: upstream adds the 5683→5684 offset to the bind port, so port 0 became 1.
-2. **Listeners on their own addresses.** ``create_server_context`` binds every transport to one
-   address; we add a UDP and a DTLS listener on separate addresses to one context with
-   ``Context._append_tokenmanaged_messagemanaged_transport``.
-3. **Observations we can cancel.** aiocoap's client observation cannot be cancelled on the wire
+1. **Listeners on their own addresses.** ``create_server_context`` binds every transport to
+   one address; we run a UDP and a DTLS listener on separate addresses in one context, each
+   behind aiocoap's message and token managers
+   (:func:`emulator.dtls.coap.append_message_interface`). The DTLS listener is our own
+   message interface on Mbed TLS (:class:`emulator.dtls.coap.DtlsServerInterface`); it sends
+   the server's requests (Read, Write, Observe ...) over the session the device opened
+   (OMA LwM2M TS 1.0 §7.1), which aiocoap's own DTLS server transport cannot.
+2. **Observations we can cancel.** aiocoap's client observation cannot be cancelled on the wire
    (it forgets the token only after the next notification, and it has no active cancel).
    :func:`start_observation` drives the request pipe itself, so a passive cancel forgets the
    token at once (the client's next confirmable notification gets an RST, RFC 7641 §3.6) and an
@@ -24,19 +21,18 @@ exactly one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiocoap import Context, Message
 from aiocoap.pipe import Pipe
-from aiocoap.transports import tinydtls_server
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
+from emulator.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
+
 __all__ = [
-    "DTLSServerTransport",
     "Listener",
     "ObservationExchange",
     "PskLookup",
@@ -46,18 +42,6 @@ __all__ = [
 ]
 
 
-class PskLookup(Protocol):
-    """What the DTLS handshake asks for: the key and a claim for a PSK identity.
-
-    aiocoap's DTLS server calls this while the handshake runs (it is the shape of
-    ``CredentialsMap.find_dtls_psk``); ``KeyError`` makes the handshake fail.
-    """
-
-    def find_dtls_psk(self, identity: bytes) -> tuple[bytes, object]:
-        """Return ``(key, claim)``; the claim shows up as ``remote.authenticated_claims``."""
-        ...
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Listener:
     """A bound listener: its scheme and the address the OS gave it."""
@@ -65,36 +49,6 @@ class Listener:
     scheme: str
     host: str
     port: int
-
-
-class DTLSServerTransport(tinydtls_server.MessageInterfaceTinyDTLSServer):  # type: ignore[misc]
-    """aiocoap's DTLS server transport that can also send requests to its clients."""
-
-    @classmethod
-    async def create_bound(
-        cls,
-        bind: tuple[str, int],
-        message_manager: Any,
-        log: logging.Logger,
-        loop: asyncio.AbstractEventLoop,
-        credentials: PskLookup,
-    ) -> DTLSServerTransport:
-        """Bind exactly ``bind`` (no port offset, so port 0 means "any free port")."""
-        self = cls(message_manager, log, loop)
-        self._pool = await self._serversocket.create(bind, log, loop, self)
-        self._pool._server_credentials = credentials
-        return self
-
-    async def recognize_remote(self, remote: object) -> bool:
-        # The upstream check accepts only plain simplesocketserver addresses; a DTLS session
-        # address of our own socket is exactly where requests to that client must go.
-        return isinstance(remote, tinydtls_server._AddressDTLS) and remote._protocol is self._pool
-
-    @property
-    def sockname(self) -> tuple[str, int]:
-        """The bound (host, port)."""
-        host, port, *_ = self._pool._transport.get_extra_info("sockname")
-        return str(host), int(port)
 
 
 def ensure_port_free(bind: tuple[str, int]) -> None:
@@ -116,22 +70,11 @@ def ensure_port_free(bind: tuple[str, int]) -> None:
 async def add_dtls_listener(
     context: Context, bind: tuple[str, int], credentials: PskLookup
 ) -> Listener:
-    """Add a DTLS-PSK listener on ``bind`` (a specific address, not ``0.0.0.0``) to ``context``."""
-    if bind[0] in ("", "0.0.0.0", "::"):
-        # The simple-socket server must know its own address to answer from it.
-        raise ValueError("the DTLS listener needs a specific address, not the any-address")
+    """Add a DTLS-PSK listener on ``bind`` to ``context``; ``credentials`` is asked for each
+    handshake's identity (changes apply to the next handshake)."""
     ensure_port_free(bind)
-    created: list[DTLSServerTransport] = []
-
-    async def construct(message_manager: Any) -> DTLSServerTransport:
-        transport = await DTLSServerTransport.create_bound(
-            bind, message_manager, context.log, context.loop, credentials
-        )
-        created.append(transport)
-        return transport
-
-    await context._append_tokenmanaged_messagemanaged_transport(construct)
-    host, port = created[0].sockname
+    interface = await DtlsServerInterface.create(context, bind, credentials)
+    host, port = interface.sockname
     return Listener(scheme="coaps", host=host, port=port)
 
 
@@ -148,7 +91,7 @@ async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
         created.append(transport)
         return transport
 
-    await context._append_tokenmanaged_messagemanaged_transport(construct)
+    await append_message_interface(context, construct)
     host, port, *_ = created[0].transport.get_extra_info("socket").getsockname()
     if host.startswith("::ffff:"):
         host = host[len("::ffff:") :]  # udp6 binds IPv4 addresses as IPv4-mapped IPv6

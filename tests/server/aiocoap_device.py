@@ -12,10 +12,12 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiocoap import Code, Context, Message, resource
 from aiocoap import error as coap_error
 
+from emulator.dtls.coap import DtlsClientInterface
 from emulator.lwm2m.attributes import parse_attribute_query
 from emulator.lwm2m.codec import decode, default_format, encode, supports
 from emulator.lwm2m.errors import LwM2MError, NotAcceptable
@@ -184,17 +186,33 @@ class AiocoapDevice:
         self._root = _DeviceRoot(self)
         self._server_uri = ""
         self._session: Any = None
+        self._psk: tuple[bytes, bytes] | None = None
+        self._dtls: DtlsClientInterface | None = None
 
     async def start(self, server_uri: str, *, psk: tuple[bytes, bytes] | None = None) -> None:
         """Open the client context towards ``server_uri`` (``coaps://`` needs ``psk``)."""
         self._server_uri = server_uri
-        self.context = await Context.create_client_context()
+        # udp6 only: DTLS is ours (emulator.dtls), added below when a PSK is given.
+        self.context = await Context.create_client_context(transports=["udp6"])
         self.context.serversite = self._root
         if psk is not None:
-            identity, key = psk
-            self.context.client_credentials.load_from_dict(
-                {f"{server_uri}/*": {"dtls": {"psk": key, "client-identity": identity}}}
+            self._psk = psk
+            self._dtls = await DtlsClientInterface.create(self.context, bind_host="127.0.0.1")
+
+    async def _dtls_session(self, timeout: float) -> Any:
+        """The DTLS session with the server, shaking hands on first use (a refused handshake
+        raises ``DtlsHandshakeError``)."""
+        if self._session is None:
+            assert self._dtls is not None and self._psk is not None
+            parts = urlsplit(self._server_uri)
+            self._session = await self._dtls.connect(
+                parts.hostname or "",
+                parts.port or 5684,
+                identity=self._psk[0],
+                key=self._psk[1],
+                timeout=timeout,
             )
+        return self._session
 
     async def close(self) -> None:
         if self.context is not None:
@@ -221,10 +239,9 @@ class AiocoapDevice:
             message.opt.uri_query = query
         if content_format is not None:
             message.opt.content_format = content_format
-        response = await asyncio.wait_for(self.context.request(message).response, timeout)
-        # Keep the DTLS session alive for as long as we are registered (stack-notes.md).
-        self._session = response.remote
-        return response
+        if self._dtls is not None:
+            message.remote = await self._dtls_session(timeout)
+        return await asyncio.wait_for(self.context.request(message).response, timeout)
 
     def register_payload(self) -> bytes:
         announced = ContentFormat.TLV if self.lwm2m == "1.0" else ContentFormat.SENML_JSON

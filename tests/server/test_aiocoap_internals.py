@@ -1,58 +1,47 @@
-"""Fails loudly when the aiocoap internals emulator/server/transport.py relies on change.
+"""Fails loudly when the aiocoap internals emulator/server/transport.py and emulator/dtls/coap.py
+rely on change.
 
-The patch is pinned to aiocoap 0.4.17 (pyproject.toml). If one of these tests fails after an
-upgrade, re-read aiocoap's tinydtls_server, protocol (Context), tokenmanager and pipe modules
-and adapt transport.py; if upstream learned to send requests over its DTLS server transport,
-the subclass can go.
+pyproject.toml allows aiocoap 0.4.x from 0.4.17 on. If one of these tests fails after an
+upgrade, re-read aiocoap's protocol (Context), messagemanager, tokenmanager and pipe modules and
+adapt transport.py / emulator/dtls/coap.py.
 """
 
 from __future__ import annotations
 
 import inspect
-from importlib.metadata import version
 
-from aiocoap import Context, protocol, tokenmanager
+from aiocoap import Context, interfaces, protocol, tokenmanager
+from aiocoap.messagemanager import MessageManager
 from aiocoap.pipe import Pipe
-from aiocoap.transports import simplesocketserver, tinydtls_server
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
-from emulator.server.transport import DTLSServerTransport
+from emulator.dtls.coap import DtlsClientInterface, DtlsServerInterface
 
 
-def test_aiocoap_is_the_pinned_version() -> None:
-    assert version("aiocoap") == "0.4.17", "transport.py is written against aiocoap 0.4.17"
-
-
-def test_the_dtls_server_internals_we_use_are_there() -> None:
-    server_class = tinydtls_server.MessageInterfaceTinyDTLSServer
-    assert issubclass(DTLSServerTransport, server_class)
-    assert server_class._serversocket is tinydtls_server._DatagramServerSocketSimpleDTLS
-    # _AddressDTLS keeps its socket as ``_protocol`` and reads ``_server_credentials`` there.
-    address_init = inspect.getsource(tinydtls_server._AddressDTLS.__init__)
-    assert "self._protocol = protocol" in address_init
-    assert "protocol._server_credentials" in address_init
-    assert "authenticated_claims" in inspect.getsource(tinydtls_server._AddressDTLS)
-    # The pool's transport is where the bound address is read.
-    assert "self._transport = transport" in inspect.getsource(
-        simplesocketserver._DatagramServerSocketSimple.connection_made
+def test_message_interface_layering_we_build_is_aiocoaps() -> None:
+    """append_message_interface wires a message interface the way aiocoap's own
+    ``_append_tokenmanaged_messagemanaged_transport`` does."""
+    source = inspect.getsource(Context._append_tokenmanaged_messagemanaged_transport)
+    for line in (
+        "tman = TokenManager(self)",
+        "mman = MessageManager(tman)",
+        "mman.message_interface = transport",
+        "tman.token_interface = mman",
+        "self.request_interfaces.append(tman)",
+    ):
+        assert line in source, line
+    assert issubclass(DtlsServerInterface, interfaces.MessageInterface)
+    assert issubclass(DtlsClientInterface, interfaces.MessageInterface)
+    abstract = interfaces.MessageInterface.__abstractmethods__
+    assert abstract <= {"shutdown", "send", "determine_remote", "recognize_remote"}
+    # Our interfaces hand received messages and errors to the manager by these names.
+    assert callable(MessageManager.dispatch_message) and callable(MessageManager.dispatch_error)
+    assert "recognize_remote(message.remote)" in inspect.getsource(
+        MessageManager.fill_or_recognize_remote
     )
-    # create_server's port offset is why create_bound exists.
-    assert "self._default_port - COAP_PORT" in inspect.getsource(
-        simplesocketserver.MessageInterfaceSimpleServer.create_server
-    )
-
-
-def test_upstream_still_cannot_send_requests_over_its_dtls_server() -> None:
-    """The reason for the patch: upstream recognize_remote only takes plain addresses. When
-    this fails, upstream changed; the patch may no longer be needed."""
-    source = inspect.getsource(simplesocketserver.MessageInterfaceSimpleServer.recognize_remote)
-    assert "isinstance(remote, _Address)" in source
-    assert "recognize_remote" not in vars(tinydtls_server.MessageInterfaceTinyDTLSServer)
-    assert not issubclass(tinydtls_server._AddressDTLS, simplesocketserver._Address)
 
 
 def test_context_and_token_layer_internals_we_use_are_there() -> None:
-    assert callable(Context._append_tokenmanaged_messagemanaged_transport)
     assert callable(Context.find_remote_and_interface)
     request_source = inspect.getsource(tokenmanager.TokenManager.request)
     # send_with_token lends the token manager our token through next_token.

@@ -2,19 +2,16 @@
 
 One aiocoap server context per module (stack-notes.md): its socket sends Register/Update/
 Deregister and receives the server's requests, which a single path-capable root resource
-hands to the sans-I/O client with the whole Uri-Path. DTLS-PSK runs on aiocoap's tinydtls
-transport: credentials are keyed ``coaps://<ip>:<port>/*`` and the connection object is kept
-for as long as the session lives (aiocoap pools DTLS connections weakly).
+hands to the sans-I/O client with the whole Uri-Path. DTLS-PSK runs on our own message
+interface over Mbed TLS (:mod:`emulator.dtls.coap`): the handshake is explicit and bounded
+(a wrong PSK is often dropped silently by the server; the bound turns that into
+``"dtls","failed"``, while a fatal alert or nobody listening fails it at once), the cipher
+suites are the profile's, and the session object is the remote of both directions.
 
-Two things aiocoap 0.4.17 has no public API for, both pinned with tests
-(tests/lwm2m/client/test_aiocoap_contract.py):
-
-- an explicit DTLS handshake with a bound: ``MessageInterfaceTinyDTLS._connection_for_address``
-  starts it, and the connection's ``_startup`` task ends when it is done. A wrong PSK is
-  often dropped silently by the server; the bound turns that into ``"dtls","failed"``.
-- queue mode's sleeping radio: the context's message managers get a filter in front of
-  ``dispatch_message`` that drops requests from a server the device is asleep to, so they
-  are neither acknowledged nor answered (TS 1.0 §7.3).
+One thing aiocoap 0.4 has no public API for, pinned with a test
+(tests/lwm2m/client/test_aiocoap_contract.py): queue mode's sleeping radio. The context's
+message managers get a filter in front of ``dispatch_message`` that drops requests from a
+server the device is asleep to, so they are neither acknowledged nor answered (TS 1.0 §7.3).
 
 And one it gets wrong for many modules in one process: its udp6 socket is bound with
 SO_REUSEPORT, so each context binds a port reserved here (``_reserve_port``) instead of 0.
@@ -41,11 +38,11 @@ from aiocoap.numbers.codes import Code
 from aiocoap.numbers.constants import TransportTuning
 from aiocoap.pipe import Pipe
 
+from emulator.dtls.coap import DtlsClientConnection, DtlsClientInterface
 from emulator.host import ModuleHost
 from emulator.module.events import ModuleEvent
 
 from .client import LwM2MClient
-from .config import COAPS_PORT
 from .events import ClientWork
 from .firmware import DownloadError
 from .messages import (
@@ -128,7 +125,7 @@ class Session:
     scheme: str
     ip: str
     port: int
-    connection: Any = None  # the tinydtls DTLSClientConnection, kept alive while we need it
+    connection: DtlsClientConnection | None = None  # coaps: the DTLS session
     reachable: bool = True
     tokens: set[bytes] = field(default_factory=set)
 
@@ -168,6 +165,7 @@ class CoapAdapter:
             client.settings.coap, reliable=client.settings.coap.confirmable_notifications
         )
         self._context: aiocoap.Context | None = None
+        self._dtls: DtlsClientInterface | None = None
         self._context_lock = asyncio.Lock()
         self._bound_loopback = False
         self._bound: tuple[str, int] | None = None
@@ -263,16 +261,18 @@ class CoapAdapter:
                 return self._context
             family_v6 = ":" in ip
             bind_host = ("::1" if family_v6 else "127.0.0.1") if loopback else "::"
-            transports = ["udp6"]
-            if not aiocoap.defaults.dtls_missing_modules():
-                transports.append("tinydtls")
             port = _reserve_port(bind_host)
             try:
                 context = await aiocoap.Context.create_server_context(
                     self._root,
                     bind=(bind_host, port),
-                    transports=transports,
+                    transports=["udp6"],
                     loggername="quecemu.lwm2m.coap",
+                )
+                self._dtls = await DtlsClientInterface.create(
+                    context,
+                    bind_host=bind_host if loopback else None,
+                    rehandshake_timeout=self.client.settings.timing.dtls_handshake_timeout,
                 )
             except BaseException:
                 _release_port(bind_host, port)
@@ -286,6 +286,7 @@ class CoapAdapter:
     async def _close_context(self) -> None:
         async with self._context_lock:
             context, self._context = self._context, None
+            self._dtls = None
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.shutdown()
@@ -351,47 +352,30 @@ class CoapAdapter:
         session = self._sessions.get(action.server_id)
         error: str | None = None
         try:
-            if session is None or self._context is None:
+            if session is None or self._dtls is None:
                 raise OSError("no session to shake hands on")
-            session.connection = await self._dtls_connect(session, action)
-        except (OSError, RuntimeError, coap_error.Error) as exc:
+            session.connection = await self._dtls.connect(
+                session.ip,
+                session.port,
+                identity=action.identity,
+                key=action.key,
+                cipher_suites=self.client.settings.dtls_cipher_suites,
+                timeout=action.timeout,
+            )
+        except (OSError, ValueError) as exc:  # DtlsHandshakeError and TimeoutError are OSErrors
             error = str(exc) or type(exc).__name__
+        if (
+            session is not None
+            and self._sessions.get(action.server_id) is not session
+            and session.connection is not None
+        ):  # the session was closed while the handshake ran
+            session.connection.close()
+            session.connection = None
         self._report(
             lambda now: self.client.handshake_done(
                 action.server_id, action.attempt, now, error=error
             )
         )
-
-    async def _dtls_connect(self, session: Session, action: Handshake) -> Any:
-        from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
-
-        assert self._context is not None
-        credentials = {"dtls": {"psk": action.key, "client-identity": action.identity}}
-        patterns = [f"{session.base}/*"]
-        if session.port == COAPS_PORT:
-            # aiocoap spells a request to the default port without it (coaps://host/...).
-            host = f"[{session.ip}]" if ":" in session.ip else session.ip
-            patterns.append(f"coaps://{host}/*")
-        self._context.client_credentials.load_from_dict({p: credentials for p in patterns})
-        interface = None
-        for request_interface in self._context.request_interfaces:
-            manager = getattr(request_interface, "token_interface", None)
-            candidate = getattr(manager, "message_interface", None)
-            if isinstance(candidate, MessageInterfaceTinyDTLS):
-                interface = candidate
-        if interface is None:
-            raise RuntimeError("DTLS is not available (DTLSSocket is not installed)")
-        connection = interface._connection_for_address(
-            session.ip, session.port, action.identity, action.key
-        )
-        startup = connection._startup
-        await asyncio.wait({startup}, timeout=action.timeout)
-        if startup.done() and not startup.cancelled() and connection._queue is None:
-            return connection
-        connection.shutdown()
-        if not startup.done():
-            raise TimeoutError(f"no DTLS handshake within {action.timeout:g} s")
-        raise RuntimeError("the server refused the DTLS handshake")
 
     def _close_session(self, server_id: int) -> None:
         session = self._sessions.pop(server_id, None)
@@ -402,8 +386,7 @@ class CoapAdapter:
             if queue is not None:
                 queue.put_nowait((CoapResponse(code=0), True))  # ends the observation quietly
         if session.connection is not None:
-            with contextlib.suppress(Exception):
-                session.connection.shutdown()
+            session.connection.close()
             session.connection = None
 
     # ------------------------------------------------------- client requests
@@ -442,6 +425,8 @@ class CoapAdapter:
         )
         if request.content_format is not None:
             message.opt.content_format = request.content_format
+        if session.connection is not None:
+            message.remote = session.connection  # the session, not a lookup by URI
         return message
 
     # ------------------------------------------------------- server requests

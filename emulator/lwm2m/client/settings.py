@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.dtls.ciphers import DEFAULT_CLIENT_SUITES, mbedtls_names
 from emulator.module.profile import ModuleProfile, ProfileError
 
 # The sub-commands the AT family knows how to run (research §1.2-1.3); a profile picks from these.
@@ -200,6 +201,8 @@ class ClientSettings:
         }
     )
     security_modes: tuple[int, ...] = (0, 3)
+    # DTLS-PSK cipher suites the client offers, in order (IANA names; LwM2M 1.0 §7.1.7).
+    dtls_cipher_suites: tuple[str, ...] = DEFAULT_CLIENT_SUITES
     bindings: tuple[str, ...] = ("U", "UQ", "S", "SQ", "US", "UQS")
     defaults: ConfigDefaults = field(default_factory=ConfigDefaults)
     pdp_cid: int = 1
@@ -260,6 +263,11 @@ class ClientSettings:
                 raise ProfileError(f"{where}: flow {name!r} is a list of URC names")
             flows[name] = tuple(steps)
         formats = _formats(reader, version)
+        suites = reader.str_list("dtls_cipher_suites", DEFAULT_CLIENT_SUITES)
+        try:
+            mbedtls_names(suites)
+        except ValueError as exc:
+            raise ProfileError(f"{where}: dtls_cipher_suites: {exc}") from None
         preferred = reader.integer("preferred_format", 11542)
         if preferred not in formats:
             raise ProfileError(f"{where}: preferred_format {preferred} is not in content_formats")
@@ -268,6 +276,7 @@ class ClientSettings:
             subcommands=subcommands,
             epname_modes=epname_modes,
             security_modes=reader.int_list("security_modes", (0, 3)),
+            dtls_cipher_suites=suites,
             bindings=reader.str_list("bindings", ("U", "UQ", "S", "SQ", "US", "UQS")),
             defaults=defaults,
             pdp_cid=reader.integer("pdp_cid", 1),

@@ -1,7 +1,7 @@
-"""The aiocoap 0.4.17 internals the adapter (emulator/lwm2m/client/coap.py) relies on.
+"""The aiocoap internals the adapter (emulator/lwm2m/client/coap.py) relies on.
 
-If one of these fails after an aiocoap upgrade, the adapter's explicit DTLS handshake or its
-queue-mode filter needs another way in (stack-notes.md: pin the version, notice changes).
+If one of these fails after an aiocoap upgrade, the adapter's queue-mode filter (a wrapper of
+the message managers' ``dispatch_message``) needs another way in.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import asyncio
 import inspect
 
 import aiocoap
-import aiocoap.meta
 from aiocoap.messagemanager import MessageManager
-from aiocoap.transports.tinydtls import DTLSClientConnection, MessageInterfaceTinyDTLS
 
 from emulator.commands.lwm2m import client_for
+from emulator.dtls.coap import DtlsClientInterface
 from emulator.host import ModuleHost
 from emulator.lwm2m.client.coap import CoapAdapter
 from emulator.module.virtual import VirtualModule
@@ -22,34 +21,12 @@ from emulator.module.virtual import VirtualModule
 from .harness import lwm2m_profile
 
 
-def test_version_is_the_pinned_one() -> None:
-    assert aiocoap.meta.version == "0.4.17"
-
-
-def test_tinydtls_connection_internals() -> None:
-    assert callable(MessageInterfaceTinyDTLS._connection_for_address)
-    assert list(inspect.signature(MessageInterfaceTinyDTLS._connection_for_address).parameters) == [
-        "self",
-        "host",
-        "port",
-        "pskId",
-        "psk",
-    ]
-    source = inspect.getsource(DTLSClientConnection.__init__)
-    assert "self._startup = asyncio.ensure_future(self._start())" in source
-    start = inspect.getsource(DTLSClientConnection._start)
-    assert "self._queue = None" in start  # success marker the adapter checks
-    assert callable(DTLSClientConnection.shutdown)
-
-
 def test_message_manager_dispatch_is_an_instance_lookup() -> None:
-    """The queue-mode filter replaces ``dispatch_message`` on the manager instance; both
-    transports reach it through their ``ctx`` (udp6) / ``coaptransport.ctx`` (tinydtls)."""
+    """The queue-mode filter replaces ``dispatch_message`` on the manager instance; udp6
+    reaches it through its ``_ctx`` at call time (our DTLS interface through ``ctx``)."""
     assert callable(MessageManager.dispatch_message)
     udp6 = inspect.getsource(__import__("aiocoap.transports.udp6", fromlist=["x"]))
     assert "self._ctx.dispatch_message(" in udp6
-    dtls = inspect.getsource(DTLSClientConnection._read)
-    assert "self.coaptransport.ctx.dispatch_message(message)" in dtls
 
 
 async def test_server_context_exposes_its_managers() -> None:
@@ -58,13 +35,14 @@ async def test_server_context_exposes_its_managers() -> None:
             raise AssertionError("not used")
 
     context = await aiocoap.Context.create_server_context(
-        Root(), bind=("127.0.0.1", 0), transports=["udp6", "tinydtls"]
+        Root(), bind=("127.0.0.1", 0), transports=["udp6"]
     )
+    await DtlsClientInterface.create(context)
     try:
         managers = [getattr(ri, "token_interface", None) for ri in context.request_interfaces]
         assert all(isinstance(m, MessageManager) for m in managers)
         kinds = {type(m.message_interface).__name__ for m in managers}  # type: ignore[union-attr]
-        assert kinds == {"MessageInterfaceUDP6", "MessageInterfaceTinyDTLS"}
+        assert kinds == {"MessageInterfaceUDP6", "DtlsClientInterface"}
     finally:
         await context.shutdown()
 
