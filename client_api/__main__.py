@@ -39,8 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop (exit status 0) once a URC containing TEXT reached the script's callbacks,"
         ' e.g. \'"ready","successfully"\'',
     )
+    run.add_argument(
+        "--usr",
+        type=Path,
+        metavar="DIR",
+        help="the folder standing for the module's /usr (uos, ql_fs, open());"
+        " default: a folder of this application's own under ~/.cache/quecemu/usr",
+    )
+    run.add_argument(
+        "--uart",
+        action="append",
+        default=[],
+        metavar="N=PORT",
+        type=_uart_mapping,
+        help="machine.UART(N) uses this PC serial port (device path or pyserial URL); repeatable",
+    )
     run.add_argument("-v", "--verbose", action="count", default=0, help="log AT traffic events")
     return parser
+
+
+def _uart_mapping(text: str) -> tuple[int, str]:
+    number, _, port = text.partition("=")
+    if not number.isdigit() or not 0 <= int(number) <= 4 or not port:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected N=PORT with N a UART number 0-4, e.g. 2=/dev/ttyUSB0"
+        )
+    return int(number), port
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 timeout=options.timeout,
                 until_urc=options.until_urc,
                 args=script_args,
+                usr=options.usr,
+                uarts=tuple(options.uart),
             )
         )
     except PortNotConfigured as exc:

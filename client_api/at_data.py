@@ -29,6 +29,7 @@ URC_PREFIXES: tuple[str, ...] = (
     "+QUSIM:",  # Quectel: USIM detected
     "+QIND:",  # Quectel: "SMS DONE", "PB DONE", "csq",...
     "+QIURC:",  # Quectel TCP/IP stack events
+    "+QNTP:",  # Quectel: the result of AT+QNTP, after its OK
     "+CGEV:",  # 27.007 §10.1.19 packet domain events
     "+CTZV:",  # time zone change
     "+CTZE:",

@@ -4,13 +4,17 @@ The script runs as ``__main__`` with the device modules installed
 (:mod:`client_api.quecpython`). On the device an application never ends; here the run
 ends when the script's main code has returned and nothing is left that could still do
 something: no thread it started with ``_thread`` is running and no LwM2M callback is
-registered. ``until_urc`` ends it (status 0) once a URC containing that text has been
-delivered to the script's callbacks; ``timeout`` ends it with status 124.
+registered, no timer or watchdog is running. ``until_urc`` ends it (status 0) once a
+URC containing that text has been delivered to the script's callbacks; ``timeout`` ends
+it with status 124. ``misc.Power.powerDown()`` and an unfed ``machine.WDT`` end it too.
+The module's ``/usr`` is the folder ``usr`` (default: a folder of this application's
+own under the user's cache directory).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import runpy
@@ -24,7 +28,7 @@ from client_api import lwm2m as lwm2m_module
 from client_api.at_session import UrcReceived
 from client_api.channel import AtChannel
 from client_api.ports import close_all, open_channel
-from client_api.quecpython import install, qthread
+from client_api.quecpython import _host, _sandbox, _timers, install, qthread, sys_bus
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,16 @@ class RunOptions:
     timeout: float | None = None
     until_urc: str | None = None
     args: tuple[str, ...] = field(default_factory=tuple)
+    usr: Path | None = None  # the folder standing for the module's /usr
+    uarts: tuple[tuple[int, str], ...] = ()  # (UARTn, PC serial port) pairs
+
+
+def default_usr(script: Path) -> Path:
+    """A folder of the application's own (per script path) under the cache directory."""
+    resolved = script.resolve()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
+    return cache / "quecemu" / "usr" / f"{resolved.stem}-{tag}"
 
 
 class _Finish:
@@ -135,10 +149,16 @@ def _start_watchers(
 
 def _run(options: RunOptions, channel: AtChannel, finish: _Finish) -> int:
     script = options.script.resolve()
-    uninstall = install()
+    _host.settings.usr = options.usr if options.usr is not None else default_usr(script)
+    _host.settings.uarts = dict(options.uarts)
+    _sandbox.reset()
+    _host.set_end_handler(finish.set)
+    uninstall = install(script.parent)
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(script), *options.args]
-    sys.path.insert(0, str(script.parent))
+    # After the PC's own paths: the application's modules never shadow the PC's for
+    # other code; its own imports find them first (client_api.quecpython._appfiles).
+    sys.path.append(str(script.parent))
     try:
         try:
             runpy.run_path(str(script), run_name="__main__")
@@ -163,12 +183,17 @@ def _run(options: RunOptions, channel: AtChannel, finish: _Finish) -> int:
             finish.set(EXIT_INTERRUPTED)
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
+        _timers.stop_all()
+        sys_bus.clear()
+        _host.set_end_handler(None)
         uninstall()
     return finish.status
 
 
 def _idle(channel: AtChannel) -> bool:
-    return qthread.running_count() == 0 and not lwm2m_module.has_callback(channel)
+    return (
+        qthread.running_count() == 0 and not lwm2m_module.has_callback(channel) and not _host.busy()
+    )
 
 
 def _flush() -> None:

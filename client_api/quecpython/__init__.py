@@ -2,7 +2,10 @@
 
 :func:`install` puts them into ``sys.modules`` under their device names (``import net``
 gives :mod:`client_api.quecpython.net`) and makes an ``import`` of a module the host does
-not provide fail with an ImportError that says so and lists what is provided.
+not provide fail with an ImportError that says so and lists what is provided. Given the
+application's folder, it also applies the rule of :mod:`client_api.quecpython._appfiles`
+(built-ins first; the application's own modules before the PC's for its own imports)
+and sends ``open`` in the application's code to the ``/usr`` sandbox.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+from client_api.quecpython._appfiles import APP_PACKAGE, AppFiles, install_open
 
 # device name -> the module that stands in for it
 PROVIDED: dict[str, str] = {
@@ -26,20 +32,27 @@ PROVIDED: dict[str, str] = {
     "dataCall": "client_api.quecpython.datacall",
     "machine": "client_api.quecpython.machine",
     "log": "client_api.quecpython.log",
+    "osTimer": "client_api.quecpython.ostimer",
+    "sys_bus": "client_api.quecpython.sys_bus",
+    "misc": "client_api.quecpython.misc",
+    "pm": "client_api.quecpython.pm",
+    "ql_fs": "client_api.quecpython.ql_fs",
+    "uos": "client_api.quecpython.uos",
+    "ntptime": "client_api.quecpython.ntptime",
+    "ujson": "client_api.quecpython.ujson",
+    "ubinascii": "client_api.quecpython.ubinascii",
+    "uhashlib": "client_api.quecpython.uhashlib",
+    "uzlib": "client_api.quecpython.uzlib",
 }
 # MicroPython's u-modules are subsets of these CPython modules: the full module stands in.
 STDLIB_ALIASES: dict[str, str] = {
-    "ujson": "json",
-    "uos": "os",
     "usys": "sys",
     "ure": "re",
     "ustruct": "struct",
-    "ubinascii": "binascii",
     "ucollections": "collections",
     "uio": "io",
     "uerrno": "errno",
     "urandom": "random",
-    "uhashlib": "hashlib",
 }
 
 ImportFunction = Callable[..., types.ModuleType]
@@ -58,7 +71,7 @@ def not_provided(name: str) -> ModuleNotFoundError:
     )
 
 
-def _guarded_import(original: ImportFunction) -> ImportFunction:
+def _guarded_import(original: ImportFunction, app: AppFiles | None = None) -> ImportFunction:
     def guarded(
         name: str,
         globals: Mapping[str, object] | None = None,
@@ -66,6 +79,13 @@ def _guarded_import(original: ImportFunction) -> ImportFunction:
         fromlist: Sequence[str] = (),
         level: int = 0,
     ) -> types.ModuleType:
+        if app is not None and level == 0 and app.is_app_caller(globals):
+            top = name.partition(".")[0]
+            if top in PROVIDED or top in STDLIB_ALIASES:
+                app.warn_builtin_shadowed(top)
+            elif app.redirect(top):
+                module = original(f"{APP_PACKAGE}.{name}", globals, locals, fromlist, 0)
+                return module if fromlist else sys.modules[f"{APP_PACKAGE}.{top}"]
         try:
             return original(name, globals, locals, fromlist, level)
         except ModuleNotFoundError as exc:
@@ -77,17 +97,29 @@ def _guarded_import(original: ImportFunction) -> ImportFunction:
     return guarded
 
 
-def install() -> Callable[[], None]:
-    """Make the device modules importable; returns a function that undoes it."""
+def install(app_folder: Path | None = None) -> Callable[[], None]:
+    """Make the device modules importable (and, given the application's folder, its
+    module rule and device ``open``); returns a function that undoes it."""
     saved: dict[str, Any] = {}
     for device_name, target in [*PROVIDED.items(), *STDLIB_ALIASES.items()]:
         saved[device_name] = sys.modules.get(device_name)
         sys.modules[device_name] = importlib.import_module(target)
+    builtin_names = frozenset(PROVIDED) | frozenset(STDLIB_ALIASES)
+    app = AppFiles(app_folder, builtin_names) if app_folder is not None else None
+    undo_open: Callable[[], None] | None = None
+    if app is not None:
+        saved[APP_PACKAGE] = sys.modules.get(APP_PACKAGE)
+        sys.modules[APP_PACKAGE] = app.package
+        undo_open = install_open(app)
     original_import = builtins.__import__
-    builtins.__import__ = _guarded_import(original_import)
+    builtins.__import__ = _guarded_import(original_import, app)
 
     def uninstall() -> None:
         builtins.__import__ = original_import
+        if undo_open is not None:
+            undo_open()
+        for key in [k for k in sys.modules if k.startswith(APP_PACKAGE + ".")]:
+            del sys.modules[key]
         for device_name, module in saved.items():
             if module is None:
                 sys.modules.pop(device_name, None)

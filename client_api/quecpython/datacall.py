@@ -4,11 +4,14 @@ State and addresses come from ``AT+QIACT?`` (Quectel: ``+QIACT: <cid>,<state>,<t
 "<ipv4>"][,"<ipv6>"]``), or ``AT+CGACT?`` + ``AT+CGPADDR`` (27.007 §10.1.10, §10.1.14) on
 a module without QIACT. DNS servers come from ``AT+QIDNSCFG=<cid>`` when the module has it.
 ``setCallback`` reports ``(profileID, 0|1)`` from ``+QIURC: "pdpdeact",<cid>`` and
-``+CGEV: ... PDN ACT|DEACT <cid>`` URCs.
+``+CGEV: ... PDN ACT|DEACT <cid>`` URCs. ``getPdpRange()`` is the ``<cid>`` range the
+module lists for ``AT+CGDCONT=?``; ``getApn(simid[, profileIdx])`` the APN of context
+``profileIdx`` (default 1, the default bearer) from ``AT+CGDCONT?``.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -24,6 +27,8 @@ PROVIDED = (
     "setPDPContext",
     "getPDPContext",
     "setCallback",
+    "getPdpRange",
+    "getApn",
 )
 
 PROFILE_IDS = range(1, 16)  # the document says 1-3 but getInfo accepts more
@@ -205,6 +210,29 @@ def setCallback(fun: Callable[[tuple[int, int]], object] | None) -> int:
             channel.add_urc_listener(_on_urc, prefix="+QIURC:")
             channel.add_urc_listener(_on_urc, prefix="+CGEV:")
     return 0
+
+
+def getPdpRange() -> tuple[int, int] | int:
+    """``(min, max)`` profile IDs: the ``(<a>-<b>)`` of ``+CGDCONT: (1-15),"IP",...``."""
+    response = at("AT+CGDCONT=?")
+    for value in response.values("+CGDCONT:") if response is not None else []:
+        match = re.match(r"^\((\d+)-(\d+)\)", value)
+        if match:
+            return (int(match.group(1)), int(match.group(2)))
+    return FAILED
+
+
+def getApn(simid: int, profileIdx: int = 1) -> str | int:
+    """The APN of a defined context (only SIM 0 exists, as the document says); -1 when the
+    context is not defined."""
+    if simid != 0 or profileIdx not in PROFILE_IDS:
+        return FAILED
+    response = at("AT+CGDCONT?")
+    for value in response.values("+CGDCONT:") if response is not None else []:
+        fields = parse_fields(value)
+        if len(fields) >= 3 and fields[0] == profileIdx:
+            return str(fields[2])
+    return FAILED
 
 
 def __getattr__(name: str) -> object:

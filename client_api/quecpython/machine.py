@@ -1,14 +1,18 @@
-"""QuecPython ``machine.Pin`` on virtual GPIOs kept in memory.
+"""QuecPython ``machine``: ``Pin`` and ``ExtInt`` on virtual GPIOs kept in memory,
+``Timer`` and ``WDT`` on host timers, ``RTC`` over ``AT+CCLK`` and ``UART`` over a PC
+serial port (see :mod:`client_api.quecpython.machine_more`).
 
 A test (or a host program) sees and drives the pins through :data:`gpio`:
 ``gpio.level(n)`` is what the script last wrote to an output, ``gpio.drive(n, level)``
-sets what an input reads. Other ``machine`` classes (UART, Timer, I2C...) are not
-provided; using one raises an AttributeError that says so.
+sets what an input reads (and fires ``ExtInt`` callbacks on its edges). Other
+``machine`` classes (I2C, SPI, LCD...) are not provided; using one raises an
+AttributeError that says so.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from client_api.quecpython._support import missing_attribute
@@ -27,6 +31,27 @@ class VirtualGpio:
     def __init__(self) -> None:
         self._pins: dict[int, PinState] = {}
         self._lock = threading.Lock()
+        self._edge_listeners: list[Callable[[int, int], None]] = []
+
+    def add_edge_listener(self, listener: Callable[[int, int], None]) -> Callable[[], None]:
+        """Call ``listener(pin, new_level)`` whenever a pin's level changes."""
+        with self._lock:
+            self._edge_listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._edge_listeners:
+                    self._edge_listeners.remove(listener)
+
+        return remove
+
+    def _changed(self, number: int, before: int, after: int) -> None:
+        if before == after:
+            return
+        with self._lock:
+            listeners = list(self._edge_listeners)
+        for listener in listeners:
+            listener(number, after)
 
     def configure(self, number: int, direction: int, pull: int, level: int) -> None:
         with self._lock:
@@ -44,11 +69,14 @@ class VirtualGpio:
         """Set the level an input pin reads (the outside world pulling the line)."""
         with self._lock:
             state = self._pins.setdefault(number, PinState(direction=0, pull=0, level=0))
-            state.level = 1 if level else 0
+            before, state.level = state.level, 1 if level else 0
+        self._changed(number, before, state.level)
 
     def set_level(self, number: int, level: int) -> None:
         with self._lock:
-            self._pins[number].level = level
+            state = self._pins[number]
+            before, state.level = state.level, level
+        self._changed(number, before, level)
 
     def set_direction(self, number: int, direction: int) -> None:
         with self._lock:
@@ -158,5 +186,16 @@ class Pin:
         return gpio.direction(self._number)
 
 
+from client_api.quecpython.machine_more import (  # noqa: E402 - they use gpio above
+    RTC as RTC,
+)
+from client_api.quecpython.machine_more import UART as UART  # noqa: E402
+from client_api.quecpython.machine_more import WDT as WDT  # noqa: E402
+from client_api.quecpython.machine_more import ExtInt as ExtInt  # noqa: E402
+from client_api.quecpython.machine_more import Timer as Timer  # noqa: E402
+
+PROVIDED = ("Pin", "ExtInt", "Timer", "WDT", "RTC", "UART")
+
+
 def __getattr__(name: str) -> object:
-    raise missing_attribute("machine", name, ["Pin"])
+    raise missing_attribute("machine", name, PROVIDED)

@@ -19,6 +19,18 @@ PROVIDED = (
     "operatorName",
     "getModemFun",
     "setModemFun",
+    "getSignal",
+    "getCellInfo",
+    "getConfig",
+    "getNetMode",
+    "getCi",
+    "getServingCi",
+    "getMcc",
+    "getServingMcc",
+    "getMnc",
+    "getServingMnc",
+    "getLac",
+    "getServingLac",
 )
 
 REGISTERED = (1, 5)  # 27.007 <stat>: registered home / roaming
@@ -133,6 +145,22 @@ def setModemFun(fun: int, rst: int = 0) -> int:
         return FAILED
     command = f"AT+CFUN={fun},{rst}" if rst else f"AT+CFUN={fun}"
     return 0 if at(command, timeout=15.0) is not None else FAILED
+
+
+from client_api.quecpython.net_cells import (  # noqa: E402 - they use operatorName's helpers
+    getCellInfo as getCellInfo,
+)
+from client_api.quecpython.net_cells import getCi as getCi  # noqa: E402
+from client_api.quecpython.net_cells import getConfig as getConfig  # noqa: E402
+from client_api.quecpython.net_cells import getLac as getLac  # noqa: E402
+from client_api.quecpython.net_cells import getMcc as getMcc  # noqa: E402
+from client_api.quecpython.net_cells import getMnc as getMnc  # noqa: E402
+from client_api.quecpython.net_cells import getNetMode as getNetMode  # noqa: E402
+from client_api.quecpython.net_cells import getServingCi as getServingCi  # noqa: E402
+from client_api.quecpython.net_cells import getServingLac as getServingLac  # noqa: E402
+from client_api.quecpython.net_cells import getServingMcc as getServingMcc  # noqa: E402
+from client_api.quecpython.net_cells import getServingMnc as getServingMnc  # noqa: E402
+from client_api.quecpython.net_cells import getSignal as getSignal  # noqa: E402
 
 
 def __getattr__(name: str) -> object:

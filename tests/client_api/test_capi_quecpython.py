@@ -391,11 +391,11 @@ def test_install_provides_device_modules_and_explains_missing_ones(fake: FakeMod
         assert thread_module.RLock is real_thread.RLock  # the stdlib's needs still met
         assert importlib.import_module("ujson").dumps([1]) == "[1]"
         with pytest.raises(ModuleNotFoundError) as missing:
-            builtins.__import__("misc")
+            builtins.__import__("audio")
         text = str(missing.value)
-        assert "'misc'" in text and "does not provide" in text
+        assert "'audio'" in text and "does not provide" in text
         assert "checkNet" in text and "dataCall" in text and "lwm2m" in text
-        assert missing.value.name == "misc"
+        assert missing.value.name == "audio"
     finally:
         uninstall()
     assert sys.modules["_thread"] is real_thread

@@ -105,7 +105,7 @@ def test_port_from_the_environment(fake: FakeModule) -> None:
 def test_missing_module_is_named(fake: FakeModule) -> None:
     done = run(APPS / "imports_missing.py", "--port", fake.url)
     assert done.returncode == 1
-    assert "ModuleNotFoundError: No module named 'misc'" in done.stderr
+    assert "ModuleNotFoundError: No module named 'audio'" in done.stderr
     assert "does not provide it" in done.stderr and "checkNet" in done.stderr
     assert "unreachable" not in done.stdout
 
@@ -141,3 +141,36 @@ def test_in_process_run_restores_argv(fake: FakeModule, app: str) -> None:
     saved = list(sys.argv)
     assert run_script(RunOptions(script=APPS / app, port=fake.url, args=("x",))) == 0
     assert sys.argv == saved
+
+
+# --------------------------------------------------------------- system modules
+def test_builtins_win_and_app_modules_shadow_pc_modules(fake: FakeModule) -> None:
+    done = run(APPS / "shadowing" / "main.py", "--port", fake.url, "--uart", "2=loop://")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "net is the built-in: True",
+        "serial: the application's serial.py",
+        "queue: the application's queue.py",
+        "uart echo: b'ping'",
+    ]
+    assert "the application's" in done.stderr and "net.py is not used" in done.stderr
+    assert "built-in module 'net' comes first" in done.stderr
+
+
+def test_a_running_timer_keeps_the_run_open(fake: FakeModule) -> None:
+    done = run(APPS / "timers_then_idle.py", "--port", fake.url, "--timeout", "30")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "main done\ntick 1\ntick 2\ntick 3\n"
+
+
+def test_an_unfed_watchdog_ends_the_run(fake: FakeModule) -> None:
+    done = run(APPS / "watchdog_unfed.py", "--port", fake.url, "--timeout", "30")
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "armed\n"
+    assert "machine.WDT was not fed for 1 s" in done.stderr
+
+
+def test_bad_uart_option_is_a_usage_error(fake: FakeModule) -> None:
+    done = run(APPS / "prints_and_ends.py", "--port", fake.url, "--uart", "9=/dev/null")
+    assert done.returncode == 2
+    assert "expected N=PORT with N a UART number 0-4" in done.stderr

@@ -1,4 +1,4 @@
 # mypy: ignore-errors
-import misc  # noqa: F401  QuecPython power/ADC module, not provided on the host
+import audio  # noqa: F401  QuecPython audio module, not provided on the host
 
 print("unreachable")

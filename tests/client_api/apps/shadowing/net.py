@@ -1,0 +1,1 @@
+raise RuntimeError("the application's net.py must not be loaded: the built-in comes first")

@@ -1,0 +1,1 @@
+WHO = "the application's queue.py"
