@@ -1,8 +1,9 @@
 # mypy: ignore-errors
 # An application that ships modules named like a QuecPython built-in (net.py) and like
 # PC modules (serial.py, queue.py): QuecPython's net wins, its own serial/queue win.
-import net
 import queue
+
+import net
 import serial
 from machine import UART
 
