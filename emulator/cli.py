@@ -49,6 +49,13 @@ examples:
   quecemu serve --count 3 --link /tmp/ttyQ  links /tmp/ttyQ0 /tmp/ttyQ1 /tmp/ttyQ2
   quecemu serve --tcp 127.0.0.1:0           TCP only, on a port the system picks
   quecemu serve --state-dir ./state         AT&W settings survive a restart
+  quecemu serve --map api.example.com=127.0.0.1 --map 203.0.113.5:1883=127.0.0.1:1883
+                                            the module's sockets, HTTP and MQTT reach local
+                                            test servers under the names the app uses
+
+The module's network reaches only loopback (127.0.0.0/8, ::1) and what --map sends there;
+names not mapped fail with the module's DNS error, unless --allow-external lets the PC's
+resolver and routes answer.
 """
 
 
@@ -146,6 +153,21 @@ def add_serve_parser(subparsers: Any) -> None:
         action="store_true",
         help="fault: hold URCs and send them just before the next command's echo",
     )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="ENTRY",
+        help="virtual network: NAME=ADDR resolves a host name (or *.suffix) to ADDR; "
+        "HOST:PORT=ADDR:PORT sends connections to HOST:PORT (an address or a name) to a local "
+        "peer. Repeatable; adds to the profile's network_map",
+    )
+    parser.add_argument(
+        "--allow-external",
+        action="store_true",
+        help="let the module's traffic leave loopback: unmapped names go to the PC's "
+        "resolver and unmapped destinations are reached as they are (default: refused)",
+    )
     parser.set_defaults(func=run_serve, parser=parser)
 
 
@@ -202,6 +224,8 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         trace_max_bytes=args.trace_max_mb * 1024 * 1024,
         baud=args.baud,
         urc_before_echo=args.urc_before_echo,
+        network_map=tuple(args.map),
+        allow_external=args.allow_external,
     )
 
 

@@ -494,12 +494,17 @@ class Scenario:
     steps: tuple[Step, ...]
     where: Where
     source: str = field(default="")  # the file's path as given
+    # module.map entries (NAME=ADDR, HOST:PORT=ADDR:PORT; may hold ${names}) and
+    # module.allow_external: the in-process module's virtual network (emulator.netmap)
+    network_map: tuple[str, ...] = ()
+    allow_external: bool = False
 
     @property
     def display_name(self) -> str:
         return f"{self.name} {self.title}".strip() if self.title else self.name
 
 
+_MODULE_KEYS: Final = ("profile", "map", "allow_external")
 _TOP_LEVEL: Final = ("name", "title", "description", "module", "vars", "timeout", "steps")
 
 
@@ -601,11 +606,22 @@ class _Parser:
             else DEFAULT_SCENARIO_TIMEOUT
         )
         profile = DEFAULT_PROFILE
+        network_map: tuple[str, ...] = ()
+        allow_external = False
         if "module" in top:
             module = self.mapping(top["module"][1], "'module'")
             for key, (key_node, _) in module.items():
-                if key != "profile":
-                    raise self.fail(key_node, f"'module': unknown key {key!r} (known: profile)")
+                if key not in _MODULE_KEYS:
+                    raise self.fail(
+                        key_node,
+                        f"'module': unknown key {key!r} (known: {', '.join(_MODULE_KEYS)})",
+                    )
+            if "map" in module:
+                network_map = self.network_map(module["map"][1])
+            if "allow_external" in module:
+                allow_external = self.checked(
+                    FieldSpec(_boolean), module["allow_external"][1], "'module.allow_external'"
+                )
             if "profile" in module:
                 profile = self.checked(FieldSpec(_text), module["profile"][1], "'module.profile'")
                 if profile.endswith(".json") and not Path(profile).is_absolute():
@@ -643,7 +659,25 @@ class _Parser:
             steps=steps,
             where=self.where(self.root),
             source=self.file,
+            network_map=network_map,
+            allow_external=allow_external,
         )
+
+    def network_map(self, node: yaml.Node) -> tuple[str, ...]:
+        """``module.map``: NAME=ADDR / HOST:PORT=ADDR:PORT entries, checked unless they use
+        ``${names}`` (those are checked once the runner has substituted them)."""
+        from emulator.netmap import NetworkMapError, parse_entry
+
+        entries = self.checked(FieldSpec(_text_list), node, "'module.map'")
+        items = node.value if isinstance(node, yaml.SequenceNode) else []
+        for entry, item in zip(entries, items, strict=False):
+            if _VARIABLE.search(entry):
+                continue
+            try:
+                parse_entry(entry)
+            except NetworkMapError as exc:
+                raise self.fail(item, f"'module.map': {exc}") from exc
+        return tuple(entries)
 
     def step(self, index: int, node: yaml.Node, known_vars: set[str]) -> Step:
         what = f"step {index}"

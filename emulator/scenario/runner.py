@@ -277,6 +277,7 @@ class _Session:
         self.variables = dict(builtins)
         for name, value in self.scenario.variables.items():
             self.variables[name] = substitute(value, builtins)
+        self._attach_network_map()
         await driver.watch(self.endpoint)
         where = (
             f"in-process {self.module.module.profile.name}"
@@ -292,6 +293,27 @@ class _Session:
             "setup",
             f"module {where} endpoint {self.endpoint}; server {driver.kind} " + " ".join(routes),
         )
+
+    def _attach_network_map(self) -> None:
+        """``module.map`` / ``module.allow_external`` on top of the profile's network map."""
+        from emulator.netmap import NetworkMap, NetworkMapError, attach_network_map
+
+        scenario = self.scenario
+        if not scenario.network_map and not scenario.allow_external:
+            return
+        if self.module is None:
+            raise ScenarioError(
+                "module.map / module.allow_external need the in-process module; "
+                "give the external emulator its own --map / --allow-external"
+            )
+        entries = [substitute_text(entry, self.variables) for entry in scenario.network_map]
+        try:
+            extra = NetworkMap.from_entries(entries, allow_external=scenario.allow_external)
+            network_map = NetworkMap.from_profile(self.module.module.profile).merged(extra)
+        except NetworkMapError as exc:
+            raise ScenarioError(f"module.map: {exc}") from None
+        attach_network_map(self.module.module, network_map)
+        self.rec.line("setup", "network map: " + "; ".join(network_map.describe()))
 
     async def _until_answering(self) -> None:
         """An external module may still be booting (its port is deaf then, as on hardware):

@@ -29,6 +29,7 @@ from emulator.module.nvstore import FileNvStore, MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, ProfileError, load_profile
 from emulator.module.state import derive_imei, is_valid_imei
 from emulator.module.virtual import VirtualModule
+from emulator.netmap import NetworkMap, NetworkMapError, attach_network_map
 from emulator.transport.pacing import BaudPacer
 from emulator.transport.port import Port, PortEvent
 from emulator.transport.pty import PtyPort
@@ -61,6 +62,8 @@ class ServeOptions:
     trace_max_bytes: int = DEFAULT_MAX_BYTES
     baud: int | None = None
     urc_before_echo: bool = False
+    network_map: tuple[str, ...] = ()  # --map entries (NAME=ADDR, HOST:PORT=ADDR:PORT)
+    allow_external: bool = False  # --allow-external: traffic may leave loopback
 
 
 def module_imeis(first: str, count: int) -> list[str]:
@@ -117,6 +120,7 @@ class Emulator:
         self.modules: list[ServedModule] = []
         self.warnings: list[str] = []
         self.trace: TraceWriter | None = None
+        self.network_map = NetworkMap()
         self._started = False
 
     # ---------------------------------------------------------------- prepare
@@ -137,6 +141,12 @@ class Emulator:
             profile = load_profile(opts.profile)
         except ProfileError as exc:
             raise ServeConfigError(str(exc)) from exc
+        try:
+            self.network_map = NetworkMap.from_profile(profile).merged(
+                NetworkMap.from_entries(opts.network_map, allow_external=opts.allow_external)
+            )
+        except NetworkMapError as exc:
+            raise ServeConfigError(f"--map: {exc}") from exc
         imeis = module_imeis(opts.imei or profile.identity.imei, opts.count)
         if opts.state_dir is not None:
             try:
@@ -168,6 +178,7 @@ class Emulator:
         except ValueError as exc:  # a profile naming a command family that cannot load
             raise ServeConfigError(f"profile {profile.name}: {exc}") from exc
         module.engine.urc_before_echo = self.options.urc_before_echo
+        attach_network_map(module, self.network_map)
         host = ModuleHost(module)
         host.load_family_services()
         return ServedModule(index=index, imei=imei, profile=profile, host=host)
