@@ -19,6 +19,20 @@ FINAL_RESULT_PREFIXES: tuple[str, ...] = ("+CME ERROR:", "+CMS ERROR:", "CONNECT
 
 # Lines a Quectel module sends unsolicited. A line is a URC when it starts with one of the
 # prefixes or equals one of the whole lines; everything else is part of a response.
+# V.250 §5.7.1 numeric result codes (ATV0): the module sends ``<code><CR>`` (no LF) where
+# ATV1 sends ``<CR><LF><text><CR><LF>``. Information text stays ``<text><CR><LF>``, and
+# +CME ERROR / +CMS ERROR lines keep their text form.
+NUMERIC_RESULT_CODES: dict[str, str] = {
+    "0": "OK",
+    "1": "CONNECT",
+    "2": "RING",
+    "3": "NO CARRIER",
+    "4": "ERROR",
+    "6": "NO DIALTONE",
+    "7": "BUSY",
+    "8": "NO ANSWER",
+}
+
 URC_PREFIXES: tuple[str, ...] = (
     "+QLWURC:",  # LwM2M client events (research §2)
     "+CEREG:",  # EPS registration, 27.007 §10.1.22 (ambiguous: see UNSOLICITED_FORMS)

@@ -25,6 +25,14 @@ Sorting lines while a command is in flight:
   could be the answer is held, with what follows it, until the echo (then it preceded the
   echo: not the answer) or the final result code (then the echo is off) decides.
 * A final result code ends the command; other lines are its information text.
+
+Numeric result codes (ATV0, V.250 §5.7.1): the module then ends a command with
+``<code><CR>`` and no LF, information text with ``<CR><LF>``. A line of one result-code
+digit ended by a bare CR is that code (``0`` is ``OK``, ``4`` ``ERROR``, ``2`` ``RING``...);
+the same digit ended by CR LF is text. When a chunk of input ends right after such a CR,
+the LF cannot be seen yet: the line is taken as the code unless the module is known to be
+in verbose mode (then an LF must follow, and the line waits for it). Which mode the module
+is in is learnt from the final result codes themselves.
 """
 
 from __future__ import annotations
@@ -33,7 +41,13 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from client_api.at_data import DEFAULT_URCS, UrcTable, is_final_result
+from client_api.at_data import (
+    DEFAULT_URCS,
+    FINAL_RESULT_LINES,
+    NUMERIC_RESULT_CODES,
+    UrcTable,
+    is_final_result,
+)
 
 CR = 0x0D
 LF = 0x0A
@@ -105,6 +119,7 @@ class CommandShape:
 
     response_prefixes: frozenset[str]  # '+CEREG:' for AT+CEREG?
     echo_effect: EchoEffect
+    changes_verbose: bool = False  # ATV, ATZ or AT&F: result codes may change form
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
@@ -125,7 +140,13 @@ def _split_outside_quotes(text: str, separator: str) -> list[str]:
 
 def _basic_echo_effect(basic: str) -> EchoEffect:
     """Scan V.250 basic commands (``E0``, ``V1``, ``&F``, ``S3=13``...) for echo changes."""
+    return _basic_effects(basic)[0]
+
+
+def _basic_effects(basic: str) -> tuple[EchoEffect, bool]:
+    """The echo effect, and whether the result-code form may change (ATV, ATZ, AT&F)."""
     effect: EchoEffect = UNCHANGED
+    verbose = False
     index = 0
     while index < len(basic):
         letter = basic[index].upper()
@@ -147,7 +168,10 @@ def _basic_echo_effect(basic: str) -> EchoEffect:
             effect = digits == "1"
         elif letter in ("Z", "&F"):
             effect = None
-    return effect
+            verbose = True
+        elif letter == "V":
+            verbose = True
+    return effect, verbose
 
 
 def describe_command(command: str) -> CommandShape:
@@ -155,6 +179,7 @@ def describe_command(command: str) -> CommandShape:
     body = command[2:]
     prefixes: set[str] = set()
     effect: EchoEffect = UNCHANGED
+    changes_verbose = False
     for part in _split_outside_quotes(body, ";"):
         text = part.strip()
         cut = len(text)
@@ -164,13 +189,18 @@ def describe_command(command: str) -> CommandShape:
                 cut = min(cut, position)
         basic, extended = text[:cut], text[cut:]
         if basic:
-            basic_effect = _basic_echo_effect(basic)
+            basic_effect, verbose = _basic_effects(basic)
             if not isinstance(basic_effect, _Unchanged):
                 effect = basic_effect
+            changes_verbose = changes_verbose or verbose
         match = _EXTENDED_NAME.match(extended)
         if match and len(match.group(0)) > 1:
             prefixes.add(match.group(0).upper() + ":")
-    return CommandShape(response_prefixes=frozenset(prefixes), echo_effect=effect)
+    return CommandShape(
+        response_prefixes=frozenset(prefixes),
+        echo_effect=effect,
+        changes_verbose=changes_verbose,
+    )
 
 
 def check_command_line(command: str) -> None:
@@ -202,9 +232,13 @@ class AtSession:
     max_line: int = DEFAULT_MAX_LINE
     # Whether the module echoes: None until observed (or after ATZ / a timeout).
     echo_expected: bool | None = None
+    # Whether result codes are verbose (ATV1, the factory setting) or numeric (ATV0):
+    # learnt from each final result code; None when unknown.
+    verbose_expected: bool | None = None
 
     _buffer: bytearray = field(default_factory=bytearray)
     _overflowing: int = 0  # bytes dropped from the current overlong line
+    _after_cr: str | None = None  # a result-code digit line ended by CR: is an LF next?
     _in_flight: _InFlight | None = None
     _events: deque[SessionEvent] = field(default_factory=deque)
 
@@ -222,10 +256,18 @@ class AtSession:
             timeout=timeout,
             deadline=now + timeout,
         )
+        if self._in_flight.shape.changes_verbose:
+            self.verbose_expected = None  # its own final result code tells the new form
         return command.encode("ascii") + b"\r"
 
     def receive_data(self, data: bytes, now: float) -> None:
         for byte in data:
+            if self._after_cr is not None:
+                line, self._after_cr = self._after_cr, None
+                if byte == LF:
+                    self._text_line(line, now)  # <CR><LF>: text, e.g. an answer "0"
+                    continue
+                self._numeric_line(line, now)  # a bare <CR>: a numeric result code
             if byte in (CR, LF):
                 if self._overflowing:
                     self._events.append(
@@ -237,15 +279,26 @@ class AtSession:
                 if self._buffer:
                     line = self._buffer.decode("utf-8", "replace")
                     self._buffer.clear()
-                    self._handle_line(line, now)
+                    if byte == CR and line in NUMERIC_RESULT_CODES:
+                        self._after_cr = line
+                    else:
+                        self._text_line(line, now)
                 continue
             if self._overflowing or len(self._buffer) >= self.max_line:
                 self._overflowing += 1 + len(self._buffer)
                 self._buffer.clear()
                 continue
             self._buffer.append(byte)
+        if self._after_cr is not None and self.verbose_expected is not True:
+            line, self._after_cr = self._after_cr, None
+            self._numeric_line(line, now)
 
     def handle_timer(self, now: float) -> None:
+        in_flight = self._in_flight
+        if self._after_cr is not None and in_flight is not None and now >= in_flight.deadline:
+            # No LF came after all: it was a numeric result code.
+            line, self._after_cr = self._after_cr, None
+            self._numeric_line(line, now)
         command = self._in_flight
         if command is not None and now >= command.deadline:
             self._in_flight = None
@@ -267,6 +320,7 @@ class AtSession:
         """
         self._buffer.clear()
         self._overflowing = 0
+        self._after_cr = None
         self.echo_expected = None
         command = self._in_flight
         self._in_flight = None
@@ -284,6 +338,16 @@ class AtSession:
         return self._in_flight.command if self._in_flight is not None else None
 
     # ---------------------------------------------------------------------- lines
+    def _numeric_line(self, code: str, now: float) -> None:
+        """``<code><CR>``: the module is in ATV0; the code stands for its verbose text."""
+        self.verbose_expected = False
+        self._handle_line(NUMERIC_RESULT_CODES[code], now)
+
+    def _text_line(self, line: str, now: float) -> None:
+        if line in FINAL_RESULT_LINES and self._in_flight is not None:
+            self.verbose_expected = True  # "OK" in words: ATV1
+        self._handle_line(line, now)
+
     def _handle_line(self, line: str, now: float) -> None:
         command = self._in_flight
         if command is None:
@@ -293,7 +357,10 @@ class AtSession:
             else:
                 self._events.append(StrayLine(line=line, reason="no command in flight"))
             return
-        if not command.echo_seen and line == command.command:
+        # With echo known off, a line equal to the command is part of the answer (AT+CLAC
+        # lists "AT+CLAC").
+        echo_possible = self.echo_expected is not False
+        if not command.echo_seen and echo_possible and line == command.command:
             command.echo_seen = True
             self.echo_expected = True
             # Nothing before the echo is the answer (the module answers after echoing).

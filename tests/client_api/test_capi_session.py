@@ -255,3 +255,89 @@ def test_describe_command(command: str, prefixes: set[str], effect: object) -> N
         assert type(shape.echo_effect).__name__ == "_Unchanged"
     else:
         assert shape.echo_effect is effect
+
+
+# ---------------------------------------------------------------- ATV0: numeric result codes
+def test_atv0_itself_answers_with_a_numeric_ok() -> None:
+    got = run("ATV0", b"ATV0\r0\r")
+    assert got[0] == [completed("ATV0", ())]
+
+
+@pytest.mark.parametrize("echo", [True, False])
+def test_numeric_ok_ends_a_command_and_text_keeps_its_lines(echo: bool) -> None:
+    reply = (b"AT+CSQ\r" if echo else b"") + b"+CSQ: 24,99\r\n0\r"
+    got = run("AT+CSQ", reply)
+    assert got[0] == [completed("AT+CSQ", ("+CSQ: 24,99",))]
+
+
+def test_numeric_error_and_cme_error_lines() -> None:
+    assert run("AT+NOPE", b"AT+NOPE\r4\r")[0] == [completed("AT+NOPE", (), "ERROR")]
+    got = run("AT+CPIN?", b"AT+CPIN?\r+CME ERROR: 10\r\n")
+    assert got[0] == [completed("AT+CPIN?", (), "+CME ERROR: 10")]
+
+
+def test_a_digit_line_ended_by_cr_lf_is_text_not_a_result_code() -> None:
+    """A one-digit answer (e.g. ``ATS0?``) ends with CR LF, its result code with a bare CR.
+    (Split between that CR and LF in numeric mode, the CR decides: see the module doc.)"""
+    for verbose in (None, False):
+        session = AtSession(verbose_expected=verbose)
+        session.send_command("ATS0?", now=0.0, timeout=1.0)
+        session.receive_data(b"ATS0?\r0\r\n0\r", now=0.5)
+        assert events(session) == [completed("ATS0?", ("0",))]
+    session = AtSession(echo_expected=False, verbose_expected=True)
+    session.send_command("ATS0?", now=0.0, timeout=1.0)
+    for byte in b"\r\n0\r\n\r\nOK\r\n":  # verbose known: the LF is awaited
+        session.receive_data(bytes([byte]), now=0.5)
+    assert events(session) == [completed("ATS0?", ("0",))]
+
+
+def test_the_form_is_learnt_from_the_finals() -> None:
+    session = AtSession()
+    session.send_command("ATV0", now=0.0, timeout=1.0)
+    session.receive_data(b"ATV0\r0\r", now=0.1)
+    assert events(session) == [
+        CommandCompleted(command="ATV0", lines=(), final="OK", completed_at=0.1)
+    ]
+    assert session.verbose_expected is False
+    session.send_command("ATV1", now=0.2, timeout=1.0)
+    session.receive_data(b"ATV1\r\r\nOK\r\n", now=0.3)
+    assert [e.final for e in events(session) if isinstance(e, CommandCompleted)] == ["OK"]
+    assert session.verbose_expected is True
+    # Verbose now: a digit line whose LF has not arrived yet waits for it.
+    session.send_command("ATS0?", now=0.4, timeout=1.0)
+    session.receive_data(b"ATS0?\r\r\n0\r", now=0.5)
+    assert events(session) == []
+    session.receive_data(b"\n\r\nOK\r\n", now=0.6)
+    assert events(session) == [
+        CommandCompleted(command="ATS0?", lines=("0",), final="OK", completed_at=0.6)
+    ]
+
+
+def test_numeric_ring_without_a_command_is_a_urc() -> None:
+    session = AtSession(verbose_expected=False)
+    session.receive_data(b"2\r", now=0.1)
+    assert events(session) == [UrcReceived(line="RING", prefix="RING", received_at=0.1)]
+
+
+def test_urcs_in_numeric_mode_keep_their_text() -> None:
+    got = run("AT+CSQ", b'AT+CSQ\r+QLWURC: "ready","successfully",1000\r\n+CSQ: 5,99\r\n0\r')
+    assert got[0] == [urc(READY, "+QLWURC:"), completed("AT+CSQ", ("+CSQ: 5,99",))]
+
+
+def test_a_lost_lf_is_settled_at_the_deadline() -> None:
+    session = AtSession(verbose_expected=True)
+    session.send_command("AT", now=0.0, timeout=1.0)
+    session.receive_data(b"AT\r0\r", now=0.1)  # verbose assumed: waits for an LF
+    assert events(session) == []
+    session.handle_timer(1.0)
+    assert events(session) == [
+        CommandCompleted(command="AT", lines=(), final="OK", completed_at=1.0)
+    ]
+
+
+def test_with_echo_off_a_line_equal_to_the_command_is_the_answer() -> None:
+    """AT+CLAC lists every command with its AT prefix (27.007 §8.37), itself included."""
+    got = run("AT+CLAC", b"\r\nAT+CGMI\r\nAT+CLAC\r\nAT+CSQ\r\n\r\nOK\r\n", echo=False)
+    assert got[0] == [completed("AT+CLAC", ("AT+CGMI", "AT+CLAC", "AT+CSQ"))]
+    got = run("AT+CLAC", b"AT+CLAC\r\r\nAT+CGMI\r\nAT+CLAC\r\n\r\nOK\r\n", echo=True)
+    assert got[0] == [completed("AT+CLAC", ("AT+CGMI", "AT+CLAC"))]
