@@ -310,6 +310,8 @@ class LwM2MClient:
         boot) waits for the network instead of failing without it."""
         self._now = now
         try:
+            if self._retry_now(now):
+                return
             if self.running:
                 raise OperationNotAllowed("the LwM2M client is already running")
             accounts = self._accounts()
@@ -326,6 +328,20 @@ class LwM2MClient:
             self._bring_up(now)
         finally:
             self._settle()
+
+    def _retry_now(self, now: float) -> bool:
+        """``AT+QLWREG`` while every link only waits for its next login attempt: try now."""
+        links = list(self._links.values())
+        if (
+            not links
+            or not self._network_up
+            or not all(li.phase is Phase.FAILED and li.retry_at is not None for li in links)
+        ):
+            return False
+        for link in links:
+            link.retry_at = None
+            self._connect(link, link.goal, now)
+        return True
 
     def _accounts(self) -> list[SecurityEntry]:
         """The servers to work with: the DM servers, or the bootstrap server if there is none."""
@@ -363,6 +379,7 @@ class LwM2MClient:
         if link.phase in (Phase.REGISTERED, Phase.UPDATING) and link.session_open:
             self._forget_requests(link)
             link.go(Phase.DEREGISTERING)
+            self.observations.cancel_all(short_server_id=link.ssid)  # none after the DELETE
             if link.asleep:
                 link.asleep = False
                 self._act(SetReachable(server_id=link.server_id, reachable=True))
@@ -637,6 +654,10 @@ class LwM2MClient:
         assert link.server is not None
         self._urc("registering")
         link.go(Phase.REGISTERING)
+        if link.location:
+            # A new registration voids the old one's observations (the server forgets them
+            # too); the server observes again once it sees the Register.
+            self.observations.cancel_all(short_server_id=link.ssid)
         link.location = ()
         link.send_lifetime = link.send_binding = link.send_objects = False
         version = self.settings.lwm2m_version
@@ -808,16 +829,17 @@ class LwM2MClient:
         self._settle()
 
     def _update_lost(self, link: ServerLink, now: float) -> None:
-        """The server is gone: reconnect (a fresh Register) after the Disable Timeout (the
-        QuecPython document: "time interval before the next connection after disconnection")."""
+        """The server is gone (an Update unanswered, or answered 5.xx): the registration is
+        lost; register afresh after the reconnection back-off (see :meth:`_retry_later`)."""
         assert link.server is not None
         self._urc("update", ok=False, ssid=link.ssid)
         self._drop_session(link)
-        link.go(Phase.WAITING)
         link.clear_timers()
+        link.go(Phase.FAILED)
         link.location = ()
         link.goal = Goal.REGISTER
-        link.retry_at = now + link.server.disable_timeout
+        self.observations.cancel_all(short_server_id=link.ssid)  # they died with the registration
+        self._retry_later(link, now)
 
     def _deregistered(self, link: ServerLink, *, ok: bool, now: float) -> None:
         self._urc("deregister", ssid=link.ssid, code=0 if ok else 1)
@@ -831,19 +853,32 @@ class LwM2MClient:
         self.observations.cancel_all(short_server_id=link.ssid)
 
     def _fail(self, link: ServerLink, now: float) -> None:
-        """Login failed (stat 4). "maxreconntime" <first>,<max>,<total>: retry after <first>
-        seconds, doubling up to <max>, for at most <total> seconds (0: no retry) [inferred]."""
+        """Login failed (stat 4 until the next attempt starts); a retry follows the back-off."""
         self._drop_session(link)
         link.clear_timers()
         link.go(Phase.FAILED)
+        self._retry_later(link, now)
+
+    def _retry_later(self, link: ServerLink, now: float) -> None:
+        """Schedule the next login after a failure (our reading of ``"maxreconntime"``
+        <first>,<max>,<total>, whose fields Quectel does not describe [inferred]): wait <first>
+        seconds, doubling after each failure, never longer than <max> nor than the server's
+        Disable Timeout ("time interval before the next connection after disconnection",
+        QuecPython document); give up (stat 4 for good) once <total> seconds have passed since
+        the first failure of the run, never when <total> is 0 (the factory value)."""
         first, longest, total = self.config.maxreconntime
         if link.failures_since is None:
             link.failures_since = now
         link.failures += 1
-        if total > 0:
-            wait = min(first * 2 ** (link.failures - 1), longest)
-            if now + wait <= link.failures_since + total:
-                link.retry_at = now + wait
+        wait = min(first * 2 ** min(link.failures - 1, 20), longest)
+        if link.server is not None:
+            wait = min(wait, link.server.disable_timeout)
+        if total == 0 or now + wait <= link.failures_since + total:
+            link.retry_at = now + wait
+        else:
+            log.info(
+                "server %s: no more login attempts (maxreconntime %ss spent)", link.ssid, total
+            )
 
     def _drop_session(self, link: ServerLink) -> None:
         self._forget_requests(link)

@@ -8,10 +8,14 @@ interface over Mbed TLS (:mod:`emulator.dtls.coap`): the handshake is explicit a
 ``"dtls","failed"``, while a fatal alert or nobody listening fails it at once), the cipher
 suites are the profile's, and the session object is the remote of both directions.
 
-One thing aiocoap 0.4 has no public API for, pinned with a test
-(tests/lwm2m/client/test_aiocoap_contract.py): queue mode's sleeping radio. The context's
-message managers get a filter in front of ``dispatch_message`` that drops requests from a
-server the device is asleep to, so they are neither acknowledged nor answered (TS 1.0 §7.3).
+What aiocoap 0.4 has no public API for is pinned with tests
+(tests/lwm2m/client/test_aiocoap_contract.py, test_observe_end_wire.py). For queue mode's sleeping
+radio the context's message managers get a filter in front of ``dispatch_message`` that drops
+requests from a server the device is asleep to, so they are neither acknowledged nor answered
+(TS 1.0 §7.3). The same filter sees an RST that answers a notification (RFC 7641 §3.6: the
+server lost interest; aiocoap matches RSTs only to confirmable exchanges and drops the rest),
+and the transport's ``send`` is wrapped to note each notification's message ID, so the RST
+ends the right observation.
 
 And one it gets wrong for many modules in one process: its udp6 socket is bound with
 SO_REUSEPORT, so each context binds a port reserved here (``_reserve_port``) instead of 0.
@@ -20,6 +24,7 @@ SO_REUSEPORT, so each context binds a port reserved here (``_reserve_port``) ins
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import ipaddress
@@ -36,6 +41,7 @@ from aiocoap import error as coap_error
 from aiocoap.blockwise import Block1Spool, Block2Cache
 from aiocoap.numbers.codes import Code
 from aiocoap.numbers.constants import TransportTuning
+from aiocoap.numbers.types import RST
 from aiocoap.pipe import Pipe
 
 from emulator.dtls.coap import DtlsClientConnection, DtlsClientInterface
@@ -65,6 +71,7 @@ from .settings import CoapTuning
 log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = 300.0  # seconds for a whole firmware package
+MAX_NOTED_NOTIFICATIONS = 256  # recent notification message IDs kept for matching an RST
 
 
 def _tuning(settings: CoapTuning, *, reliable: bool | None = None) -> TransportTuning:
@@ -78,6 +85,14 @@ def _tuning(settings: CoapTuning, *, reliable: bool | None = None) -> TransportT
         reliability = reliable
 
     return ProfileTuning()
+
+
+def _peer(remote: Any) -> object:
+    """A hashable key for the peer of a message (its socket address; else the object)."""
+    sockaddr = getattr(remote, "sockaddr", None)
+    if sockaddr is not None:
+        return (_plain_ip(str(sockaddr[0])), sockaddr[1])
+    return remote
 
 
 def _plain_ip(address: str) -> str:
@@ -171,6 +186,10 @@ class CoapAdapter:
         self._bound: tuple[str, int] | None = None
         self._sessions: dict[int, Session] = {}
         self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
+        #: (peer, message ID) of recent notifications → their token, for an RST (bounded).
+        self._notified: collections.OrderedDict[tuple[object, int], bytes] = (
+            collections.OrderedDict()
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._download: asyncio.Task[None] | None = None
         self._root = _Root(self)
@@ -301,10 +320,29 @@ class CoapAdapter:
             if manager is None or dispatch is None:
                 continue
             manager.dispatch_message = functools.partial(self._dispatch_unless_asleep, dispatch)
+            transport = getattr(manager, "message_interface", None)
+            send = getattr(transport, "send", None)
+            if transport is not None and send is not None:
+                transport.send = functools.partial(self._send_noting_notifications, send)
+
+    def _send_noting_notifications(
+        self, send: Callable[[aiocoap.Message], None], message: aiocoap.Message
+    ) -> None:
+        if message.opt.observe is not None and message.code.is_response() and message.mid:
+            self._notified[(_peer(message.remote), message.mid)] = bytes(message.token)
+            while len(self._notified) > MAX_NOTED_NOTIFICATIONS:
+                self._notified.popitem(last=False)
+        send(message)
 
     def _dispatch_unless_asleep(
         self, dispatch: Callable[[aiocoap.Message], None], message: aiocoap.Message
     ) -> None:
+        if message.mtype is RST and message.code is Code.EMPTY:
+            token = self._notified.pop((_peer(message.remote), message.mid), None)
+            queue = self._notifications.get(token) if token is not None else None
+            if queue is not None:
+                log.debug("RST to a notification: observation %s ends", token)
+                queue.put_nowait((CoapResponse(code=0), False))  # ended by the server
         if message.code.is_request():
             session = self._session_of(message.remote)
             if session is not None and not session.reachable:
@@ -482,7 +520,8 @@ class CoapAdapter:
             while True:
                 response, last = await queue.get()
                 if response.code == 0:
-                    ended_here = True  # the session closed: no more notifications
+                    # last: the session closed (the client knows); else an RST (tell it).
+                    ended_here = last
                     return
                 message = _to_message(response)
                 message.transport_tuning = self._notify_tuning

@@ -161,8 +161,10 @@ class Operations:
                     content_format=int(fmt),
                     observe=True,
                 )
-            if request.observe == 1:
-                self.observations.cancel(request.token)  # RFC 7641 §3.6
+            if request.token:
+                # RFC 7641 §3.6 (Observe 1) and §4.1: a GET on an observation's token that does
+                # not register again ends that observation.
+                self.observations.cancel(request.token)
             content = store.read(path)
             return CoapResponse(
                 code=CONTENT, payload=self.encode(content, path, fmt), content_format=int(fmt)

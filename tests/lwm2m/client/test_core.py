@@ -135,20 +135,26 @@ def test_update_lost_reconnects_after_disable_timeout() -> None:
     assert rig.stat() == 2
 
 
-def test_register_failure_is_login_failed() -> None:
+def test_register_failure_is_login_failed_then_retried() -> None:
     rig = Rig()
-    rig.configure()
+    rig.configure()  # disable timeout 30 s
     rig.at("AT+QLWREG")
     rig.prepared()
     rig.fail()  # RFC 7252 retransmissions exhausted
     assert rig.urcs()[-1] == '+QLWURC: "ready","failed",1000'
     assert rig.stat() == 4
-    rig.advance(3600)
-    assert not rig.has(PrepareSession)  # maxreconntime total 0: no retry by itself
-    assert rig.at("AT+QLWREG") == ["OK"]  # the host may try again
+    rig.advance(29.0)
+    assert not rig.has(PrepareSession)
+    rig.advance(1.5)  # factory maxreconntime 30,3600,0: a retry after 30 s, never giving up
     rig.prepared()
+    assert rig.stat() == 1
     rig.respond(0x84)  # 4.04 from the server: rejected
     assert rig.urcs()[-1] == '+QLWURC: "ready","failed",1000'
+    assert rig.stat() == 4
+    assert rig.at("AT+QLWREG") == ["OK"]  # the host need not wait for the back-off
+    rig.prepared()
+    rig.respond(CREATED, ("rd", "r1"))
+    assert rig.stat() == 2
 
 
 def test_maxreconntime_retries_with_backoff() -> None:
