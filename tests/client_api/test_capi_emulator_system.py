@@ -1,0 +1,71 @@
+"""QuecPython system modules against the real emulator (`quecemu serve --link`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from capi_emulator import Emulator
+
+APPS = Path(__file__).parent / "apps"
+RUN_LIMIT = 120  # seconds a run may take before the test fails (it never should)
+
+
+# ------------------------------------------------------------------ system modules
+def test_system_app_runs_twice_against_the_emulator(tmp_path: Path) -> None:
+    """A QuecPython-style application using osTimer, sys_bus, ql_fs/uos/open on /usr,
+    machine.RTC and the net/dataCall/pm getters, run unmodified twice in a row against
+    `quecemu serve` over a real pty: the second run finds what the first left in /usr."""
+    emu = Emulator(tmp_path)
+    usr = tmp_path / "usr"
+    try:
+        for boot in (1, 2):
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "client_api",
+                    "run",
+                    str(APPS / "system_app.py"),
+                    "--port",
+                    str(emu.link),
+                    "--usr",
+                    str(usr),
+                    "--timeout",
+                    "60",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=RUN_LIMIT,
+            )
+            assert done.returncode == 0, done.stderr
+            lines = [line for line in done.stdout.splitlines() if line.startswith("[system_app]")]
+            expected_head = [
+                "[system_app] network stage=3 state=1",
+                f"[system_app] boot {boot}",
+                f"[system_app] boot.log lines {boot}",
+                "[system_app] usr files ['boot.log', 'system_app.json']",
+                "[system_app] rtc set 0",
+                "[system_app] rtc now 2030-01-02 week 3 03:04",
+                "[system_app] serving mcc 460 mnc 0 ci B2C3D41 lac 5A1F",
+                "[system_app] lte rssi -65 rsrp -85 rsrq -9 sinr 15",
+                "[system_app] net mode (0, '460', '00', 7) config (6, True)",
+                "[system_app] apn cmnet pdp range (1, 15)",
+                "[system_app] psm set True read [1, 1, 1, 0, 5]",
+            ]
+            assert lines[: len(expected_head)] == expected_head, done.stdout
+            vbatt = lines[len(expected_head)]
+            assert re.fullmatch(
+                r"\[system_app\] vbatt (\d+|unsupported: misc\.Power\.getVbatt: .*AT\+CBC.*)",
+                vbatt,
+            ), vbatt
+            assert lines[len(expected_head) + 1 :] == [
+                f"[system_app] signal/report {n} csq 24" for n in (1, 2, 3)
+            ], done.stdout
+            assert "INFO:system_app:reporter started" in done.stderr
+        assert json.loads((usr / "system_app.json").read_text())["boots"] == 2
+    finally:
+        emu.stop()
