@@ -151,6 +151,9 @@ def test_builtins_win_and_app_modules_shadow_pc_modules(fake: FakeModule) -> Non
         "net is the built-in: True",
         "serial: the application's serial.py",
         "queue: the application's queue.py",
+        "from serial: the application's serial.py",
+        "json: the application's json package / the application's json package",
+        'ujson still works: {"a": 1}',
         "uart echo: b'ping'",
     ]
     assert "the application's" in done.stderr and "net.py is not used" in done.stderr

@@ -1,0 +1,1 @@
+from .codec import VERSION  # noqa: F401  a relative import inside the application's package

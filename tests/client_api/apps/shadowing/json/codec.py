@@ -1,0 +1,1 @@
+VERSION = "the application's json package"
