@@ -68,8 +68,10 @@ examples:
                                                    then visible in `ps`: prefer the above)
   quecemu server --bootstrap :5783 --bootstrap-config dev1=coap://127.0.0.1:5683
   quecemu server --observe /3/0/13                 observe that path on every client
+  quecemu server --http 127.0.0.1:8080             + Leshan's REST API, events, web page
 """
 
+HTTP_TOKEN_ENV = "QUECEMU_HTTP_TOKEN"
 PSK_HELP = (
     "endpoint PSK, EP=IDENTITY:HEXKEY (repeatable); that endpoint must use DTLS. Command-line "
     "arguments are visible to every user (ps, /proc): prefer --psk-file or $QUECEMU_PSK"
@@ -254,6 +256,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--awake-time", type=positive_float, default=DEFAULT_AWAKE_TIME, metavar="SECONDS",
         help=f"how long a queue-mode client stays reachable (default {DEFAULT_AWAKE_TIME:g})",
     )  # fmt: skip
+    parser.add_argument(
+        "--http", type=address, default=None, metavar="HOST:PORT",
+        help="serve Leshan's demo REST API, its events (SSE) and a web page there "
+        "(loopback unless a token is set)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--http-token", default=None, metavar="TOKEN",
+        help=f"bearer token the HTTP API requires (default: ${HTTP_TOKEN_ENV} if set)",
+    )  # fmt: skip
 
 
 def add_subparser(subparsers: Any) -> argparse.ArgumentParser:
@@ -395,6 +406,7 @@ async def _observe(server: LwM2MServer, endpoint: str, paths: Sequence[LwM2MPath
     for path in paths:
         try:
             await server.observe(endpoint, path)
+            _say(f"observing {endpoint} {path}")
         except (ServerApiError, ValueError) as exc:
             _say(f"observe {endpoint} {path} failed: {exc}")
 
@@ -421,9 +433,16 @@ async def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     observers: set[asyncio.Task[None]] = set()
+    http: Any = None
     try:
         for name in server.listeners:
             _say(f"listening {name} {server.uri(name)}")
+        if args.http is not None:
+            from .http import start_http  # aiohttp is loaded only when asked for
+
+            token = args.http_token or os.environ.get(HTTP_TOKEN_ENV) or None
+            http = await start_http(server, *args.http, token=token)
+            _say(f"listening http {http.url}")
         _say("ready")
         with server.subscribe() as events:
             stopping = asyncio.ensure_future(stop.wait())
@@ -447,6 +466,8 @@ async def serve(args: argparse.Namespace) -> int:
             task.cancel()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        if http is not None:
+            await http.stop()
         await server.stop()
     _say("stopped")
     return 0

@@ -85,6 +85,10 @@ class PskStore:
         """``endpoint``'s PSK, or ``None``."""
         return self._by_endpoint.get(endpoint)
 
+    def endpoints(self) -> tuple[str, ...]:
+        """The endpoints that have a PSK, in the order they got it."""
+        return tuple(self._by_endpoint)
+
     def __contains__(self, endpoint: object) -> bool:
         return endpoint in self._by_endpoint
 

@@ -111,6 +111,8 @@ async def test_notifications_are_printed(cli_server: ServerProcess) -> None:
         await device.register()
         assert (await cli_server.line()).startswith("registered watched ")
         await asyncio.wait_for(_first_watch(device), 10)
+        # The observation's start is printed once the client accepted it.
+        assert await cli_server.line() == "observing watched /3/0/13"
         device.set_value("/3/0/13", 1_700_000_123)
         assert await cli_server.line() == "notification watched /3/0/13 seq=1 1700000123"
     finally:
