@@ -1,9 +1,8 @@
-"""A small HTTP/1.1 client for Leshan's REST API and its server-sent events (stdlib only).
+"""Leshan's REST API and server-sent events over aiohttp's client.
 
-The parsing is sans-I/O (``ResponseParser`` for status, headers and bodies by length, chunked
-or until close, RFC 9112 §6-7; ``SseParser`` for ``text/event-stream``, WHATWG HTML §9.2.6);
-``request`` and ``EventStream`` move the bytes with asyncio streams. Each request opens its own
-connection (``Connection: close``): the API is called a few times per step, and a fresh
+aiohttp does the HTTP (connections, chunked bodies, timeouts); what it does not do is read
+``text/event-stream``, so :class:`SseParser` (sans-I/O, WHATWG HTML §9.2.6) stays here.
+Each call opens a short-lived session: the API is called a few times per step, and a fresh
 connection never trips over a server that closed an idle one. Sizes are bounded and every
 read has a deadline.
 """
@@ -11,203 +10,27 @@ read has a deadline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import codecs
 import json
 import os
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import aiohttp
+
 from emulator.scenario.errors import DriverError, Unreachable
 
-MAX_HEAD: Final = 64 * 1024
 MAX_BODY: Final = 16 * 1024 * 1024
-MAX_CHUNK_LINE: Final = 1024
 MAX_EVENT: Final = 4 * 1024 * 1024
 
 
 class HttpProtocolError(DriverError):
-    """The peer's HTTP was not valid (or exceeded our bounds)."""
+    """The peer's HTTP (or event stream) was not valid, or exceeded our bounds."""
 
 
 # --------------------------------------------------------------------------- sans-I/O
-@dataclass(frozen=True)
-class Head:
-    status: int
-    reason: str
-    headers: Mapping[str, str]  # lower-case names; repeated headers joined with ", "
-
-
-@dataclass
-class ResponseParser:
-    """Feed bytes, get the head once, then body pieces; ``finished`` when the body ended.
-
-    ``no_body`` is for HEAD requests and the statuses that never carry one (1xx, 204, 304).
-    """
-
-    no_body: bool = False
-    no_limit: bool = False  # event streams run for as long as the scenario
-    head: Head | None = None
-    finished: bool = False
-    _buffer: bytearray = field(default_factory=bytearray)
-    _mode: str = "head"  # head, length, chunk-size, chunk-data, chunk-crlf, trailer, close, done
-    _remaining: int = 0
-    _body_seen: int = 0
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Body bytes made available by ``data`` (possibly none)."""
-        self._buffer += data
-        out: list[bytes] = []
-        while True:
-            progressed = self._step(out)
-            if not progressed:
-                return out
-
-    def end_of_input(self) -> list[bytes]:
-        """The connection closed: valid only when the body runs until close."""
-        if self._mode == "close":
-            self._mode = "done"
-            self.finished = True
-            return []
-        if self._mode == "done":
-            return []
-        if self._mode == "head":
-            raise HttpProtocolError("the connection closed before a complete response head")
-        raise HttpProtocolError("the connection closed in the middle of the response body")
-
-    def _step(self, out: list[bytes]) -> bool:
-        if self._mode == "head":
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buffer) > MAX_HEAD:
-                    raise HttpProtocolError("response head is larger than 64 KiB")
-                return False
-            raw = bytes(self._buffer[:end])
-            del self._buffer[: end + 4]
-            self.head = _parse_head(raw)
-            self._choose_body_mode(self.head)
-            return True
-        if self._mode == "length":
-            if self._remaining == 0:
-                self._finish()
-                return False
-            if not self._buffer:
-                return False
-            piece = bytes(self._buffer[: self._remaining])
-            del self._buffer[: len(piece)]
-            self._remaining -= len(piece)
-            self._emit(piece, out)
-            return True
-        if self._mode == "chunk-size":
-            end = self._buffer.find(b"\r\n")
-            if end < 0:
-                if len(self._buffer) > MAX_CHUNK_LINE:
-                    raise HttpProtocolError("chunk size line is too long")
-                return False
-            line = bytes(self._buffer[:end]).split(b";", 1)[0].strip()
-            del self._buffer[: end + 2]
-            try:
-                size = int(line, 16)
-            except ValueError:
-                raise HttpProtocolError(f"bad chunk size {line!r}") from None
-            if size < 0:
-                raise HttpProtocolError(f"bad chunk size {line!r}")
-            self._remaining = size
-            self._mode = "chunk-data" if size else "trailer"
-            return True
-        if self._mode == "chunk-data":
-            if self._remaining == 0:
-                self._mode = "chunk-crlf"
-                return True
-            if not self._buffer:
-                return False
-            piece = bytes(self._buffer[: self._remaining])
-            del self._buffer[: len(piece)]
-            self._remaining -= len(piece)
-            self._emit(piece, out)
-            return True
-        if self._mode == "chunk-crlf":
-            if len(self._buffer) < 2:
-                return False
-            if self._buffer[:2] != b"\r\n":
-                raise HttpProtocolError("chunk data is not followed by CRLF")
-            del self._buffer[:2]
-            self._mode = "chunk-size"
-            return True
-        if self._mode == "trailer":
-            end = self._buffer.find(b"\r\n")
-            if end < 0:
-                if len(self._buffer) > MAX_HEAD:
-                    raise HttpProtocolError("chunked trailer is too large")
-                return False
-            del self._buffer[: end + 2]
-            if end == 0:
-                self._finish()
-                return False
-            return True
-        if self._mode == "close":
-            if not self._buffer:
-                return False
-            piece = bytes(self._buffer)
-            self._buffer.clear()
-            self._emit(piece, out)
-            return True
-        return False
-
-    def _choose_body_mode(self, head: Head) -> None:
-        if head.status < 200 or head.status in (204, 304) or self.no_body:
-            self._mode = "length"
-            self._remaining = 0
-            return
-        encoding = head.headers.get("transfer-encoding", "").lower()
-        if "chunked" in encoding:
-            self._mode = "chunk-size"
-            return
-        length = head.headers.get("content-length")
-        if length is not None:
-            try:
-                self._remaining = int(length)
-            except ValueError:
-                raise HttpProtocolError(f"bad Content-Length {length!r}") from None
-            if self._remaining < 0 or self._remaining > MAX_BODY:
-                raise HttpProtocolError(f"Content-Length {length} is out of bounds")
-            self._mode = "length"
-            return
-        self._mode = "close"
-
-    def _emit(self, piece: bytes, out: list[bytes]) -> None:
-        self._body_seen += len(piece)
-        if self._body_seen > MAX_BODY and not self.no_limit:
-            raise HttpProtocolError("response body is larger than 16 MiB")
-        out.append(piece)
-
-    def _finish(self) -> None:
-        self._mode = "done"
-        self.finished = True
-
-
-def _parse_head(raw: bytes) -> Head:
-    try:
-        text = raw.decode("iso-8859-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        raise HttpProtocolError("response head is not text") from None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise HttpProtocolError(f"bad status line {lines[0]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise HttpProtocolError(f"bad header line {line!r}")
-        key = name.lower()
-        value = value.strip()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return Head(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
-
-
 @dataclass(frozen=True)
 class SseEvent:
     event: str  # "message" when the stream named none
@@ -224,13 +47,11 @@ class SseParser:
     _data: list[str] = field(default_factory=list)
     _id: str | None = None
     _size: int = 0
-    _decoder: Any = None
+    _decoder: Any = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
 
     def feed(self, data: bytes) -> list[SseEvent]:
-        if self._decoder is None:
-            import codecs
-
-            self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = self._pending + self._decoder.decode(data)
         events: list[SseEvent] = []
         start = 0
@@ -302,15 +123,17 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class BaseUrl:
-    """``http://host:port/prefix`` split once; requests name paths below it."""
+    """``http://host:port/prefix`` split once; requests name paths below it. ``token`` (from
+    ``$QUECEMU_HTTP_TOKEN`` unless given) goes out as ``Authorization: Bearer``."""
 
     scheme: str
     host: str
     port: int
     prefix: str
+    token: str | None = None
 
     @classmethod
-    def parse(cls, url: str) -> BaseUrl:
+    def parse(cls, url: str, token: str | None = None) -> BaseUrl:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -320,24 +143,21 @@ class BaseUrl:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             raise ValueError(f"{url!r}: {exc}") from None
-        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+        token = token or os.environ.get("QUECEMU_HTTP_TOKEN") or None
+        return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"), token)
 
     def __str__(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}{self.prefix}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.prefix}"
 
+    def url(self, target: str) -> str:
+        return f"{self}{target}"
 
-async def _connect(
-    base: BaseUrl, timeout: float
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    context = ssl.create_default_context() if base.scheme == "https" else None
-    try:
-        return await asyncio.wait_for(
-            asyncio.open_connection(base.host, base.port, ssl=context), timeout
-        )
-    except TimeoutError:
-        raise Unreachable(f"{base} did not accept a connection within {timeout:g} s") from None
-    except OSError as exc:
-        raise Unreachable(f"{base} is not reachable: {os_reason(exc)}") from None
+    def headers(self, **more: str) -> dict[str, str]:
+        headers = dict(more)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
 
 def os_reason(exc: OSError) -> str:
@@ -347,14 +167,8 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _request_bytes(
-    base: BaseUrl, method: str, target: str, body: bytes | None, headers: Mapping[str, str]
-) -> bytes:
-    lines = [f"{method} {base.prefix}{target} HTTP/1.1", f"Host: {base.host}:{base.port}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    if body is not None or method in ("POST", "PUT"):
-        lines.append(f"Content-Length: {len(body or b'')}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + (body or b"")
+def _unreachable(base: BaseUrl, exc: aiohttp.ClientConnectorError) -> Unreachable:
+    return Unreachable(f"{base} is not reachable: {os_reason(exc.os_error)}")
 
 
 async def request(
@@ -367,37 +181,30 @@ async def request(
     timeout: float = 10.0,
 ) -> HttpResponse:
     """One request; the whole exchange is bounded by ``timeout``."""
-    headers = {"Accept": "application/json", "Connection": "close"}
+    headers = base.headers(Accept="application/json")
     if content_type is not None:
         headers["Content-Type"] = content_type
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    reader, writer = await _connect(base, timeout)
-    parser = ResponseParser(no_body=method == "HEAD")
-    body_parts: list[bytes] = []
     try:
-        writer.write(_request_bytes(base, method, target, body, headers))
-        await writer.drain()
-        while not parser.finished:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError
-            data = await asyncio.wait_for(reader.read(65536), remaining)
-            body_parts += parser.end_of_input() if not data else parser.feed(data)
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.request(
+                method, base.url(target), data=body, headers=headers, allow_redirects=False
+            ) as answer,
+        ):
+            if (answer.content_length or 0) > MAX_BODY:
+                raise HttpProtocolError(f"{method} {base}{target}: the answer exceeds 16 MiB")
+            data = await answer.content.read(MAX_BODY + 1)
+            if len(data) > MAX_BODY:
+                raise HttpProtocolError(f"{method} {base}{target}: the answer exceeds 16 MiB")
+            return HttpResponse(answer.status, answer.reason or "", dict(answer.headers), data)
+    except aiohttp.ClientConnectorError as exc:
+        raise _unreachable(base, exc) from None
     except TimeoutError:
         raise DriverError(
             f"{method} {base}{target}: no complete answer within {timeout:g} s"
         ) from None
-    except (ConnectionError, OSError) as exc:
+    except aiohttp.ClientError as exc:
         raise Unreachable(f"{method} {base}{target}: connection lost ({exc})") from None
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    assert parser.head is not None
-    return HttpResponse(
-        parser.head.status, parser.head.reason, parser.head.headers, b"".join(body_parts)
-    )
 
 
 class EventStream:
@@ -408,64 +215,48 @@ class EventStream:
         self.base = base
         self.target = target
         self.status: int | None = None
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._parser = ResponseParser(no_limit=True)
+        self._session: aiohttp.ClientSession | None = None
+        self._answer: aiohttp.ClientResponse | None = None
         self._sse = SseParser()
-        self._early: list[bytes] = []
 
     async def open(self, timeout: float = 10.0) -> int:
         """Connect and read the head; returns the HTTP status (200 when streaming)."""
-        reader, writer = await _connect(self.base, timeout)
-        self._reader, self._writer = reader, writer
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
-        writer.write(_request_bytes(self.base, "GET", self.target, None, headers))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        # No total timeout: the stream lasts as long as the scenario.
+        limits = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout)
+        self._session = aiohttp.ClientSession(timeout=limits)
+        headers = self.base.headers(Accept="text/event-stream", **{"Cache-Control": "no-cache"})
         try:
-            await writer.drain()
-            while self._parser.head is None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError
-                data = await asyncio.wait_for(reader.read(65536), remaining)
-                if not data:
-                    raise HttpProtocolError("the connection closed before the response head")
-                self._early += self._parser.feed(data)
+            async with asyncio.timeout(timeout):
+                self._answer = await self._session.get(self.base.url(self.target), headers=headers)
+        except aiohttp.ClientConnectorError as exc:
+            await self.close()
+            raise _unreachable(self.base, exc) from None
         except TimeoutError:
             await self.close()
             raise DriverError(
                 f"GET {self.base}{self.target}: no answer within {timeout:g} s"
             ) from None
-        except (ConnectionError, OSError) as exc:
+        except aiohttp.ClientError as exc:
             await self.close()
             raise Unreachable(f"GET {self.base}{self.target}: connection lost ({exc})") from None
-        self.status = self._parser.head.status
+        self.status = self._answer.status
         return self.status
 
     async def events(self) -> AsyncIterator[SseEvent]:
         """Events until the server closes the stream (or ``close()`` is called)."""
-        if self._reader is None:
+        if self._answer is None:
             raise RuntimeError("open() the stream first")
-        for piece in self._early:
-            for event in self._sse.feed(piece):
-                yield event
-        self._early.clear()
-        while not self._parser.finished:
-            try:
-                data = await self._reader.read(65536)
-            except (ConnectionError, OSError):
-                return
-            pieces = self._parser.end_of_input() if not data else self._parser.feed(data)
-            for piece in pieces:
+        try:
+            async for piece in self._answer.content.iter_any():
                 for event in self._sse.feed(piece):
                     yield event
-            if not data:
-                return
+        except (aiohttp.ClientError, ConnectionError, OSError):
+            return
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(Exception):
-                await self._writer.wait_closed()
-            self._writer = None
+        if self._answer is not None:
+            self._answer.close()
+            self._answer = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

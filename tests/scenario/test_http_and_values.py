@@ -1,79 +1,15 @@
-"""The sans-I/O pieces: HTTP response parsing, server-sent events, value matching, codes.
+"""The sans-I/O pieces: server-sent events (aiohttp does the HTTP), value matching, codes.
 
-Parsers are fed whole, byte by byte and at random cuts (h11's test style, tests/support.py).
+The parser is fed whole, byte by byte and at random cuts (h11's test style, tests/support.py).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from emulator.scenario.http import HttpProtocolError, ResponseParser, SseEvent, SseParser
+from emulator.scenario.http import HttpProtocolError, SseEvent, SseParser
 from emulator.scenario.values import mismatch, normalise_code
 from tests.support import chunkings
-
-
-def parse_response(chunks: list[bytes], close: bool = False) -> tuple[int, bytes, bool]:
-    parser = ResponseParser()
-    body = b""
-    for chunk in chunks:
-        body += b"".join(parser.feed(chunk))
-    if close:
-        body += b"".join(parser.end_of_input())
-    assert parser.head is not None
-    return parser.head.status, body, parser.finished
-
-
-CHUNKED = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    b'7\r\n{"a": 1\r\n1;ext=1\r\n}\r\n0\r\nX-Trailer: y\r\n\r\n'
-)
-LENGTH = b"HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 15\r\n\r\nRequest timeout"
-CLOSE = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end"
-
-
-@pytest.mark.parametrize(
-    ("raw", "status", "body", "close"),
-    [
-        (CHUNKED, 200, b'{"a": 1}', False),
-        (LENGTH, 504, b"Request timeout", False),
-        (CLOSE, 200, b"until the end", True),
-        (b"HTTP/1.1 204 No Content\r\n\r\n", 204, b"", False),
-    ],
-)
-def test_responses_parse_however_they_are_cut(
-    raw: bytes, status: int, body: bytes, close: bool
-) -> None:
-    for name, chunks in chunkings(raw):
-        got = parse_response(chunks, close)
-        assert got == (status, body, True), name
-
-
-@pytest.mark.parametrize(
-    ("raw", "reason"),
-    [
-        (b"SMTP 220 hello\r\n\r\n", "bad status line"),
-        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "out of bounds"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY", "not followed by CRLF"),
-    ],
-)
-def test_bad_responses_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
-    with pytest.raises(HttpProtocolError, match=reason):
-        ResponseParser().feed(raw)
-
-
-def test_a_response_cut_short_is_an_error_not_a_hang() -> None:
-    parser = ResponseParser()
-    parser.feed(LENGTH[:-4])
-    with pytest.raises(HttpProtocolError, match="middle of the response body"):
-        parser.end_of_input()
-
-
-def test_an_endless_head_is_refused() -> None:
-    with pytest.raises(HttpProtocolError, match="larger than 64 KiB"):
-        ResponseParser().feed(b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 20000)
-
 
 SSE = (
     b": heartbeat comment\r\n"
@@ -102,6 +38,11 @@ def test_server_sent_events_parse_with_any_line_ending_and_any_cut() -> None:
         parser = SseParser()
         events = [event for chunk in chunks for event in parser.feed(chunk)]
         assert events == expected, name
+
+
+def test_an_endless_event_is_refused() -> None:
+    with pytest.raises(HttpProtocolError, match="larger than 4 MiB"):
+        SseParser().feed(b"data: " + b"x" * (5 * 1024 * 1024))
 
 
 def test_utf8_split_across_chunks_survives() -> None:
