@@ -11,7 +11,10 @@ PSK credentials           ``{"tls":{"mode":"psk",         ``{"psk":{"identity":.
                           "details":{...}}}``             "key":..}}``
 write body                ``{"id","kind","value",         ``{"id","value"}`` (type from
                           "type"}``, numbers as text      the JSON primitive)
-time values               epoch milliseconds              "yyyy-MM-ddTHH:mm:ssXXX" text
+time values (read)        epoch milliseconds              "yyyy-MM-ddTHH:mm:ssXXX" text
+time values (written)     epoch milliseconds              epoch milliseconds
+bootstrap completion      BSSESSION events                no events: the DM server's
+                                                          REGISTRATION of the endpoint
 ========================  ==============================  ==============================
 
 ``api="auto"`` finds out which one answers (``/api/event`` exists only in 2.x). Values come
@@ -116,6 +119,8 @@ class LeshanDriver:
         # the next scenario's NoSec registration of the same endpoint.
         self._psk_set: set[str] = set()
         self._bootstrap_set: set[str] = set()
+        # 1.x: endpoints configured for bootstrap whose registration has not been seen yet.
+        self._bootstrap_pending: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -157,7 +162,10 @@ class LeshanDriver:
         self._follow(stream, self._on_server_event)
         if self.bootstrap_base is not None:
             if self.generation == 1:
-                log.info("Leshan 1.x bootstrap servers publish no events; bootstrap waits fail")
+                log.info(
+                    "Leshan 1.x bootstrap servers publish no events: a bootstrap counts as "
+                    "finished when the DM server sees the endpoint register"
+                )
             else:
                 bs_stream = EventStream(self.bootstrap_base, "/api/event")
                 status = await bs_stream.open(self.http_timeout)
@@ -258,6 +266,18 @@ class LeshanDriver:
             reg_json = data.get("registration", data) if name == "UPDATED" else data
             registration = parse_registration(reg_json)
             kind = {"REGISTRATION": "registration", "UPDATED": "update"}.get(name, "deregistration")
+            if kind == "registration" and registration.endpoint in self._bootstrap_pending:
+                # Leshan 1.x's bootstrap server says nothing; the client registering with the
+                # server it was given is the proof that Bootstrap-Finish went through.
+                self._bootstrap_pending.discard(registration.endpoint)
+                self._events.post(
+                    ServerEvent(
+                        kind="bootstrap",
+                        endpoint=registration.endpoint,
+                        at=self._now(),
+                        detail="(Leshan 1.x: seen as the endpoint's registration)",
+                    )
+                )
             self._events.post(
                 ServerEvent(
                     kind=kind,
@@ -334,8 +354,6 @@ class LeshanDriver:
     async def wait_bootstrap(self, endpoint: str, timeout: float) -> ServerEvent:
         if self.bootstrap_base is None:
             raise UnsupportedOperation("no Leshan bootstrap server was given (--leshan-bs URL)")
-        if self.generation == 1:
-            raise UnsupportedOperation("a Leshan 1.x bootstrap server publishes no events")
         return await self._events.take("bootstrap", endpoint, timeout)
 
     async def next_notification(
@@ -563,6 +581,8 @@ class LeshanDriver:
                 f"HTTP {answer.status} {answer.text[:300]}"
             )
         self._bootstrap_set.add(endpoint)
+        if self.generation == 1:
+            self._bootstrap_pending.add(endpoint)
 
     # ------------------------------------------------------------------ JSON shapes
     def _resource_type(self, path: LwM2MPath) -> ResourceType | None:
@@ -682,8 +702,9 @@ def json_value(value: Any, rtype: ResourceType, generation: int) -> Any:
         real = float(value)
         return str(real) if generation == 2 else real
     if rtype is ResourceType.TIME:
-        seconds = int(value)
-        return seconds * 1000 if generation == 2 else seconds  # 2.x: java.util.Date millis
+        # Both generations build a java.util.Date from a JSON integer: epoch milliseconds
+        # (1.0 read 1700000000 as 1970-01-20, the module reported 1700000).
+        return int(value) * 1000
     if rtype is ResourceType.BOOLEAN:
         if isinstance(value, str):
             return value.lower() in ("1", "true")

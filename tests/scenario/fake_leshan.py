@@ -4,6 +4,9 @@ the demo servlets): 2.x over HTTP/1.1 with chunked event streams at /api/event, 
 HTTP/1.0 with close-delimited streams at /event. It answers device operations from a table,
 records every request, and lets a test push server-sent events.
 
+Modelled 1.x behaviours: events at /event, Gson bodies without kind/type, Time written as
+epoch milliseconds (as 2.x), and a bootstrap server that publishes no events at all.
+
 This is not a Leshan: it proves our request and parse code; the real-Leshan tests
 (test_leshan_real.py) run when QUECEMU_LESHAN_URL names one.
 """
@@ -81,6 +84,7 @@ class FakeLeshan:
         self.registered: set[str] = set()
         self.register_on_watch: bool = False  # emit REGISTRATION when an ep stream opens
         self.notify_on_observe: Any = None  # value to NOTIFY right after an observe
+        self.device_time: int | None = None  # what a write of /3/0/13 gave the device (s)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -147,6 +151,8 @@ class FakeLeshan:
         body = handler.rfile.read(length) if length else b""
         path = parts.path
         event_path = {2: "/api/event", 1: "/event"}.get(self.generation)
+        if self.bootstrap and self.generation == 1:
+            event_path = None  # Leshan 1.x's bootstrap server demo has no event servlet
         if method == "GET" and path == event_path:
             self._stream(handler, query.get("ep", [None])[0])
             return
@@ -312,6 +318,13 @@ class FakeLeshan:
                 return 200, self._status("CONTENT", content=self._single(0, "0a0bff", "OPAQUE"))
             return 200, self._status("NOT_FOUND", errormessage="no such resource")
         if method == "PUT":
+            if target == "/3/0/13":
+                # Both generations turn a JSON integer for a Time resource into a
+                # java.util.Date: epoch milliseconds; the device gets seconds.
+                value = request.json().get("value")
+                if not isinstance(value, int):
+                    return 400, f"Unexpected JSON type of 'value' field [{value!r}]"
+                self.device_time = value // 1000
             return 200, self._status("CHANGED")
         if method == "POST":
             if target == "/3/0/4":

@@ -132,7 +132,9 @@ async def test_write_bodies_follow_each_generation(fake: FakeLeshan, driver: Les
         assert body == {"id": 1, "value": 120}
     await driver.write(EP, "/3/0/13", 1_700_000_000, None, content_format=None, timeout=2)
     body = fake.requests[-1].json()
-    assert body["value"] == (1_700_000_000_000 if fake.generation == 2 else 1_700_000_000)
+    # Both generations read a JSON integer for a Time resource as epoch milliseconds.
+    assert body["value"] == 1_700_000_000_000
+    assert fake.device_time == 1_700_000_000
     await driver.write(EP, "/1/0", {1: 60, 7: "U"}, None, content_format="tlv", timeout=2)
     request = fake.requests[-1]
     assert request.query["replace"] == ["false"] and request.query["format"] == ["TLV"]
@@ -236,6 +238,32 @@ async def test_the_bootstrap_server_is_configured_and_followed() -> None:
         bootstrap.emit("BSSESSION", {"name": "finished", "endpoint": EP, "message": "ok"})
         event = await driver.wait_bootstrap(EP, 2)
         assert event.ok
+    finally:
+        await driver.close()
+        server.stop()
+        bootstrap.stop()
+
+
+async def test_a_leshan_1x_bootstrap_is_seen_through_the_dm_registration() -> None:
+    # Leshan 1.x's bootstrap server publishes no events; the client registering with the DM
+    # server it was given is what proves the bootstrap went through.
+    server = FakeLeshan(1).start()
+    bootstrap = FakeLeshan(1, bootstrap=True).start()
+    driver = LeshanDriver(server.url, bootstrap_url=bootstrap.url)
+    try:
+        await driver.start()
+        assert driver.api == "1"
+        await driver.configure_bootstrap(EP, BootstrapConfig(server_uri="coap://127.0.0.1:5683"))
+        with pytest.raises(StepTimeout):
+            await driver.wait_bootstrap(EP, 0.2)
+        server.wait_streams(1)
+        server.emit("REGISTRATION", registration_json(EP, generation=1))
+        event = await driver.wait_bootstrap(EP, 2)
+        assert event.ok and "registration" in event.summary()
+        # The registration itself is still there for the scenario's next wait.
+        registration = await driver.wait_registration(EP, 2)
+        assert registration.registration is not None
+        assert not [r for r in bootstrap.requests if "event" in r.path]
     finally:
         await driver.close()
         server.stop()
