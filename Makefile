@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 # socat picocom: a real terminal tool in the tests. libcoap3-bin: libcoap's DTLS peers.
 # docker-compose: validates docker-compose.yml. nodejs npm: the lwm2m-node-lib peer.
 # (No compiler: every Python dependency, python-mbedtls included, installs from wheels.)
-DEB_PACKAGES := python3-venv socat picocom libcoap3-bin docker-compose
-DEB_COMMANDS := socat picocom coap-server-openssl docker-compose
+# chromium chromium-driver: the server's web page is tested in headless Chromium.
+DEB_PACKAGES := python3-venv socat picocom libcoap3-bin docker-compose chromium chromium-driver
+DEB_COMMANDS := socat picocom coap-server-openssl docker-compose chromium chromedriver
 LESHAN ?=
 
 .PHONY: setup system-packages demo test lint bench clean

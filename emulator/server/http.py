@@ -388,7 +388,7 @@ class HttpFace:
         if message.opt.uri_query:
             options.append(f"Uri-Query: {'&'.join(message.opt.uri_query)}")
         if message.opt.content_format is not None:
-            options.append(f"Content-Format: {message.opt.content_format}")
+            options.append(f"Content-Format: {int(message.opt.content_format)}")
         if message.opt.observe is not None:
             options.append(f"Observe: {message.opt.observe}")
         code = message.code

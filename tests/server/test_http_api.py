@@ -332,5 +332,7 @@ async def test_a_token_guards_the_api(server: LwM2MServer) -> None:
             headers = {"Authorization": "Bearer s3cret"}
             async with session.get(http.url + "/api/clients", headers=headers) as answer:
                 assert answer.status == 200
+            async with session.get(http.url + "/") as answer:
+                assert answer.status == 200  # the page itself holds no data
     finally:
         await http.stop()
