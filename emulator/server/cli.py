@@ -263,7 +263,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--http-token", default=None, metavar="TOKEN",
-        help=f"bearer token the HTTP API requires (default: ${HTTP_TOKEN_ENV} if set)",
+        help=f"bearer token the HTTP API requires (default: ${HTTP_TOKEN_ENV}, which is better: "
+        "command-line arguments are visible to every user through ps)",
     )  # fmt: skip
 
 
