@@ -6,6 +6,11 @@ reject_cause, psc]``. LAC/TAC and cell id are only present when the module repor
 (``AT+CREG=2``); this runtime does not change the module's report mode to get them, so
 they read 0 otherwise. The access technology comes from the same line or ``AT+COPS?``.
 Reject cause and PSC are not reported by these commands and read 0.
+
+The signal, cell, mode and time getters (``getSignal``, ``getCellInfo``, ``getServing*``,
+``getCi``..., ``getConfig``, ``getNetMode``, ``nitzTime``) use Quectel's ``AT+QCSQ``,
+``AT+QENG``, ``AT+QCFG`` and ``AT+QLTS`` and 27.007's ``AT+COPS``; they live in
+:mod:`client_api.quecpython.net_cells`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ PROVIDED = (
     "getServingMnc",
     "getLac",
     "getServingLac",
+    "nitzTime",
 )
 
 REGISTERED = (1, 5)  # 27.007 <stat>: registered home / roaming
@@ -161,6 +167,7 @@ from client_api.quecpython.net_cells import getServingLac as getServingLac  # no
 from client_api.quecpython.net_cells import getServingMcc as getServingMcc  # noqa: E402
 from client_api.quecpython.net_cells import getServingMnc as getServingMnc  # noqa: E402
 from client_api.quecpython.net_cells import getSignal as getSignal  # noqa: E402
+from client_api.quecpython.net_cells import nitzTime as nitzTime  # noqa: E402
 
 
 def __getattr__(name: str) -> object:

@@ -23,9 +23,16 @@
 * ``getNetMode()`` -> ``(selection_mode, mcc, mnc, act)`` from ``AT+COPS?`` read in
   numeric format (the module's format is restored); 27.007 <AcT> 0-7 are the
   document's ACT values; -1 while not registered.
+* ``nitzTime()`` -> ``(date, abs_time, leap_sec)``: the network time of ``AT+QLTS``
+  (``+QLTS: "yyyy/MM/dd,hh:mm:ss±zz,<dst>"``, UTC with the network's zone) as the
+  document shows it, ``('yy/MM/dd hh:mm:ss±zz', <UTC seconds>, 0)``; -1 before the
+  network has sent its time (``+QLTS: ""``).
 """
 
 from __future__ import annotations
+
+import calendar
+import re
 
 from client_api.at_args import parse_fields
 from client_api.quecpython._support import FAILED, at
@@ -286,3 +293,23 @@ def getNetMode() -> tuple[int, str, str, int] | int:
     selection = 0 if fields[0] == 0 else 1
     act = _int(numeric[3], 10) if len(numeric) > 3 else 10
     return (selection, operator[:3], operator[3:], act if 0 <= act <= 7 else 10)
+
+
+_QLTS = re.compile(r"^(\d{4})/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d)")
+
+
+def nitzTime() -> tuple[str, int, int] | int:
+    response = at("AT+QLTS")
+    value = response.value("+QLTS:") if response is not None else None
+    fields = parse_fields(value) if value else []
+    match = _QLTS.match(str(fields[0])) if fields else None
+    if match is None:
+        return FAILED
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    zone = match.group(7)
+    try:
+        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (OverflowError, ValueError):
+        return FAILED
+    date = f"{year % 100:02d}/{month:02d}/{day:02d} {hour:02d}:{minute:02d}:{second:02d}{zone}"
+    return (date, seconds, 0)

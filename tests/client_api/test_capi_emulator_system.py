@@ -52,6 +52,7 @@ def test_system_app_runs_twice_against_the_emulator(tmp_path: Path) -> None:
                 "[system_app] serving mcc 460 mnc 0 ci B2C3D41 lac 5A1F",
                 "[system_app] lte rssi -65 rsrp -85 rsrq -9 sinr 15",
                 "[system_app] net mode (0, '460', '00', 7) config (6, True)",
+                "[system_app] nitz True",
                 "[system_app] apn cmnet pdp range (1, 15)",
                 "[system_app] psm set True read [1, 1, 1, 0, 5]",
             ]

@@ -550,3 +550,10 @@ def test_datacall_range_and_apn(device: FakeModule) -> None:
     assert datacall.getApn(0, 2) == "ims"
     assert datacall.getApn(0, 3) == -1
     assert datacall.getApn(1) == -1
+
+
+def test_nitz_time(device: FakeModule) -> None:
+    device.answer("AT+QLTS", ok('+QLTS: "2020/11/26,02:13:25+32,0"'))
+    assert net.nitzTime() == ("20/11/26 02:13:25+32", 1606356805, 0)
+    device.answer("AT+QLTS", ok('+QLTS: ""'))
+    assert net.nitzTime() == -1

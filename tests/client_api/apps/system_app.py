@@ -77,6 +77,8 @@ if __name__ == "__main__":
     gw, lte = net.getSignal(1)
     print("[system_app] lte rssi %d rsrp %d rsrq %d sinr %d" % (lte[0], lte[1], lte[2], lte[4]))
     print("[system_app] net mode %s config %s" % (net.getNetMode(), net.getConfig()))
+    nitz = net.nitzTime()
+    print("[system_app] nitz %s" % (nitz != -1 and nitz[1] > 0))
     print("[system_app] apn %s pdp range %s" % (dataCall.getApn(0), dataCall.getPdpRange()))
     print("[system_app] psm set %s read %s" % (pm.set_psm_time(1, 1, 0, 5), pm.get_psm_time()))
     try:
