@@ -6,6 +6,17 @@
 runs an unmodified QuecPython script against the port (see docs/client_api.md).
 """
 
+import os as _os
+import sys as _sys
+
+# `python -m client_api` puts the current directory first on sys.path, before the PC's
+# own modules: an application folder there holding its own serial.py or queue.py would
+# stand in for pyserial's and the standard library's in this package. The directory
+# moves to the end; the runtime gives the application its own modules first
+# (client_api/quecpython/_appfiles.py).
+if _sys.argv[:1] == ["-m"] and _sys.path and _sys.path[0] in ("", _os.getcwd()):
+    _sys.path.append(_sys.path.pop(0))
+
 from client_api import lwm2m as lwm2m
 from client_api.channel import AtChannel as AtChannel
 from client_api.channel import AtResponse as AtResponse

@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if not options.app.is_file():
         print(f"client_api: no such script: {options.app}", file=sys.stderr)
         return EXIT_USAGE
+    if options.usr is not None and options.usr.exists() and not options.usr.is_dir():
+        print(f"client_api: --usr {options.usr} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
     # print() on the device goes out at once; keep that when stdout is a pipe.
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)

@@ -156,8 +156,10 @@ def _run(options: RunOptions, channel: AtChannel, finish: _Finish) -> int:
     uninstall = install(script.parent)
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(script), *options.args]
-    # After the PC's own paths: the application's modules never shadow the PC's for
-    # other code; its own imports find them first (client_api.quecpython._appfiles).
+    # After the PC's own paths (and only there, even when it is the current directory):
+    # the application's modules never shadow the PC's for other code; its own imports
+    # find them first (client_api.quecpython._appfiles).
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != str(script.parent)]
     sys.path.append(str(script.parent))
     try:
         try:

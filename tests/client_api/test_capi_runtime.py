@@ -177,3 +177,37 @@ def test_bad_uart_option_is_a_usage_error(fake: FakeModule) -> None:
     done = run(APPS / "prints_and_ends.py", "--port", fake.url, "--uart", "9=/dev/null")
     assert done.returncode == 2
     assert "expected N=PORT with N a UART number 0-4" in done.stderr
+
+
+def test_usr_must_be_a_folder(fake: FakeModule, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    done = run(APPS / "prints_and_ends.py", "--port", fake.url, "--usr", str(not_a_folder))
+    assert done.returncode == 2
+    assert f"--usr {not_a_folder} is not a folder" in done.stderr
+
+
+def test_app_modules_stay_private_when_run_from_the_app_folder(fake: FakeModule) -> None:
+    """The current directory is on sys.path for `python -m`; the app's serial.py must not
+    reach pyserial's own lazy imports from there either."""
+    folder = APPS / "shadowing"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "client_api",
+            "run",
+            "main.py",
+            "--port",
+            fake.url,
+            "--uart",
+            "2=loop://",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "uart echo: b'ping'" in done.stdout
