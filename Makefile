@@ -14,6 +14,9 @@ BIN := $(VENV)/bin
 # chromium chromium-driver: the server's web page is tested in headless Chromium.
 DEB_PACKAGES := python3-venv socat picocom libcoap3-bin docker-compose chromium chromium-driver
 DEB_COMMANDS := socat picocom coap-server-openssl docker-compose chromium chromedriver
+# mosquitto: the MQTT broker the MQTT AT commands are tested against.
+DEB_PACKAGES += mosquitto
+DEB_COMMANDS += mosquitto
 LESHAN ?=
 
 .PHONY: setup system-packages demo test lint bench clean

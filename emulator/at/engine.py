@@ -341,7 +341,7 @@ class AtEngine:
                 return
         finally:
             self._executing = False
-        blocks = [response.lines] if response.lines else []
+        blocks = [(response.lines, response.data)] if response.lines or response.data else []
         self._finish(blocks, None, now, response.delay, final=response.final)
         if response.data_input is not None:
             self._start_data(response.data_input, now)
@@ -382,7 +382,7 @@ class AtEngine:
         if not commands:
             self._finish([], None, now, self.latency.get("AT", 0.0))  # bare "AT"
             return
-        blocks: list[list[str]] = []
+        blocks: list[tuple[list[str], bytes]] = []
         delay = 0.0
         final: str | None = "OK"
         ctx = _Context(module=self.module, now=now)
@@ -404,8 +404,8 @@ class AtEngine:
                     log.exception("handler for %s failed", command.text)
                     error = SyntaxAtError(f"internal error in {command.name}")
                     break
-                if response.lines:
-                    blocks.append(response.lines)
+                if response.lines or response.data:
+                    blocks.append((response.lines, response.data))
                 delay += response.delay
                 final = response.final
                 if response.data_input is not None:
@@ -437,7 +437,7 @@ class AtEngine:
     # ------------------------------------------------------------- rendering
     def _finish(
         self,
-        blocks: list[list[str]],
+        blocks: list[tuple[list[str], bytes]],
         error: AtError | None,
         now: float,
         delay: float,
@@ -445,8 +445,8 @@ class AtEngine:
         final: str | None = "OK",
     ) -> None:
         out = bytearray()
-        for lines in blocks:
-            out += self._render_information(lines)
+        for lines, data in blocks:
+            out += self._render_information(lines, data) if lines else data
         if error is not None:
             self.stats.errors += 1
             out += self._render_error(error)
@@ -459,10 +459,14 @@ class AtEngine:
             self._out += out
             self._release_held_urcs()
 
-    def _render_information(self, lines: list[str]) -> bytes:
+    def _render_information(self, lines: list[str], data: bytes = b"") -> bytes:
+        """Lines are written as Latin-1 (one character per byte) so that a payload quoted in
+        a line (+QMTRECV) keeps its bytes; ``data`` follows them unframed (AT+QHTTPREAD)."""
         if self.settings.verbose:
-            return ("\r\n" + "\r\n".join(lines) + "\r\n").encode("ascii", "replace")
-        return "".join(line + "\r\n" for line in lines).encode("ascii", "replace")
+            text = "\r\n" + "\r\n".join(lines) + "\r\n"
+        else:
+            text = "".join(line + "\r\n" for line in lines)
+        return text.encode("latin-1", "replace") + data
 
     def _render_final(self, code: str) -> bytes:
         if self.settings.quiet:
@@ -483,7 +487,7 @@ class AtEngine:
 
     def _write_urc(self, text: str) -> None:
         framed = f"\r\n{text}\r\n" if self.settings.verbose else f"{text}\r\n"
-        self._out += framed.encode("ascii", "replace")
+        self._out += framed.encode("latin-1", "replace")  # payload bytes as they came
 
     def _release_held_urcs(self, *, at_echo: bool = False) -> None:
         """Deliver held URCs: after a final result code normally, or, with the

@@ -124,6 +124,10 @@ def _parse_extended(text: str) -> ParsedCommand:
     raise SyntaxAtError(f"unexpected {rest!r} after {name}")
 
 
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 def parse_params(params: str) -> tuple[Value, ...]:
     """Split ``1,"two",,4`` into (1, "two", None, 4).
 
@@ -151,6 +155,9 @@ def parse_params(params: str) -> tuple[Value, ...]:
                 values.append(None)
             elif token.lstrip("-").isdigit() and token.count("-") <= 1:
                 values.append(int(token))
+            elif token[:2] in ("0x", "0X") and _is_hex(token[2:]):
+                # Quectel writes some numbers in hex (AT+QSSLCFG="ciphersuite",0,0xFFFF).
+                values.append(int(token[2:], 16))
             else:
                 raise SyntaxAtError(f"parameter {token!r} is neither a number nor a string")
         while i < n and params[i] == " ":

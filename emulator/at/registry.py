@@ -52,6 +52,7 @@ class Response:
     final: str | None = "OK"
     delay: float = 0.0
     data_input: DataInput | None = None
+    data: bytes = b""  # raw bytes after the lines, before the final code (AT+QHTTPREAD)
 
 
 class CommandContext(Protocol):

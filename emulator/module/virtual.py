@@ -57,6 +57,10 @@ BUILTIN_FAMILIES = (
     "nitz",  # AT+CTZR, AT+CTZU, AT+QLTS and the +CTZV/+CTZE URCs
     "simdet",  # AT+CCID, AT+QSIMDET, AT+QSIMSTAT
     "call",  # AT+CLIP, AT+CVHU, AT+CNUM, AT+VTS
+    # The data stacks (issue 12):
+    "files",  # AT+QFUPL, AT+QFLST, AT+QFDEL over the module's UFS folder
+    "ssl",  # AT+QSSLCFG
+    "mqtt",  # AT+QMT* on aiomqtt
 )
 
 ModuleObserver = Callable[[ModuleEvent, float], None]

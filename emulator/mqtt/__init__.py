@@ -1,0 +1,1 @@
+"""MQTT: the module\x27s client table (sans-I/O) and its aiomqtt adapter."""
