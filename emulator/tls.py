@@ -9,6 +9,7 @@ A real module's TLS library checks the server certificate against the CA (seclev
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 
 # <sslversion>: 0 SSL3.0, 1 TLS1.0, 2 TLS1.1, 3 TLS1.2, 4 all of them.
@@ -67,8 +68,11 @@ def client_context(request: TlsRequest) -> ssl.SSLContext:
     context.check_hostname = False
     lowest, highest = SSL_VERSIONS[request.sslversion]
     try:
-        context.minimum_version = lowest
-        context.maximum_version = highest
+        with warnings.catch_warnings():
+            # Modules still offer TLS 1.0/1.1 (<sslversion> 1, 2, 4); Python deprecates them.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = lowest
+            context.maximum_version = highest
     except (ValueError, ssl.SSLError) as exc:
         raise TlsSetupError(f"TLS versions for sslversion {request.sslversion}: {exc}") from None
     if request.ciphersuite != ALL_CIPHERS:

@@ -61,6 +61,7 @@ BUILTIN_FAMILIES = (
     "files",  # AT+QFUPL, AT+QFLST, AT+QFDEL over the module's UFS folder
     "ssl",  # AT+QSSLCFG
     "mqtt",  # AT+QMT* on aiomqtt
+    "http",  # AT+QHTTP* on aiohttp
 )
 
 ModuleObserver = Callable[[ModuleEvent, float], None]

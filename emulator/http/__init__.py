@@ -1,0 +1,1 @@
+"""HTTP(S): the module's client session (sans-I/O) and its aiohttp adapter."""
