@@ -53,6 +53,21 @@ URC_PREFIXES: tuple[str, ...] = (
     "+CRING:",
     "+CLIP:",
     "+QSTAT:",
+    # MQTT (Quectel MQTT Application Note) and HTTP(S) (HTTP(S) AT Commands Manual) results
+    "+QMTOPEN:",
+    "+QMTCLOSE:",
+    "+QMTCONN:",
+    "+QMTDISC:",
+    "+QMTSUB:",
+    "+QMTUNS:",
+    "+QMTPUB:",
+    "+QMTRECV:",
+    "+QMTSTAT:",
+    "+QMTPING:",
+    "+QHTTPGET:",
+    "+QHTTPPOST:",
+    "+QHTTPPUT:",
+    "+QHTTPREAD:",
 )
 URC_LINES: frozenset[str] = frozenset({"RDY", "RING", "POWERED DOWN", "NORMAL POWER DOWN"})
 
@@ -64,6 +79,12 @@ UNSOLICITED_FORMS: dict[str, re.Pattern[str]] = {
     "+CREG:": re.compile(r'^\+CREG: ?\d+(?:,".*)?$'),
     "+CEREG:": re.compile(r'^\+CEREG: ?\d+(?:,".*)?$'),
     "+CGREG:": re.compile(r'^\+CGREG: ?\d+(?:,".*)?$'),
+    # AT+QMTOPEN? answers <idx>,"<host>",<port>; the URC is <idx>,<result>.
+    "+QMTOPEN:": re.compile(r"^\+QMTOPEN: ?\d+,-?\d+$"),
+    # AT+QMTCONN? answers <idx>,<state>; the URC carries <result>,<ret_code>.
+    "+QMTCONN:": re.compile(r"^\+QMTCONN: ?\d+,\d+,-?\d+$"),
+    # AT+QMTRECV? / AT+QMTRECV= answer slots or messages; "<idx>,<slot>" is the URC.
+    "+QMTRECV:": re.compile(r"^\+QMTRECV: ?\d+,\d+$"),
 }
 
 # 3GPP TS 27.007 §9.2 texts (AT+CMEE=2) mapped back to codes, lower-cased for matching.

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from client_api.at_data import (
@@ -72,6 +73,7 @@ class CommandCompleted:
     lines: tuple[str, ...]  # information text, without echo and URCs
     final: str  # 'OK', 'ERROR', '+CME ERROR: 4', ...
     completed_at: float
+    data: bytes = b""  # raw data the module sent after CONNECT (AT+QHTTPREAD)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +224,15 @@ class _InFlight:
     lines: list[str] = field(default_factory=list)
     echo_seen: bool = False
     early: list[tuple[str, float]] = field(default_factory=list)  # held while echo unknown
+    payload: bytes | None = None  # sent at the module's "> " or CONNECT prompt
+    raw_end: RawEnd | None = None  # the module sends raw data after CONNECT
+    reading_raw: bool = False
+    skip_lf: bool = False
+    raw: bytearray = field(default_factory=bytearray)
+
+
+RawEnd = Callable[[bytes], int | None]
+"""Given the raw bytes after ``CONNECT`` so far, their total length once it is known."""
 
 
 @dataclass
@@ -241,10 +252,24 @@ class AtSession:
     _after_cr: str | None = None  # a result-code digit line ended by CR: is an LF next?
     _in_flight: _InFlight | None = None
     _events: deque[SessionEvent] = field(default_factory=deque)
+    _outgoing: bytearray = field(default_factory=bytearray)
 
     # ---------------------------------------------------------------------- inputs
-    def send_command(self, command: str, now: float, timeout: float) -> bytes:
-        """Start ``command``; returns the bytes to write. One command at a time."""
+    def send_command(
+        self,
+        command: str,
+        now: float,
+        timeout: float,
+        *,
+        payload: bytes | None = None,
+        raw_end: RawEnd | None = None,
+    ) -> bytes:
+        """Start ``command``; returns the bytes to write. One command at a time.
+
+        ``payload`` is written when the module prompts for it (``> `` or ``CONNECT``):
+        take it from :meth:`data_to_send`. ``raw_end`` says the module answers with raw
+        data after ``CONNECT`` (then in ``CommandCompleted.data``) and how long it is.
+        """
         check_command_line(command)
         if self._in_flight is not None:
             raise RuntimeError(f"{self._in_flight.command!r} is still in flight")
@@ -255,13 +280,25 @@ class AtSession:
             shape=describe_command(command),
             timeout=timeout,
             deadline=now + timeout,
+            payload=payload,
+            raw_end=raw_end,
         )
         if self._in_flight.shape.changes_verbose:
             self.verbose_expected = None  # its own final result code tells the new form
         return command.encode("ascii") + b"\r"
 
+    def data_to_send(self) -> bytes:
+        """Bytes to write now (a payload whose prompt has come)."""
+        data = bytes(self._outgoing)
+        self._outgoing.clear()
+        return data
+
     def receive_data(self, data: bytes, now: float) -> None:
         for byte in data:
+            command = self._in_flight
+            if command is not None and command.reading_raw:
+                self._raw_byte(command, byte)
+                continue
             if self._after_cr is not None:
                 line, self._after_cr = self._after_cr, None
                 if byte == LF:
@@ -289,9 +326,24 @@ class AtSession:
                 self._buffer.clear()
                 continue
             self._buffer.append(byte)
+            if command is not None and command.payload is not None and self._buffer == b"> ":
+                self._buffer.clear()  # the "> " prompt has no line end
+                self._outgoing += command.payload
+                command.payload = None
         if self._after_cr is not None and self.verbose_expected is not True:
             line, self._after_cr = self._after_cr, None
             self._numeric_line(line, now)
+
+    def _raw_byte(self, command: _InFlight, byte: int) -> None:
+        if command.skip_lf:
+            command.skip_lf = False
+            if byte == LF:
+                return
+        command.raw.append(byte)
+        assert command.raw_end is not None
+        total = command.raw_end(bytes(command.raw))
+        if total is not None and len(command.raw) >= total:
+            command.reading_raw = False
 
     def handle_timer(self, now: float) -> None:
         in_flight = self._in_flight
@@ -350,6 +402,16 @@ class AtSession:
 
     def _handle_line(self, line: str, now: float) -> None:
         command = self._in_flight
+        if command is not None and line == "CONNECT":
+            if command.payload is not None:
+                self._outgoing += command.payload
+                command.payload = None
+                return
+            if command.raw_end is not None and not command.raw:
+                command.reading_raw = True
+                command.skip_lf = True
+                command.echo_seen = command.echo_seen or self.echo_expected is not False
+                return
         if command is None:
             prefix = self.urcs.prefix_of(line)
             if prefix is not None:
@@ -424,6 +486,10 @@ class AtSession:
             self.echo_expected = effect
         self._events.append(
             CommandCompleted(
-                command=command.command, lines=tuple(command.lines), final=final, completed_at=now
+                command=command.command,
+                lines=tuple(command.lines),
+                final=final,
+                completed_at=now,
+                data=bytes(command.raw),
             )
         )

@@ -30,6 +30,7 @@ from client_api.at_session import (
     CommandCompleted,
     CommandTimedOut,
     LineOverflow,
+    RawEnd,
     SessionEvent,
     StrayLine,
     UrcReceived,
@@ -86,6 +87,7 @@ class AtResponse:
     command: str
     lines: tuple[str, ...]
     final: str
+    data: bytes = b""  # raw data after CONNECT, for commands that read some
 
     def values(self, prefix: str) -> list[str]:
         """The text after ``prefix`` (e.g. ``'+CSQ:'``) of every line that starts with it."""
@@ -177,13 +179,22 @@ class AtChannel:
         """Wait until the port is open (again); False when ``timeout`` passed first."""
         return self._connected.wait(timeout)
 
-    def command(self, command: str, timeout: float | None = None) -> AtResponse:
+    def command(
+        self,
+        command: str,
+        timeout: float | None = None,
+        *,
+        payload: bytes | None = None,
+        raw_end: RawEnd | None = None,
+    ) -> AtResponse:
         """Send one command line and wait for its final result code.
 
         Returns the response on ``OK``. Raises :class:`~client_api.errors.CommandError`
         (or its :class:`~client_api.errors.CmeError`) for an error result,
         :class:`~client_api.errors.CommandTimeout`, :class:`~client_api.errors.ModuleGone`
         when the port is not there, :class:`~client_api.errors.ChannelClosed` after close().
+        ``payload`` goes to the module at its ``> `` or ``CONNECT`` prompt; ``raw_end``
+        reads raw data after ``CONNECT`` into ``AtResponse.data`` (see AtSession).
         """
         limit = self.command_timeout if timeout is None else timeout
         check_command_line(command)
@@ -197,7 +208,9 @@ class AtChannel:
                 port = self._serial
                 if port is None:
                     raise ModuleGone(self.port, self._gone_reason)
-                data = self._session.send_command(command, time.monotonic(), limit)
+                data = self._session.send_command(
+                    command, time.monotonic(), limit, payload=payload, raw_end=raw_end
+                )
                 deadline = self._session.get_timer()
                 self._pending = pending
             try:
@@ -291,6 +304,12 @@ class AtChannel:
                 with self._lock:
                     self._session.receive_data(data, now)
                     resolved = self._drain_events()
+                    outgoing = self._session.data_to_send()
+                if outgoing:
+                    try:
+                        port.write(outgoing)
+                    except Exception as exc:  # as for a command line
+                        self._port_lost(port, f"write failed: {exc}")
                 self._settle(resolved)
 
     def _drain_events(self) -> list[tuple[_Pending, AtResponse | AtChannelError]]:
@@ -308,7 +327,9 @@ class AtChannel:
     def _outcome(self, event: SessionEvent) -> AtResponse | AtChannelError | None:
         if isinstance(event, CommandCompleted):
             if event.final == "OK":
-                return AtResponse(command=event.command, lines=event.lines, final=event.final)
+                return AtResponse(
+                    command=event.command, lines=event.lines, final=event.final, data=event.data
+                )
             return error_for_final(event.command, event.final, event.lines)
         if isinstance(event, CommandTimedOut):
             return CommandTimeout(event.command, event.timeout, event.lines)

@@ -43,6 +43,10 @@ PROVIDED: dict[str, str] = {
     "ubinascii": "client_api.quecpython.ubinascii",
     "uhashlib": "client_api.quecpython.uhashlib",
     "uzlib": "client_api.quecpython.uzlib",
+    "umqtt": "client_api.quecpython.umqtt",
+    "umqtt.simple": "client_api.quecpython.umqtt.simple",
+    "umqtt.robust": "client_api.quecpython.umqtt.robust",
+    "request": "client_api.quecpython.request",
 }
 # MicroPython's u-modules are subsets of these CPython modules: the full module stands in.
 STDLIB_ALIASES: dict[str, str] = {
