@@ -183,6 +183,7 @@ class HttpFace:
         self._subscription = server.subscribe()
         self._pump_task: asyncio.Task[None] | None = None
         self._coap_log = _CoapLog(self)
+        self._bootstrapping: dict[str, str] = {}  # address → endpoint of a Bootstrap-Request
         self._coap_logger = logging.getLogger(_COAP_LOGGER)
         self._coap_level = self._coap_logger.level
         self.app = web.Application(middlewares=[self._errors, self._auth])
@@ -371,6 +372,13 @@ class HttpFace:
             for query in message.opt.uri_query:
                 if query.startswith("ep="):
                     endpoint = query[3:]
+            if endpoint is not None and uri_path == ("bs",) and remote is not None:
+                # The bootstrap exchanges that follow come from that address, unregistered.
+                self._bootstrapping[remote] = endpoint
+                while len(self._bootstrapping) > 1000:
+                    del self._bootstrapping[next(iter(self._bootstrapping))]
+        if endpoint is None and remote is not None:
+            endpoint = self._bootstrapping.get(remote)
         if endpoint is None:
             for registration in self.server.registrations():
                 if registration.address == remote:

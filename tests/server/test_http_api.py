@@ -321,6 +321,60 @@ async def test_a_reader_that_drops_the_stream_is_forgotten(http: RunningHttp) ->
     assert not tasks
 
 
+async def test_the_coap_log_never_shows_a_psk(
+    http: RunningHttp, server: LwM2MServer, make_device: DeviceFactory
+) -> None:
+    key = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    config = {
+        "servers": {"0": {"shortId": 1, "lifetime": 300, "binding": ["U"]}},
+        "security": {"1": {"uri": "coaps://127.0.0.1:5684", "securityMode": "PSK",
+                           "publicKeyOrId": list(b"boot-id"), "secretKey": key, "serverId": 1}},
+    }  # fmt: skip
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{http.url}/api/bootstrap/booting", json=config) as answer,
+    ):
+        assert answer.status == 200
+    async with Events(http.url, "booting") as log, Events(http.url) as everything:
+        device = await make_device("booting")
+        assert (await device.bootstrap_request()).code.is_successful()
+        finished = await everything.next("BSSESSION")
+        assert finished["name"] == "new"
+        assert (await everything.next("BSSESSION"))["name"] == "finished"
+        lines: list[dict[str, Any]] = []
+        while not any("bs" in line["options"] and not line["incoming"] for line in lines):
+            lines.append(await log.next("COAPLOG"))  # up to the Bootstrap-Finish
+        shown = json.dumps(lines)
+        assert "Uri-Path: /0/1" in shown and "Security object content hidden" in shown
+        assert key not in shown and bytes.fromhex(key).decode("latin-1") not in shown
+
+
+async def test_leshan_driver_speaks_to_it_with_a_token(
+    server: LwM2MServer, make_device: DeviceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulator.scenario.leshan import LeshanDriver
+
+    http = await start_http(server, "127.0.0.1", 0, token="t0ken")
+    monkeypatch.setenv("QUECEMU_HTTP_TOKEN", "t0ken")
+    driver = LeshanDriver(http.url, coap_host="127.0.0.1", coap_port=server.coap_port)
+    try:
+        await driver.start()
+        assert driver.api == "2"
+        device = await make_device(EP)
+        await device.register()
+        event = await driver.wait_registration(EP, 10)
+        assert event.registration is not None and event.registration.lifetime == 300
+        read = await driver.read(EP, "/3/0", content_format=None, timeout=5)
+        assert read.code == "2.05" and read.value[13] == 1_700_000_000  # type: ignore[index]
+        write = await driver.write(EP, "/3/0/13", 1_650_000_000, None, content_format=None,
+                                   timeout=5)  # fmt: skip
+        assert write.code == "2.04"
+        assert device.store.read(LwM2MPath.parse("/3/0/13")).value == 1_650_000_000  # type: ignore[union-attr]
+    finally:
+        await driver.close()
+        await http.stop()
+
+
 async def test_a_token_guards_the_api(server: LwM2MServer) -> None:
     with pytest.raises(ValueError, match="not a loopback address"):
         await start_http(server, "0.0.0.0", 0)
