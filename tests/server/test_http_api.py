@@ -5,12 +5,14 @@ Leshan sees: status codes, JSON shapes, event names, error messages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiocoap import resource
 
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.scenario.http import BaseUrl, EventStream, SseEvent
@@ -390,3 +392,52 @@ async def test_a_token_guards_the_api(server: LwM2MServer) -> None:
                 assert answer.status == 200  # the page itself holds no data
     finally:
         await http.stop()
+
+
+async def test_a_reader_too_slow_for_the_events_is_cut_off_not_buffered() -> None:
+    from emulator.server.http import STREAM_BACKLOG, EventHub
+
+    hub = EventHub()
+    slow, other = hub.add(None), hub.add("someone")
+    for index in range(STREAM_BACKLOG + 5):
+        hub.publish("AWAKE", {"ep": f"ep{index}"}, f"ep{index}")
+    assert slow not in hub.readers and other in hub.readers
+    assert slow.queue.qsize() <= STREAM_BACKLOG
+    items = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
+    assert items[-1] is None  # the stream ends there; its handler closes the connection
+
+
+async def test_a_caller_that_hangs_up_mid_request_leaves_no_task(
+    http: RunningHttp, device: AiocoapDevice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http.face.server
+    original = server.read
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def watched_read(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        try:
+            return await original(*args, **kwargs)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    monkeypatch.setattr(server, "read", watched_read)
+
+    class Silent(resource.Resource):  # type: ignore[misc]
+        async def render(self, request: Any) -> Any:
+            await asyncio.Event().wait()  # never answers (nor refuses)
+
+    assert device.context is not None
+    device.context.serversite = Silent()
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.ensure_future(
+            session.get(f"{http.url}/api/clients/{EP}/3/0", params={"timeout": "30"})
+        )
+        await asyncio.wait_for(started.wait(), 10)  # waiting on the device now
+        request.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+    # aiohttp cancels the handler once the connection is gone: the device request ends too,
+    # long before its 30 s timeout.
+    await asyncio.wait_for(cancelled.wait(), 10)
