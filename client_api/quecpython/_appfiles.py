@@ -56,6 +56,7 @@ class AppFiles:
         self._library_roots = _library_roots()
         self._code_files: dict[str, bool] = {}
         self._redirects: dict[str, bool] = {}
+        self._ships: dict[str, bool] = {}  # an import in a loop must not stat each time
         self._warned: set[str] = set()
         package = types.ModuleType(APP_PACKAGE)
         package.__path__ = [str(self.folder)]
@@ -82,9 +83,13 @@ class AppFiles:
 
     # ------------------------------------------------------------- modules
     def ships(self, name: str) -> bool:
-        return (self.folder / f"{name}.py").is_file() or (
-            self.folder / name / "__init__.py"
-        ).is_file()
+        known = self._ships.get(name)
+        if known is None:
+            known = (self.folder / f"{name}.py").is_file() or (
+                self.folder / name / "__init__.py"
+            ).is_file()
+            self._ships[name] = known
+        return known
 
     def _host_has(self, name: str) -> bool:
         loaded = sys.modules.get(name)
