@@ -76,6 +76,8 @@ log = logging.getLogger("emulator.server.http")
 DEFAULT_TIMEOUT: Final = 5.0
 #: Events queued for one slow event-stream reader before it is disconnected.
 STREAM_BACKLOG: Final = 1000
+#: Requests held for one sleeping queue-mode client before new ones are refused (503).
+MAX_DELAYED_PER_CLIENT: Final = 100
 #: Comment lines keep idle streams open through proxies and reveal dead readers.
 PING_INTERVAL: Final = 10.0
 #: Where the web page's files live (package data).
@@ -184,6 +186,8 @@ class HttpFace:
         self._pump_task: asyncio.Task[None] | None = None
         self._coap_log = _CoapLog(self)
         self._bootstrapping: dict[str, str] = {}  # address → endpoint of a Bootstrap-Request
+        self._addresses: dict[str, str] = {}  # address → endpoint of a registration
+        self._held: dict[str, int] = {}  # endpoint → delayed requests waiting for it
         self._coap_logger = logging.getLogger(_COAP_LOGGER)
         self._coap_level = self._coap_logger.level
         self.app = web.Application(middlewares=[self._errors, self._auth])
@@ -290,6 +294,12 @@ class HttpFace:
     def _forward(self, event: ServerEvent) -> None:
         ep = event.endpoint
         publish = self.hub.publish
+        if isinstance(event, Registered | Updated):
+            if isinstance(event, Updated):
+                self._addresses.pop(event.previous.address, None)
+            self._addresses[event.registration.address] = ep
+        elif isinstance(event, Deregistered | Expired):
+            self._addresses.pop(event.registration.address, None)
         if isinstance(event, Registered):
             publish("REGISTRATION", self._registration(ep, event.registration), ep)
         elif isinstance(event, Updated):
@@ -379,11 +389,13 @@ class HttpFace:
                     del self._bootstrapping[next(iter(self._bootstrapping))]
         if endpoint is None and remote is not None:
             endpoint = self._bootstrapping.get(remote)
-        if endpoint is None:
-            for registration in self.server.registrations():
-                if registration.address == remote:
-                    endpoint = registration.endpoint
-                    break
+        if endpoint is None and remote is not None:
+            endpoint = self._addresses.get(remote)
+            if endpoint is None:  # registered before the face saw the event (or just now)
+                for registration in self.server.registrations():
+                    if registration.address == remote:
+                        endpoint = self._addresses[remote] = registration.endpoint
+                        break
         if endpoint is None:
             return
         payload = bytes(message.payload)
@@ -459,6 +471,12 @@ class HttpFace:
         if registration is None:
             raise NotRegistered(endpoint)
         if registration.queue_mode and not self.server.is_awake(endpoint):
+            if self._held.get(endpoint, 0) >= MAX_DELAYED_PER_CLIENT:
+                raise web.HTTPServiceUnavailable(
+                    text=f"{MAX_DELAYED_PER_CLIENT} requests already wait for '{endpoint}' "
+                    "to wake up; try again once it has",
+                    headers={"Retry-After": "60"},
+                )
             request_id = f"{endpoint}-{next(self._ids)}"
             # Held until the client is heard from again, at most until its lifetime ends.
             self._spawn(
@@ -483,12 +501,17 @@ class HttpFace:
         operation: Callable[[float], Awaitable[dict[str, Any]]],
         timeout: float,
     ) -> None:
+        self._held[endpoint] = self._held.get(endpoint, 0) + 1
         try:
             response = await self._answer(operation, timeout)
         except (DeviceTimeout, NotRegistered, BadDeviceResponse, ObservationClosed) as exc:
             response = shapes.response_json(0xA4, errormessage=str(exc))
         except ValueError as exc:
             response = shapes.response_json(0x80, errormessage=str(exc))
+        finally:
+            self._held[endpoint] -= 1
+            if not self._held[endpoint]:
+                del self._held[endpoint]
         data = {"ep": endpoint, "requestId": request_id, "delayed": True, "response": response}
         self.hub.publish("REQUEST_RESPONSE", data, endpoint)
 

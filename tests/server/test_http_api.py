@@ -441,3 +441,28 @@ async def test_a_caller_that_hangs_up_mid_request_leaves_no_task(
     # aiohttp cancels the handler once the connection is gone: the device request ends too,
     # long before its 30 s timeout.
     await asyncio.wait_for(cancelled.wait(), 10)
+
+
+async def test_requests_held_for_a_sleeping_client_are_bounded() -> None:
+    from emulator.server.http import MAX_DELAYED_PER_CLIENT
+
+    server = await LwM2MServer.start(coap=("127.0.0.1", 0), awake_time=0.3, request_timeout=5)
+    http = await start_http(server, "127.0.0.1", 0)
+    sleeper = AiocoapDevice("sleeper", binding="UQ")
+    await sleeper.start(f"coap://127.0.0.1:{server.coap_port}")
+    try:
+        with server.subscribe() as sub:
+            await sleeper.register()
+            await sub.wait_for(lambda e: isinstance(e, Sleeping), timeout=10)
+        async with aiohttp.ClientSession() as session:
+            api = Api(session, http.url)
+            for _ in range(MAX_DELAYED_PER_CLIENT):
+                status, answer = await api.call("GET", "/api/clients/sleeper/3/0/1")
+                assert status == 200 and answer["delayed"] is True
+            status, text = await api.call("GET", "/api/clients/sleeper/3/0/1")
+            assert status == 503 and "wait for 'sleeper' to wake up" in text
+    finally:
+        await sleeper.close()
+        await http.stop()
+        await server.stop()
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("delayed")]
