@@ -1,7 +1,7 @@
 """QuecPython ``ntptime``: set the module's clock from an NTP server, over ``AT+QNTP``.
 
 ``settime(timezone=0)`` sends ``AT+QNTP=1,"<host>",123`` (Quectel TCP/IP manual: the
-result comes later as ``+QNTP: <err>,"<yy/MM/dd,hh:mm:ss±zz>"``, err 0 on success),
+result comes later as ``+QNTP: <err>,"<yyyy/MM/dd,hh:mm:ss±zz>"``, err 0 on success),
 then writes that time, moved to ``timezone`` hours (-12..12), into the module's RTC with
 ``AT+CCLK`` (27.007 §8.15), so ``machine.RTC().datetime()`` shows local time as on the
 device. 0 on success, -1 on failure (an error code in the URC, no URC in time, a bad
@@ -27,7 +27,8 @@ host = "ntp.aliyun.com"
 NTP_PORT = 123
 CONTEXT_ID = 1
 RESULT_TIMEOUT = 125.0  # Quectel lists 125 s as AT+QNTP's maximum response time
-_TIME = re.compile(r"^(\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d)$")
+# Quectel prints the year with four digits ("2026/11/27,10:00:00+32"); two are accepted too.
+_TIME = re.compile(r"^(\d{4}|\d\d)/(\d\d)/(\d\d),(\d\d):(\d\d):(\d\d)([+-]\d\d)$")
 
 
 def sethost(new_host: str) -> int:
@@ -46,9 +47,9 @@ def _utc_of(text: str) -> dt.datetime | None:
     match = _TIME.match(text)
     if match is None:
         return None
-    yy, mo, dd, hh, mi, ss, zz = (int(g) for g in match.groups())
+    year, mo, dd, hh, mi, ss, zz = (int(g) for g in match.groups())
     try:
-        local = dt.datetime(2000 + yy, mo, dd, hh, mi, ss)
+        local = dt.datetime(year if year >= 100 else 2000 + year, mo, dd, hh, mi, ss)
     except ValueError:
         return None
     return local - dt.timedelta(minutes=15 * zz)

@@ -463,12 +463,18 @@ def test_wakelocks() -> None:
 def test_ntp_settime_writes_the_zone_time(device: FakeModule) -> None:
     device.answer(
         'AT+QNTP=1,"ntp.example.org",123',
-        ok() + urc_bytes('+QNTP: 0,"26/11/27,10:00:00+00"'),
+        ok() + urc_bytes('+QNTP: 0,"2026/11/27,12:00:00+08"'),  # 10:00 UTC at +2 h
     )
     device.answer('AT+CCLK="26/11/27,18:00:00+32"', ok())
     assert ntptime.sethost("ntp.example.org") == 0
     assert ntptime.settime(8) == 0
     assert sent(device)[-1] == 'AT+CCLK="26/11/27,18:00:00+32"'
+    device.answer(
+        'AT+QNTP=1,"ntp.example.org",123', ok() + urc_bytes('+QNTP: 0,"26/11/27,10:00:00+00"')
+    )
+    device.answer('AT+CCLK="26/11/27,09:00:00-04"', ok())
+    assert ntptime.settime(-1) == 0
+    assert sent(device)[-1] == 'AT+CCLK="26/11/27,09:00:00-04"'
     assert ntptime.settime(13) == -1
     device.answer('AT+QNTP=1,"ntp.example.org",123', ok() + urc_bytes("+QNTP: 565"))
     assert ntptime.settime() == -1
