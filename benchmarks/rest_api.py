@@ -11,7 +11,11 @@ module registers through its AT port, then this process measures:
   ``GET /api/event`` stream, and the same event measured against the moment the module's
   ``+QLWURC: "update"`` URC reached the AT port (negative: the event came first).
 
-    .venv/bin/python -m benchmarks.rest_api --reads 500 --updates 100
+    .venv/bin/python -m benchmarks.rest_api --reads 500 --updates 100 [--browser]
+
+``--browser`` adds the URC → ``UPDATED`` delay as a web page sees it: an ``EventSource`` in
+headless Chromium stamps each event with ``performance.timeOrigin + performance.now()``,
+compared with the wall-clock moment the URC reached the AT port.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 import aiohttp
@@ -167,12 +173,86 @@ async def main(reads: int, updates: int) -> None:
             await process.wait()
 
 
+async def browser(updates: int) -> None:
+    """URC on the AT port → the UPDATED event inside headless Chromium (an EventSource on the
+    page), both stamped on this machine's wall clock."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    server = await child("server", "--coap", "127.0.0.1:0", "--http", "127.0.0.1:0")
+    module = await child("serve", "--tcp", "127.0.0.1:0")
+    profile = tempfile.mkdtemp(prefix="quecemu-bench-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={profile}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        urls = {
+            line.split()[1]: line.split()[2]
+            for line in await lines_until_ready(server)
+            if line.startswith("listening ")
+        }
+        (module_line,) = [x for x in await lines_until_ready(module) if x.startswith("module ")]
+        words = module_line.split()
+        host, _, port = words[words.index("tcp") + 1].rpartition(":")
+        at = AtPort(*await asyncio.open_connection(host, int(port)))
+        await at.command(f'AT+QLWCFG="security",1,1000,"{urls["coap"]}",0,3')
+        await at.command('AT+QLWCFG="server",1,300,1,60,86400,0,"U"')
+        await at.command("AT+QLWREG")
+        await at.until(b'+QLWURC: "ready","successfully",1000')
+        await asyncio.to_thread(driver.get, urls["http"])
+        await asyncio.to_thread(driver.execute_script, """
+            window.seen = [];
+            const stream = new EventSource('/api/event');
+            stream.addEventListener('UPDATED',
+                () => window.seen.push(performance.timeOrigin + performance.now()));
+            window.opened = new Promise((ok) => { stream.onopen = ok; });
+        """)  # fmt: skip
+        await asyncio.to_thread(driver.execute_async_script,
+                                "window.opened.then(arguments[arguments.length - 1])")  # fmt: skip
+        deltas = []
+        for index in range(updates):
+            at.writer.write(b"AT+QLWUPDATE\r")
+            await at.until(b'+QLWURC: "update"')
+            urc_wall = time.time() * 1000
+            async with asyncio.timeout(READY_TIMEOUT):
+                while True:
+                    seen = await asyncio.to_thread(driver.execute_script, "return window.seen")
+                    if len(seen) > index:
+                        break
+            deltas.append((seen[index] - urc_wall) / 1000)
+        result = {
+            "median_ms": round(statistics.median(deltas) * 1000, 3),
+            "p99_ms": round(percentile(deltas, 0.99) * 1000, 3),
+        }
+        print(f"URC on the AT port -> UPDATED in headless Chromium ({updates}): median "
+              f"{result['median_ms']} ms, p99 {result['p99_ms']} ms")  # fmt: skip
+        print(json.dumps({"benchmark": "sse_browser_latency", "updates": updates, **result}))
+        at.writer.close()
+    finally:
+        await asyncio.to_thread(driver.quit)
+        shutil.rmtree(profile, ignore_errors=True)
+        for process in (module, server):
+            if process.returncode is None:
+                process.terminate()
+            await process.wait()
+
+
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reads", type=int, default=500)
     parser.add_argument("--updates", type=int, default=100)
+    parser.add_argument(
+        "--browser", action="store_true",
+        help="also time the UPDATED event inside headless Chromium (needs chromium-driver)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     asyncio.run(main(args.reads, args.updates))
+    if args.browser:
+        asyncio.run(browser(args.updates))
 
 
 if __name__ == "__main__":
