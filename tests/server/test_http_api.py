@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -466,3 +467,18 @@ async def test_requests_held_for_a_sleeping_client_are_bounded() -> None:
         await http.stop()
         await server.stop()
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("delayed")]
+
+
+def test_the_cli_refuses_a_public_address_without_a_token() -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "QUECEMU_HTTP_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", "server", "--coap", "127.0.0.1:0",
+         "--http", "0.0.0.0:0"],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "is not a loopback address: set a bearer token" in done.stderr
+    assert "Traceback" not in done.stderr
