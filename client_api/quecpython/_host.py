@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import traceback
@@ -95,5 +96,7 @@ def run_callback(what: str, callback: Callable[..., object], *args: object) -> N
     except SystemExit:
         raise
     except BaseException:
-        print(f"client_api: exception in {what} callback:", file=sys.stderr)
-        traceback.print_exc()
+        # A closed or broken stderr must not end the timer (or bus, or pin) thread.
+        with contextlib.suppress(OSError, ValueError):
+            print(f"client_api: exception in {what} callback:", file=sys.stderr)
+            traceback.print_exc()
