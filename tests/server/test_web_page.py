@@ -1,7 +1,8 @@
 """The web page of ``quecemu server --http`` in headless Chromium (Debian's chromium and
 chromium-driver, driven by Selenium): a virtual module started with ``quecemu serve`` registers
-over real UDP, appears on the page live, and a person's clicks read and write its resources.
-The write is proven where the firmware sees it: the URC on the module's AT port."""
+over real UDP, appears on the page live, and a person's clicks read, write, observe, execute
+and discover its resources. The write is proven where the firmware sees it: the URC on the
+module's AT port."""
 
 from __future__ import annotations
 
@@ -163,6 +164,21 @@ def test_a_person_reads_and_writes_a_registered_module(browser: WebDriver, tmp_p
         wait.until(lambda d: "write /3/0/13: CHANGED" in d.find_element(By.ID, "results").text)
         # The CoAP log of the selected client shows the exchange.
         wait.until(lambda d: "PUT" in d.find_element(By.ID, "coaplog").text)
+
+        # Observe the UTC offset, change it from the page: the notification shows up.
+        row = '#objects tr[data-path="/3/0/14"]'
+        browser.find_element(By.CSS_SELECTOR, f"{row} .observe").click()
+        wait.until(lambda d: "observe /3/0/14: CONTENT" in d.find_element(By.ID, "results").text)
+        browser.find_element(By.CSS_SELECTOR, f"{row} input.write-value").send_keys("+02")
+        browser.find_element(By.CSS_SELECTOR, f"{row} .write").click()
+        wait.until(lambda d: f"{endpoint} /3/0/14 = +02" in d.find_element(
+            By.ID, "notifications").text)  # fmt: skip
+        # Execute (Registration Update Trigger) and Discover.
+        row = '#objects tr[data-path="/1/0/8"]'
+        browser.find_element(By.CSS_SELECTOR, f"{row} .execute").click()
+        wait.until(lambda d: "execute /1/0/8: CHANGED" in d.find_element(By.ID, "results").text)
+        browser.find_element(By.CSS_SELECTOR, '#objects div[data-path="/3/0"] .discover').click()
+        wait.until(lambda d: "links: </3/0>" in d.find_element(By.ID, "results").text)
 
         # The whole Device instance, for the picture in the docs.
         browser.find_element(By.CSS_SELECTOR, '#objects div[data-path="/3/0"] .read').click()
