@@ -1,17 +1,14 @@
-"""Where the module's data stacks (MQTT, HTTP) may connect: names resolved, loopback only.
-
-One seam: :func:`resolve`. It resolves a host name through the PC's resolver and allows
-only loopback addresses (127.0.0.0/8, ::1), so nothing an app names reaches beyond this
-machine. The virtual network map (host name -> address, address:port -> a local peer) plugs
-in here.
+"""Where the module's MQTT and HTTP(S) stacks connect: the virtual network map
+(:mod:`emulator.netmap`) asked in one place, its refusals turned into OSErrors so that the
+libraries underneath (aiohttp's resolver hook, our own connect) treat them as the network
+failures they stand for.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 from typing import TYPE_CHECKING
+
+from emulator import netmap
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
@@ -22,25 +19,19 @@ class NameNotResolved(OSError):
 
 
 class DestinationRefused(OSError):
-    """The address is outside what the emulator may reach (loopback only)."""
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    """The destination is outside what the emulator may reach (loopback only, unless the
+    user allowed external traffic)."""
 
 
 async def resolve(module: VirtualModule, host: str, port: int) -> tuple[str, int]:
-    """The address and port to connect to for ``host``:``port`` named by the module."""
-    loop = asyncio.get_running_loop()
+    """The address and port to connect to for ``host``:``port`` as the module names it."""
+    network = netmap.network_map_of(module)
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise NameNotResolved(f"{host}: {exc}") from None
-    for _family, _type, _proto, _name, sockaddr in infos:
-        address = str(sockaddr[0])
-        if _is_loopback(address):
-            return address, int(sockaddr[1])
-    raise DestinationRefused(f"{host} ({infos[0][4][0] if infos else '?'}) is not on loopback")
+        address = await network.resolve(host)
+    except netmap.HostNotFound as exc:
+        raise NameNotResolved(exc.reason) from None
+    try:
+        route = network.route(address, port, name=host)
+    except netmap.DestinationRefused as exc:
+        raise DestinationRefused(exc.reason) from None
+    return route.address, route.port

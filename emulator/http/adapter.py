@@ -10,12 +10,13 @@ allows. Each request uses a fresh connection, as a module's HTTP stack does.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -28,7 +29,7 @@ from emulator.http.model import (
     HttpResponse,
     HttpSession,
 )
-from emulator.module.events import ModuleEvent, PdpContextChanged, RebootStarted
+from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
 from emulator.tls import TlsSetupError, client_context
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class HttpAdapter:
         now = self.host.now()
         if isinstance(event, PdpContextChanged) and not event.active:
             self.session.network_lost(event.cid, now)
-        elif isinstance(event, RebootStarted):
+        elif isinstance(event, RebootStarted | PoweredDown):  # every link goes with it
             self.session.reset()
         elif isinstance(event, HttpCancelRequested):
             task = self._tasks.pop(event.seq, None)
@@ -179,6 +180,10 @@ class HttpAdapter:
             except TlsSetupError as exc:
                 log.warning("HTTPS: %s", exc)
                 return limits.tls_failure, None
+        try:
+            url, headers = await self._route_literal(url, headers)
+        except (NameNotResolved, DestinationRefused, ValueError) as exc:
+            return self._error_code(exc), None
         kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
         if body or method in ("POST", "PUT"):
             kwargs["data"] = body
@@ -204,6 +209,25 @@ class HttpAdapter:
             return int(HttpError.TIMEOUT), None
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return self._error_code(exc), None
+
+    async def _route_literal(
+        self, url: str, headers: list[tuple[str, str]]
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """aiohttp does not ask the resolver for an address literal: route it here (the
+        network map may send it elsewhere, or refuse it), keeping the Host the app named."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return url, headers  # a name: the resolver hook routes it
+        default = 443 if parts.scheme.lower() == "https" else 80
+        address, port = await resolve(self.host.module, host, parts.port or default)
+        shown = f"[{address}]" if ":" in address else address
+        routed = urlunsplit(parts._replace(netloc=f"{shown}:{port}"))
+        if not any(name.lower() == "host" for name, _ in headers):
+            headers = [*headers, ("Host", parts.netloc)]
+        return routed, headers
 
     def _error_code(self, exc: BaseException) -> int:
         causes = _causes(exc)

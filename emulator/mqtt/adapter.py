@@ -28,7 +28,7 @@ import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
 
 from emulator.destinations import DestinationRefused, NameNotResolved, resolve
-from emulator.module.events import ModuleEvent, PdpContextChanged, RebootStarted
+from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
 from emulator.mqtt.model import (
     MqttClients,
     MqttCloseRequested,
@@ -92,7 +92,7 @@ class MqttAdapter:
         now = self.host.now()
         if isinstance(event, PdpContextChanged) and not event.active:
             self.clients.network_lost(event.cid, now)
-        elif isinstance(event, RebootStarted):
+        elif isinstance(event, RebootStarted | PoweredDown):  # every link goes with it
             self.clients.reset()
         elif isinstance(event, MqttCloseRequested):
             link = self._links.get(event.index)

@@ -30,6 +30,13 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
     emu.stop()
 
 
+@pytest.fixture
+def broker() -> Iterator[Mosquitto]:
+    mosquitto = Mosquitto().start()
+    yield mosquitto
+    mosquitto.close()
+
+
 def run(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = dict(os.environ)
     environment.pop("QUECEMU_PORT", None)
@@ -42,8 +49,16 @@ def run(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_umqtt_app_talks_to_mosquitto_through_the_module(emulator: Emulator) -> None:
-    broker = Mosquitto().start()
+def test_umqtt_app_talks_to_mosquitto_through_the_module(tmp_path: Path, broker: Mosquitto) -> None:
+    # The app names a public broker; the network map sends it to the local mosquitto.
+    emulator = Emulator(
+        tmp_path,
+        "--profile",
+        "EC200U",
+        "--map",
+        f"mqtt.example.com:1883=127.0.0.1:{broker.port}",
+        lwm2m=False,
+    )
     seen: list[tuple[str, bytes]] = []
     ready = threading.Event()
     stop = threading.Event()
@@ -63,16 +78,7 @@ def test_umqtt_app_talks_to_mosquitto_through_the_module(emulator: Emulator) -> 
     thread.start()
     try:
         assert ready.wait(10)
-        done = run(
-            APPS / "mqtt_app.py",
-            "--port",
-            str(emulator.link),
-            "--timeout",
-            "60",
-            "--",
-            "127.0.0.1",
-            str(broker.port),
-        )
+        done = run(APPS / "mqtt_app.py", "--port", str(emulator.link), "--timeout", "60")
         assert done.returncode == 0, done.stderr
         assert "published" in done.stdout and "command dev/cmd reboot" in done.stdout
         assert done.stdout.rstrip().endswith("done")
@@ -82,7 +88,7 @@ def test_umqtt_app_talks_to_mosquitto_through_the_module(emulator: Emulator) -> 
         assert ("dev/status", b"offline") not in seen  # a clean DISCONNECT sends no will
     finally:
         stop.set()
-        broker.close()
+        emulator.stop()
 
 
 def test_request_app_talks_to_a_local_http_server_through_the_module(
@@ -95,7 +101,12 @@ def test_request_app_talks_to_a_local_http_server_through_the_module(
     thread.start()
     try:
         done = run(
-            APPS / "http_app.py", "--port", str(emulator.link), "--timeout", "60", "--",
+            APPS / "http_app.py",
+            "--port",
+            str(emulator.link),
+            "--timeout",
+            "60",
+            "--",
             server.base,
         )
         assert done.returncode == 0, done.stderr

@@ -106,6 +106,9 @@ async def test_errors_and_bad_input(port: AtPort, web: WebServer) -> None:
     await set_url(port, "http://no-such-host.invalid/")
     assert await port.at("AT+QHTTPGET=80") == OK
     assert await port.urc(timeout=30) == b"\r\n+QHTTPGET: 714\r\n"
+    await set_url(port, "http://203.0.113.10/")  # outside loopback, not in the map
+    assert await port.at("AT+QHTTPGET=80") == OK
+    assert await port.urc(timeout=30) == b"\r\n+QHTTPGET: 716\r\n"
     closed = web.port
     await web.stop()
     await set_url(port, f"http://127.0.0.1:{closed}/hello")

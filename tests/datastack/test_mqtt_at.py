@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiomqtt
 import pytest
 
+from emulator.netmap import NetworkMap, attach_network_map
 from tests.datastack.harness import AtPort, Mosquitto, stack_profile
 
 OK = b"\r\nOK\r\n"
@@ -56,7 +57,7 @@ async def peer_messages(
 async def test_open_connect_subscribe_publish_receive_and_disconnect(
     port: AtPort, broker: Mosquitto
 ) -> None:
-    assert await port.at('AT+QMTOPEN=?') == b'\r\n+QMTOPEN: (0-5),"<host_name>",(0-65535)\r\n' + OK
+    assert await port.at("AT+QMTOPEN=?") == b'\r\n+QMTOPEN: (0-5),"<host_name>",(0-65535)\r\n' + OK
     await connect(port, broker)
     assert await port.at("AT+QMTOPEN?") == (
         f'\r\n+QMTOPEN: 0,"127.0.0.1",{broker.port}\r\n'.encode() + OK
@@ -89,9 +90,7 @@ async def test_open_connect_subscribe_publish_receive_and_disconnect(
     assert await port.at("AT+QMTOPEN?") == OK
 
 
-async def test_wrong_ids_states_and_parameters_are_refused(
-    port: AtPort, broker: Mosquitto
-) -> None:
+async def test_wrong_ids_states_and_parameters_are_refused(port: AtPort, broker: Mosquitto) -> None:
     assert await port.at(f'AT+QMTOPEN=6,"127.0.0.1",{broker.port}') == b"\r\n+CME ERROR: 50\r\n"
     assert await port.at('AT+QMTOPEN=0,"127.0.0.1",70000') == b"\r\n+CME ERROR: 50\r\n"
     assert await port.at('AT+QMTCONN=1,"x"') == b"\r\nERROR\r\n"  # not opened
@@ -134,9 +133,7 @@ async def test_binary_payloads_cross_the_prompt_and_the_urc_unchanged(
         assert await port.urc() == b"\r\n+QMTPUB: 0,3,0\r\n"
 
 
-async def test_oversized_prompt_input_is_cut_at_the_limit(
-    port: AtPort, broker: Mosquitto
-) -> None:
+async def test_oversized_prompt_input_is_cut_at_the_limit(port: AtPort, broker: Mosquitto) -> None:
     await connect(port, broker)
     async with aiomqtt.Client("127.0.0.1", broker.port, identifier="peer") as peer:
         await peer.subscribe("big")
@@ -185,6 +182,28 @@ async def test_broker_closing_an_opened_link_before_connect(
 async def test_unknown_host_gives_dns_failure(port: AtPort) -> None:
     assert await port.at('AT+QMTOPEN=0,"no-such-host.invalid",1883') == OK
     assert await port.urc(timeout=30) == b"\r\n+QMTOPEN: 0,4\r\n"
+    # Outside loopback and not in the network map: refused like a failed connection.
+    assert await port.at('AT+QMTOPEN=0,"203.0.113.10",1883') == OK
+    assert await port.urc(timeout=30) == b"\r\n+QMTOPEN: 0,5\r\n"
+
+
+async def test_the_network_map_sends_a_public_broker_name_to_mosquitto(
+    broker: Mosquitto,
+) -> None:
+    port = AtPort()
+    await port.start()
+    try:
+        attach_network_map(
+            port.module,
+            NetworkMap.from_entries([f"broker.example.com:1883=127.0.0.1:{broker.port}"]),
+        )
+        assert await port.at('AT+QMTOPEN=0,"broker.example.com",1883') == OK
+        assert await port.urc() == b"\r\n+QMTOPEN: 0,0\r\n"
+        assert await port.at("AT+QMTOPEN?") == b'\r\n+QMTOPEN: 0,"broker.example.com",1883\r\n' + OK
+        assert await port.at('AT+QMTCONN=0,"mapped"') == OK
+        assert await port.urc() == b"\r\n+QMTCONN: 0,0,0\r\n"
+    finally:
+        await port.stop()
 
 
 async def test_will_is_published_when_the_link_drops_and_mqtt_3_1_works(
@@ -205,9 +224,7 @@ async def test_will_is_published_when_the_link_drops_and_mqtt_3_1_works(
         assert (will.topic.value, will.payload) == ("status/dev", b"offline")
 
 
-async def test_refused_connect_reports_the_connack_code(
-    port: AtPort, broker: Mosquitto
-) -> None:
+async def test_refused_connect_reports_the_connack_code(port: AtPort, broker: Mosquitto) -> None:
     assert await port.at('AT+QMTCFG="session",0,0') == OK  # persistent session, empty id
     assert await port.at(f'AT+QMTOPEN=0,"127.0.0.1",{broker.port}') == OK
     assert await port.urc() == b"\r\n+QMTOPEN: 0,0\r\n"
@@ -262,3 +279,13 @@ async def test_reboot_and_exit_close_every_link(broker: Mosquitto) -> None:
         await port.stop()
         (will,) = await peer_messages(peer, 1)
         assert will.payload == b"exited"
+
+
+async def test_power_down_drops_the_link(port: AtPort, broker: Mosquitto) -> None:
+    assert await port.at('AT+QMTCFG="will",0,1,0,0,"gone","powered down"') == OK
+    await connect(port, broker)
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="peer") as peer:
+        await peer.subscribe("gone")
+        port.send(b"AT+QPOWD\r")
+        (will,) = await peer_messages(peer, 1)
+        assert will.payload == b"powered down"
