@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import serial
 from capi_emulator import Emulator
 
 APPS = Path(__file__).parent / "apps"
@@ -63,5 +65,54 @@ def test_system_app_runs_twice_against_the_emulator(tmp_path: Path) -> None:
             ], done.stdout
             assert "INFO:system_app:reporter started" in done.stderr
         assert json.loads((usr / "system_app.json").read_text())["boots"] == 2
+    finally:
+        emu.stop()
+
+
+def _answer(port: serial.SerialBase, command: bytes, limit: float = 30.0) -> bytes:
+    """Send ``command`` until the module answers OK (it ignores input while booting)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        port.reset_input_buffer()
+        port.write(command + b"\r")
+        got = b""
+        answer_by = time.monotonic() + 1.0
+        while b"OK\r\n" not in got and time.monotonic() < answer_by:
+            got += port.read(64)
+        if b"OK\r\n" in got:
+            return got
+    raise AssertionError(f"no answer to {command!r} within {limit} s")
+
+
+def test_power_restart_resets_the_module_and_ends_the_run(tmp_path: Path) -> None:
+    """A reboot forgets ATE0 (not saved with AT&W): the echo is back afterwards."""
+    emu = Emulator(tmp_path)
+    try:
+        with serial.serial_for_url(str(emu.link), timeout=0.1) as port:
+            _answer(port, b"ATE0")
+            assert _answer(port, b"AT").startswith(b"\r\nOK")  # no echo now
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "client_api",
+                "run",
+                str(APPS / "power_restart.py"),
+                "--port",
+                str(emu.link),
+                "--usr",
+                str(tmp_path / "usr"),
+                "--timeout",
+                "60",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=RUN_LIMIT,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "restarting\n"
+        assert "misc.Power.powerRestart() restarted the module (AT+CFUN=1,1)" in done.stderr
+        with serial.serial_for_url(str(emu.link), timeout=0.1) as port:
+            assert _answer(port, b"AT").startswith(b"AT\r")  # echo on again: it rebooted
     finally:
         emu.stop()
