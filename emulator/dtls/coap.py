@@ -169,6 +169,7 @@ class DtlsClientConnection(interfaces.EndpointAddress):  # type: ignore[misc]  #
         self._ticker: asyncio.TimerHandle | None = None
         self._waiting: list[bytes] = []  # CoAP messages held while a new handshake runs
         self._closed = False
+        self._heard_from_peer = False
         self.handshakes = 0
         self.dropped = 0
 
@@ -234,6 +235,7 @@ class DtlsClientConnection(interfaces.EndpointAddress):  # type: ignore[misc]  #
         self._handshake = asyncio.get_running_loop().create_future()
         self._handshake.add_done_callback(_consume_exception)
         self.handshakes += 1
+        self._heard_from_peer = False
         self._endpoint = DtlsEndpoint(self._context.wrap_buffers(None))
         self._apply(self._endpoint.start())
         self._schedule_tick()
@@ -303,6 +305,7 @@ class DtlsClientConnection(interfaces.EndpointAddress):  # type: ignore[misc]  #
         if self._endpoint is None or self._closed:
             self.dropped += 1
             return
+        self._heard_from_peer = True
         self._apply(self._endpoint.receive(data))
 
     def _error(self, exc: Exception) -> None:
@@ -311,6 +314,11 @@ class DtlsClientConnection(interfaces.EndpointAddress):  # type: ignore[misc]  #
         else:
             reason = f"network error: {exc}"
         if self._handshake is not None and not self._handshake.done():
+            if self._heard_from_peer:
+                # ICMP errors are soft (RFC 1122 §4.2.3.9): a peer that already answered may
+                # be rebinding its socket (gnutls-serv does after the cookie exchange).
+                log.debug("DTLS %s: %s during the handshake; retransmitting", self.hostinfo, exc)
+                return
             self._fail_handshake(DtlsHandshakeError(reason, refused=True))
         else:
             self._interface.ctx.dispatch_error(ConnectionError(reason), self)
@@ -635,8 +643,11 @@ class DtlsServerInterface(interfaces.MessageInterface):  # type: ignore[misc]  #
             self._send(out.datagrams, addr)
             return
         if any(isinstance(event, HandshakeFailed) for event in out.events):
+            # Before the cookie exchange the address is unproven: no log line per datagram
+            # (a flood would fill the log), only the counter.
             self._send(out.datagrams, addr)
-            self._handshake_failed(candidate, out)
+            self.dropped += 1
+            log.debug("DTLS from %s: ClientHello refused: %s", candidate.hostinfo, out.events)
             return
         if existing is not None:
             self._drop(existing)
