@@ -52,6 +52,7 @@ from emulator.module.events import (
     BootCompleted,
     ModuleEvent,
     PdpContextChanged,
+    PoweredDown,
     RebootStarted,
     RegistrationChanged,
     SignalChanged,
@@ -476,8 +477,8 @@ class LwM2MClient:
     # ========================================================= module events
     def on_module_event(self, event: ModuleEvent, now: float) -> None:
         self._now = now
-        if isinstance(event, RebootStarted):
-            self._restart(now)
+        if isinstance(event, RebootStarted | PoweredDown):
+            self._restart(now)  # AT+QPOWD: the power goes as in a reboot, nothing is sent
             return
         if isinstance(event, BootCompleted):
             if self.config.startup and self._accounts() and not self.running:

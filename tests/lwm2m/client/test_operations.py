@@ -17,6 +17,7 @@ from emulator.lwm2m.client.messages import (
     POST,
     PUT,
     CoapRequest,
+    PrepareSession,
     SendNotification,
     SendRequest,
     StartDownload,
@@ -437,3 +438,16 @@ def test_bootstrap_request_refused() -> None:
     rig.respond(0x80)
     assert rig.urcs()[-1] == '+QLWURC: "bootstrap","failed",100'
     assert rig.stat() == 4
+
+
+def test_power_down_stops_the_client_until_power_on(rig: Rig) -> None:
+    """AT+QPOWD: no Deregister, no retries while the power is off; a fresh start after."""
+    rig.actions.clear()
+    rig.module.power_down(rig.now)
+    rig.pump()
+    assert rig.stat() == 0
+    rig.advance(3600.0)  # an hour switched off: nothing is sent, nothing retried
+    assert not rig.has(SendRequest) and not rig.has(PrepareSession)
+    rig.module.power_on(rig.now)
+    rig.advance(1.0)
+    assert rig.text.count("RDY") == 2 and rig.stat() == 0
