@@ -419,10 +419,9 @@ class AtSession:
             else:
                 self._events.append(StrayLine(line=line, reason="no command in flight"))
             return
-        # With echo known off, a line equal to the command is part of the answer (AT+CLAC
-        # lists "AT+CLAC").
-        echo_possible = self.echo_expected is not False
-        if not command.echo_seen and echo_possible and line == command.command:
+        # The echo comes before any answer line: after one, a line equal to the command is
+        # part of the answer (AT+CLAC lists "AT+CLAC").
+        if not command.echo_seen and not command.lines and line == command.command:
             command.echo_seen = True
             self.echo_expected = True
             # Nothing before the echo is the answer (the module answers after echoing).

@@ -341,3 +341,10 @@ def test_with_echo_off_a_line_equal_to_the_command_is_the_answer() -> None:
     assert got[0] == [completed("AT+CLAC", ("AT+CGMI", "AT+CLAC", "AT+CSQ"))]
     got = run("AT+CLAC", b"AT+CLAC\r\r\nAT+CGMI\r\nAT+CLAC\r\n\r\nOK\r\n", echo=True)
     assert got[0] == [completed("AT+CLAC", ("AT+CGMI", "AT+CLAC"))]
+
+
+def test_an_echo_after_echo_was_thought_off_is_still_the_echo() -> None:
+    """A stale OK taken for a command's answer can make the session believe echo is off;
+    the next echo (before any answer line) puts that right."""
+    got = run("AT+CGMM", b"AT+CGMM\r\r\nEC200U\r\n\r\nOK\r\n", echo=False)
+    assert got[0] == [completed("AT+CGMM", ("EC200U",))]
