@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from emulator.at.errors import AtError, CmeError, SyntaxAtError
+from emulator.at.errors import AtError, CmeError, CmsError, SyntaxAtError
 from emulator.at.parser import Args, Form, ParsedCommand, split_line
 from emulator.at.registry import CommandRegistry, DataInput, Response
 
@@ -316,6 +316,10 @@ class AtEngine:
                 break
             if len(mode.data) < request.max_length + 1:
                 mode.data.append(byte)  # one byte over the limit tells on_data it overflowed
+                if request.line_prompts and byte == CR:
+                    self._out += request.prompt
+                elif request.echo and self.settings.echo:
+                    self._out.append(byte)
         if end == CTRL_Z:
             self._data_mode = None
             payload = bytes(mode.data)
@@ -477,6 +481,12 @@ class AtEngine:
 
     def _render_error(self, error: AtError) -> bytes:
         """The one place an error becomes bytes (V.250 ERROR, 27.007 §9.1 +CME ERROR)."""
+        if isinstance(error, CmsError):
+            # 27.005 §3.2.5: numeric, and not switched by AT+CMEE.
+            if self.settings.quiet:
+                return b""
+            text = f"+CMS ERROR: {error.code}"
+            return (f"\r\n{text}\r\n" if self.settings.verbose else f"{text}\r\n").encode()
         if isinstance(error, CmeError) and self.settings.cmee != 0:
             if self.settings.quiet:
                 return b""

@@ -129,3 +129,46 @@ class PdpAuthenticationFailure(CmeError):
 
 class UnspecifiedGprsError(CmeError):
     code = 148
+
+
+# 3GPP TS 27.005 §3.2.5 <err> values of +CMS ERROR (0-255 are network causes, 300+ the ME's).
+CMS_TEXTS: dict[int, str] = {
+    300: "ME failure",
+    301: "SMS service of ME reserved",
+    302: "Operation not allowed",
+    303: "Operation not supported",
+    304: "Invalid PDU mode parameter",
+    305: "Invalid text mode parameter",
+    310: "SIM not inserted",
+    311: "SIM PIN required",
+    313: "SIM failure",
+    314: "SIM busy",
+    320: "Memory failure",
+    321: "Invalid memory index",
+    322: "Memory full",
+    330: "SMSC address unknown",
+    331: "No network service",
+    332: "Network timeout",
+    340: "No +CNMA acknowledgement expected",
+    500: "Unknown error",
+}
+
+
+class CmsError(AtError):
+    """A message service error: ``+CMS ERROR: <err>`` (3GPP TS 27.005 §3.2.5).
+
+    27.005 defines only the numeric form and does not tie it to AT+CMEE: it replaces OK and
+    ends the line like ``+CME ERROR`` does.
+    """
+
+    code: ClassVar[int] = 500
+
+    def __init__(self, reason: str = "", *, code: int | None = None) -> None:
+        super().__init__(reason or CMS_TEXTS.get(code if code is not None else self.code, ""))
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # instance override of the class default
+        self.reason = reason
+
+    @property
+    def text(self) -> str:
+        return CMS_TEXTS.get(self.code, "Unknown error")

@@ -57,6 +57,7 @@ BUILTIN_FAMILIES = (
     "nitz",  # AT+CTZR, AT+CTZU, AT+QLTS and the +CTZV/+CTZE URCs
     "simdet",  # AT+CCID, AT+QSIMDET, AT+QSIMSTAT
     "call",  # AT+CLIP, AT+CVHU, AT+CNUM, AT+VTS
+    "sms",  # 27.005: AT+CMGF, AT+CMGS, AT+CMGR, AT+CNMI ... (emulator/sms/)
     # The data stacks (issue 12):
     "files",  # AT+QFUPL, AT+QFLST, AT+QFDEL over the module's UFS folder
     "ssl",  # AT+QSSLCFG
@@ -289,6 +290,11 @@ class VirtualModule:
         self.engine.go_quiet(quiet_until)
         self.engine.settings = self._saved_settings()
         self._power_on_state()
+        for component in self.components.values():
+            # Families' volatile settings go back to factory values; what they keep in NV stays.
+            power_cycle = getattr(component, "power_cycle", None)
+            if power_cycle is not None:
+                power_cycle(now)
         self.call_at(quiet_until, self._boot)
 
     def set_functionality(self, fun: int, now: float) -> None:
@@ -416,6 +422,15 @@ class VirtualModule:
     def detach(self, now: float) -> None:
         """The network detaches the module (it re-attaches when coverage comes back)."""
         self.set_coverage(False, now)
+
+    def deliver_sms(self, sender: str, text: str, now: float) -> list[Any]:
+        """The network delivers an SMS (concatenated parts when long): stored and indicated
+        with +CMTI, or shown with +CMT, as AT+CNMI says. Returns each part's
+        ``emulator.sms.model.DeliveryResult``; raises ``NotDeliverable`` (a ValueError)
+        when the module cannot take it (no SIM, not registered)."""
+        from emulator.sms.model import sms_state
+
+        return list(sms_state(self).deliver_text(sender, text, now))
 
     def set_sim(self, state: SimState, now: float) -> None:
         """Insert or remove the SIM. Quectel reports a removal as ``+CPIN: NOT READY``."""
