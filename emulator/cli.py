@@ -149,6 +149,13 @@ def add_serve_parser(subparsers: Any) -> None:
         "the host reads)",
     )
     parser.add_argument(
+        "--control",
+        action="store_true",
+        help="read network-side control lines on stdin ('sms MODULE SENDER TEXT' delivers "
+        "an SMS) and print what the modules send ('sms sent MODULE NUMBER \"TEXT\"'); "
+        "see docs/sms.md",
+    )
+    parser.add_argument(
         "--urc-before-echo",
         action="store_true",
         help="fault: hold URCs and send them just before the next command's echo",
@@ -232,7 +239,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
 def run_serve(args: argparse.Namespace) -> int:
     emulator = Emulator(serve_options(args))
     try:
-        return asyncio.run(_serve(emulator))
+        return asyncio.run(_serve(emulator, control=bool(getattr(args, "control", False))))
     except ServeConfigError as exc:
         args.parser.error(str(exc))  # exits 2 with the usage line
     except OSError as exc:  # a link we may not replace, a TCP port in use...
@@ -241,7 +248,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0  # not reached: parser.error exits
 
 
-async def _serve(emulator: Emulator) -> int:
+async def _serve(emulator: Emulator, *, control: bool = False) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -250,14 +257,26 @@ async def _serve(emulator: Emulator) -> int:
     _print_warnings(emulator, 0)
     seen = len(emulator.warnings)
     await emulator.start()
+    control_task: asyncio.Task[None] | None = None
     try:
         _print_warnings(emulator, seen)
+        if control:
+            from emulator.transport.control import ControlChannel
+
+            channel = ControlChannel(
+                emulator.modules, _print_out, lambda line: _print_err(f"{PROG}: {line}")
+            )
+            control_task = asyncio.create_task(channel.run_stdin(), name="control")
         if not stop.is_set():  # a signal during start-up: do not announce a dying server
             for served in emulator.modules:
                 _print_out(served.ready_line())
             _print_out("ready")
         await stop.wait()
     finally:
+        if control_task is not None:
+            control_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await control_task
         seen = len(emulator.warnings)
         await emulator.stop()
         _print_warnings(emulator, seen)

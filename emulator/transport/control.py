@@ -1,0 +1,145 @@
+"""``quecemu serve --control``: the network side of the modules on stdin and stdout.
+
+Lines in (one command per line)::
+
+    sms <module> <sender> <text...>      deliver an SMS; <text> is the rest of the line,
+                                         or a JSON string ("line 1\\nline 2") when quoted
+    help
+
+Lines out (stdout, one per event)::
+
+    sms delivered 0 +8613912345678 stored SM 3      (per part: stored / direct / rejected ...)
+    sms sent 0 +8613700001111 "Hello"                (the module sent an SMS: TP-DA, JSON text)
+
+A line that cannot be carried out is answered on stderr with the reason; serving goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from emulator.module.events import ModuleEvent, SmsSent
+from emulator.sms.model import DeliveryResult, NotDeliverable, sms_state
+from emulator.transport.serve import ServedModule
+
+HELP = (
+    "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "
+    "line, or a JSON string in double quotes); 'help'"
+)
+MAX_LINE = 64 * 1024
+
+
+class ControlError(ValueError):
+    """A control line that cannot be carried out (the message says why)."""
+
+
+@dataclass(frozen=True)
+class DeliverSms:
+    module: int
+    sender: str
+    text: str
+
+
+def parse_line(line: str) -> DeliverSms | str | None:
+    """A command, the help text (str), or None for an empty line; raises ControlError."""
+    words = line.strip().split(None, 3)
+    if not words:
+        return None
+    if words[0] == "help":
+        return HELP
+    if words[0] != "sms":
+        raise ControlError(f"unknown control command {words[0]!r}; {HELP}")
+    if len(words) < 4:
+        raise ControlError("usage: sms <module> <sender> <text>")
+    _, module_text, sender, text = words
+    if not module_text.isdigit():
+        raise ControlError(f"module {module_text!r} is not a module number")
+    if text.startswith('"'):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ControlError(f"text is not a JSON string: {exc.msg}") from None
+        if not isinstance(value, str):
+            raise ControlError("text is not a JSON string")
+        text = value
+    return DeliverSms(int(module_text), sender, text)
+
+
+def describe(result: DeliveryResult) -> str:
+    if result.stored is not None:
+        return f"stored {result.stored} {result.index}"
+    if result.direct:
+        return "direct"
+    return f"rejected {result.rejected}"
+
+
+class ControlChannel:
+    """Carries out control lines on the served modules and reports their sent SMS."""
+
+    def __init__(
+        self,
+        modules: Sequence[ServedModule],
+        out: Callable[[str], None],
+        err: Callable[[str], None],
+    ) -> None:
+        self.modules = list(modules)
+        self.out = out
+        self.err = err
+        for served in self.modules:
+            served.host.add_listener(self._listener(served.index))
+
+    def _listener(self, index: int) -> Callable[[ModuleEvent], None]:
+        def on_event(event: ModuleEvent) -> None:
+            if isinstance(event, SmsSent):
+                text = json.dumps(
+                    event.text if event.alphabet != "8bit" else event.data.hex(), ensure_ascii=False
+                )
+                self.out(f"sms sent {index} {event.destination} {text}")
+
+        return on_event
+
+    def handle(self, line: str) -> None:
+        try:
+            command = parse_line(line)
+            if command is None:
+                return
+            if isinstance(command, str):
+                self.out(command)
+                return
+            self._deliver(command)
+        except (ControlError, NotDeliverable) as exc:
+            self.err(f"control: {exc}")
+
+    def _deliver(self, command: DeliverSms) -> None:
+        if command.module >= len(self.modules):
+            raise ControlError(f"no module {command.module} (there are {len(self.modules)})")
+        host = self.modules[command.module].host
+        results = host.apply(
+            lambda now: sms_state(host.module).deliver_text(command.sender, command.text, now)
+        )
+        for result in results:
+            self.out(f"sms delivered {command.module} {command.sender} {describe(result)}")
+
+    async def run_stdin(self) -> None:
+        """Read control lines until stdin closes (then serving simply goes on)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+        )
+        try:
+            while True:
+                try:
+                    raw = await reader.readline()
+                except ValueError:  # a line over the limit
+                    self.err(f"control: line longer than {MAX_LINE} bytes ignored")
+                    continue
+                if not raw:
+                    return
+                self.handle(raw.decode("utf-8", "replace"))
+        finally:
+            transport.close()
