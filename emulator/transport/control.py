@@ -95,9 +95,8 @@ class ControlChannel:
     def _listener(self, index: int) -> Callable[[ModuleEvent], None]:
         def on_event(event: ModuleEvent) -> None:
             if isinstance(event, SmsSent):
-                text = json.dumps(
-                    event.text if event.alphabet != "8bit" else event.data.hex(), ensure_ascii=False
-                )
+                body = event.text if event.alphabet != "8bit" else event.data.hex()
+                text = json.dumps(body)  # \u escapes: stdout may not be UTF-8
                 self.out(f"sms sent {index} {event.destination} {text}")
 
         return on_event

@@ -86,7 +86,9 @@ def parse_module_line(line: str) -> ModuleLine:
 class ServeProcess:
     """``python -m emulator serve ...`` as a child, its stdout read with deadlines."""
 
-    def __init__(self, *args: str | os.PathLike[str], stderr_path: Path) -> None:
+    def __init__(
+        self, *args: str | os.PathLike[str], stderr_path: Path, stdin_pipe: bool = False
+    ) -> None:
         self.args = [str(a) for a in args]
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")  # noqa: SIM115 (closed in stop/__exit__)
@@ -94,7 +96,7 @@ class ServeProcess:
             [sys.executable, "-m", "emulator", *self.args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             cwd=REPO,
             bufsize=0,
         )
@@ -153,6 +155,12 @@ class ServeProcess:
         self._stderr.close()
         return code
 
+    def write_line(self, line: str) -> None:
+        """A line on the child's stdin (``stdin_pipe=True``)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
     def stderr(self) -> str:
         if not self._stderr.closed:
             self._stderr.flush()
@@ -172,6 +180,9 @@ class ServeProcess:
             self.proc.wait(10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         with contextlib.suppress(OSError):
             self._stderr.close()
 
