@@ -1,6 +1,7 @@
-"""Call-related settings a modem driver sets up at boot: AT+CLIP (27.007 §7.6), AT+CVHU
-(§6.20), AT+CNUM (§7.1) and AT+VTS (§C.11). The emulator has no voice calls: the settings
-are kept and reported, and AT+VTS outside a call is "operation not allowed".
+"""Call-related settings a modem driver sets up at boot: AT+CLIP (27.007 §7.6), AT+CRC
+(§6.11), AT+CVHU (§6.20), AT+CNUM (§7.1) and AT+VTS (§C.11). The emulator has no voice
+calls: the settings are kept and reported, and AT+VTS outside a call is "operation not
+allowed".
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ def _settings(module: VirtualModule) -> dict[str, int]:
     return volatile(
         module,
         "call.settings",
-        lambda: {"clip": 0, "cvhu": setting(module, FAMILY, "cvhu_default", int, 0)},
+        lambda: {
+            "clip": 0,
+            "crc": 0,
+            "cvhu": setting(module, FAMILY, "cvhu_default", int, 0),
+        },
     )
 
 
@@ -85,7 +90,25 @@ def vts_test(ctx: CommandContext, args: Args) -> list[str]:
     return ["+VTS: (0-9,*,#,A,B,C,D),(1-255)"]
 
 
+def crc_read(ctx: CommandContext, args: Args) -> list[str]:
+    """AT+CRC (27.007 §6.11): extended incoming-call indication (+CRING); kept, as there
+    are no calls to indicate."""
+    return [f"+CRC: {_settings(ctx.module)['crc']}"]
+
+
+def crc_write(ctx: CommandContext, args: Args) -> None:
+    args.count(1)
+    _settings(ctx.module)["crc"] = args.int(0, 0, 1)
+
+
+def crc_test(ctx: CommandContext, args: Args) -> list[str]:
+    return ["+CRC: (0,1)"]
+
+
 def register(registry: CommandRegistry) -> None:
+    registry.add("+CRC", Form.READ, crc_read)
+    registry.add("+CRC", Form.WRITE, crc_write)
+    registry.add("+CRC", Form.TEST, crc_test)
     registry.add("+CLIP", Form.READ, clip_read)
     registry.add("+CLIP", Form.WRITE, clip_write)
     registry.add("+CLIP", Form.TEST, clip_test)
