@@ -74,6 +74,10 @@ class LineSplitter:
         """An unterminated tail (e.g. a ``>`` prompt)."""
         return self._buffer.decode("latin-1")
 
+    def discard_pending(self) -> None:
+        """Forget the unterminated tail (a prompt that has been answered)."""
+        self._buffer.clear()
+
 
 @dataclass(frozen=True, kw_only=True)
 class AtAnswer:
@@ -99,6 +103,8 @@ class _Pending:
     future: asyncio.Future[AtAnswer]
     lines: list[str] = field(default_factory=list)
     echo: bool = False
+    prompt: asyncio.Future[None] | None = None  # set when the command's "> " has come
+    payload_echo: str | None = None  # the payload as the module echoes it (ATE1)
 
 
 LineObserver = Callable[[str, str, float], int]  # direction ("out"/"in"), text, time → line
@@ -128,6 +134,16 @@ class AtLink:
     def on_data(self, data: bytes) -> None:
         for line in self._splitter.feed(data):
             self._on_line(line)
+        pending = self._pending
+        if (
+            pending is not None
+            and pending.prompt is not None
+            and not pending.prompt.done()
+            and self._splitter.pending().endswith("> ")
+        ):
+            # 27.005 §3.5.1: "<CR><LF>> " asks for the message; it is no line of the answer.
+            self._splitter.discard_pending()
+            pending.prompt.set_result(None)
 
     def _on_line(self, line: str) -> None:
         now = self._now()
@@ -137,9 +153,14 @@ class AtLink:
             if not pending.echo and not pending.lines and line.strip() == pending.command.strip():
                 pending.echo = True
                 return
+            if pending.payload_echo is not None and line.strip() == pending.payload_echo:
+                pending.payload_echo = None
+                return
             if not self._is_urc(line, pending.command):
                 pending.lines.append(line)
                 if FINAL_RESULTS.fullmatch(line.strip()):
+                    if pending.prompt is not None and not pending.prompt.done():
+                        pending.prompt.set_result(None)
                     pending.future.set_result(
                         AtAnswer(
                             command=pending.command,
@@ -167,17 +188,30 @@ class AtLink:
         return False
 
     # -- commands
-    async def command(self, line: str, timeout: float) -> AtAnswer:
-        """Send ``line`` + CR and return its answer; one command at a time."""
+    async def command(self, line: str, timeout: float, payload: str | None = None) -> AtAnswer:
+        """Send ``line`` + CR and return its answer; one command at a time. With
+        ``payload``, the command must answer with the ``> `` prompt (AT+CMGS, AT+CMGW):
+        the payload and Ctrl-Z follow it (27.005 §3.5.1)."""
         async with self._lock:
             loop = asyncio.get_running_loop()
             pending = _Pending(line, loop.time(), loop.create_future())
+            if payload is not None:
+                pending.prompt = loop.create_future()
             self._pending = pending
             data = line.encode("latin-1") + b"\r"
             if self._observe:
                 self._observe("out", line + "\r", loop.time())
             try:
                 self._write(data)
+                if pending.prompt is not None and payload is not None:
+                    # Set by the prompt, or by a final result that refused the command.
+                    await asyncio.wait_for(asyncio.shield(pending.prompt), timeout)
+                    if pending.future.done():  # refused at once: no prompt
+                        return pending.future.result()
+                    pending.payload_echo = payload.strip()
+                    if self._observe:
+                        self._observe("out", payload + "\x1a", loop.time())
+                    self._write(payload.encode("latin-1", "replace") + b"\x1a")
                 return await asyncio.wait_for(asyncio.shield(pending.future), timeout)
             except TimeoutError:
                 got = " | ".join(pending.lines) if pending.lines else "nothing"

@@ -54,6 +54,7 @@ _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEX: Final = re.compile(r"(?:[0-9A-Fa-f]{2})*")
 
 DEFAULT_PROFILE: Final = "EC200U"
+DEFAULT_SMS_SENDER: Final = "+8613912345678"
 DEFAULT_SCENARIO_TIMEOUT: Final = 120.0
 
 
@@ -250,6 +251,9 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
             "expect": FieldSpec(_lines, doc="exact response lines (default: OK)"),
             "match": FieldSpec(_regex, doc="regex searched in the response lines"),
             "within": FieldSpec(_number(0.001), default=5.0, doc="seconds for the final result"),
+            "payload": FieldSpec(
+                _text, doc="typed after the '> ' prompt, then Ctrl-Z (AT+CMGS, AT+CMGW)"
+            ),
         },
         "send an AT command and check its response",
     ),
@@ -443,6 +447,16 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
                 "match": FieldSpec(_regex, doc="only URCs matching this regex count"),
             },
         },
+    ),
+    "deliver_sms": StepSpec(
+        FieldSpec(_text, doc="the message text"),
+        {"from": FieldSpec(_text, default=DEFAULT_SMS_SENDER, doc="the sender's number")},
+        "the network delivers an SMS to the module",
+    ),
+    "sms_sent": StepSpec(
+        FieldSpec(_text, doc="the text the module sent"),
+        {"to": FieldSpec(_text, doc="the destination it was sent to"), "within": _WITHIN},
+        "expect an SMS the module sent to the network",
     ),
     "pause": StepSpec(
         FieldSpec(_number(0.0, 600.0), doc="seconds"),

@@ -99,7 +99,7 @@ class _InProcessModule:
 
     def __init__(self, profile_name: str, link: AtLink, transcript: _Recorder) -> None:
         from emulator.host import ModuleHost
-        from emulator.module.events import BootCompleted
+        from emulator.module.events import BootCompleted, SmsSent
         from emulator.module.profile import load_profile
         from emulator.module.virtual import VirtualModule
 
@@ -112,10 +112,17 @@ class _InProcessModule:
         self._booted = loop.create_future()
         self._transcript = transcript
 
+        self.sms_sent: list[Any] = []  # SmsSent events, in order
+        self._sms_taken = 0
+        self._sms_changed = asyncio.Event()
+
         def on_event(event: Any) -> None:
             transcript.module_event(event)
             if isinstance(event, BootCompleted) and not self._booted.done():
                 self._booted.set_result(None)
+            if isinstance(event, SmsSent):
+                self.sms_sent.append(event)
+                self._sms_changed.set()
 
         self.host.add_sink(link.on_data)
         self.host.add_listener(on_event)
@@ -133,6 +140,23 @@ class _InProcessModule:
 
     def apply(self, fn: Callable[[Any, float], None]) -> None:
         self.host.apply(lambda now: fn(self.module, now))
+
+    async def take_sms(self, matches: Callable[[Any], bool], timeout: float) -> Any | None:
+        """The first SMS the module sent that no earlier step took and ``matches`` accepts
+        (those before it are taken too); None when none comes in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for index in range(self._sms_taken, len(self.sms_sent)):
+                if matches(self.sms_sent[index]):
+                    self._sms_taken = index + 1
+                    return self.sms_sent[index]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            self._sms_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sms_changed.wait(), remaining)
 
     async def close(self) -> None:
         await self.host.stop()
@@ -417,7 +441,10 @@ class _Session:
 
     async def _step_send(self, step: Step, started: float) -> str:
         command = self._text(step.subject)
-        answer = await self.link.command(command, step.params["within"])
+        payload = step.params.get("payload")
+        answer = await self.link.command(
+            command, step.params["within"], None if payload is None else self._text(payload)
+        )
         lines = list(answer.lines)
         got = " | ".join(lines) or "nothing"
         expect = step.params.get("expect")
@@ -762,6 +789,47 @@ class _Session:
             f"{event.summary()} after {event.at - started:.3f} s",
         )
 
+    async def _step_deliver_sms(self, step: Step, started: float) -> str:
+        from emulator.sms.model import NotDeliverable
+
+        sender = self._text(step.params["from"])
+        text = self._text(step.subject)
+        results: list[Any] = []
+
+        def deliver(module: Any, now: float) -> None:
+            results.extend(module.deliver_sms(sender, text, now))
+
+        try:
+            self._module("deliver_sms").apply(deliver)
+        except NotDeliverable as exc:
+            raise StepFailed("the module to take the SMS", str(exc)) from None
+        where = ", ".join(
+            f"{r.stored} {r.index}" if r.stored else ("+CMT" if r.direct else f"{r.rejected}")
+            for r in results
+        )
+        self.rec.line("sms>", f"{sender}: {text!r} ({where})")
+        return f"delivered ({where})"
+
+    async def _step_sms_sent(self, step: Step, started: float) -> str:
+        text = self._text(step.subject)
+        to = step.params.get("to")
+        wanted_to = None if to is None else self._text(to)
+        within = step.params["within"]
+
+        def matches(event: Any) -> bool:
+            return bool(
+                event.text == text and (wanted_to is None or event.destination == wanted_to)
+            )
+
+        module = self._module("sms_sent")
+        sms = await module.take_sms(matches, within)
+        if sms is None:
+            seen = [f"{e.destination}: {e.text!r}" for e in module.sms_sent[module._sms_taken :]]
+            got = "sent " + " | ".join(seen[-4:]) if seen else "no SMS sent"
+            what = f"an SMS {text!r}" + (f" to {wanted_to}" if wanted_to else "")
+            raise StepFailed(f"{what} within {within:g} s", got)
+        return f"{sms.destination}: {sms.text!r} (TP-MR {sms.reference})"
+
     async def _step_pause(self, step: Step, started: float) -> str:
         await asyncio.sleep(float(step.subject))
         return f"{step.subject:g} s"
@@ -910,6 +978,7 @@ class Runner:
 
 
 SERVER_FAULTS: Final = ("server_stop", "server_restart")
+SMS_STEPS: Final = ("deliver_sms", "sms_sent")
 MODULE_FAULTS: Final = (
     "network_cut",
     "network_restore",
@@ -944,6 +1013,8 @@ def unsupported_reason(scenario: Scenario, options: RunOptions) -> str | None:
         return "it drops or delays datagrams, which needs the fault relay (no --no-relay)"
     if options.port is not None and faults & set(MODULE_FAULTS):
         return "it changes the module's radio, which needs the in-process module (no --port)"
+    if options.port is not None and any(s.action in SMS_STEPS for s in scenario.steps):
+        return "it plays the SMS network, which needs the in-process module (no --port)"
     return None
 
 

@@ -71,6 +71,10 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
           - quiet: notification
             path: /3/0/9
             for: 1
+          - deliver_sms: hello
+            from: "+8613912345678"
+          - sms_sent: hello back
+            to: "10086"
           - pause: 0.5
             name: let time pass
         """
@@ -81,7 +85,7 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
     actions = [step.action for step in scenario.steps]
     assert set(actions) == set(STEP_SPECS)
     send = scenario.steps[0]
-    assert send.params == {"expect": None, "match": None, "within": 5.0}
+    assert send.params == {"expect": None, "match": None, "within": 5.0, "payload": None}
     assert send.where.line == 7
     read = scenario.steps[7]
     assert read.params["code"] == "2.05" and read.params["endpoint"] == "${endpoint}"
