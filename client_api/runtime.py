@@ -29,6 +29,7 @@ from client_api.at_session import UrcReceived
 from client_api.channel import AtChannel
 from client_api.ports import close_all, open_channel
 from client_api.quecpython import _host, _sandbox, _timers, install, qthread, sys_bus
+from client_api.quecpython import sms as sms_module
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,10 @@ def _run(options: RunOptions, channel: AtChannel, finish: _Finish) -> int:
 
 def _idle(channel: AtChannel) -> bool:
     return (
-        qthread.running_count() == 0 and not lwm2m_module.has_callback(channel) and not _host.busy()
+        qthread.running_count() == 0
+        and not lwm2m_module.has_callback(channel)
+        and not sms_module.has_callback(channel)  # a script waiting for SMS keeps running
+        and not _host.busy()
     )
 
 

@@ -29,6 +29,7 @@ PROVIDED: dict[str, str] = {
     "net": "client_api.quecpython.net",
     "checkNet": "client_api.quecpython.checknet",
     "sim": "client_api.quecpython.sim",
+    "sms": "client_api.quecpython.sms",
     "dataCall": "client_api.quecpython.datacall",
     "machine": "client_api.quecpython.machine",
     "log": "client_api.quecpython.log",

@@ -484,10 +484,11 @@ def _decode_tpdu(data: bytes) -> SmsDeliver | SmsSubmit:
     raise PduError(f"TP-MTI {mti} is neither SMS-DELIVER nor SMS-SUBMIT")
 
 
-def split_text(text: str, reference: int) -> list[UserData]:
+def split_text(text: str, reference: int, *, ucs2: bool = False) -> list[UserData]:
     """A text as one message, or as concatenated parts with an 8-bit reference (23.040
-    §9.2.3.24.1): GSM 7-bit when every character is in the default alphabet, else UCS2."""
-    if fits_gsm7(text):
+    §9.2.3.24.1): GSM 7-bit when every character is in the default alphabet (and ``ucs2``
+    does not ask for UCS2), else UCS2."""
+    if not ucs2 and fits_gsm7(text):
         if gsm7_septets(text) <= MAX_SEPTETS:
             return [UserData(Alphabet.GSM7, text=text)]
         chunks = _chunks(text, 153, gsm7_septets)
