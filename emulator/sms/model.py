@@ -300,9 +300,15 @@ class SmsState:
         )
 
     def power_cycle(self, now: float) -> None:
-        """A reboot: volatile settings back to factory; storage, SMSC and counter stay."""
+        """A reboot: volatile settings back to factory; storage, SMSC and counter come back
+        from NV as they were saved (a factory reset has erased them)."""
         self.settings = self._factory_settings()
         self._buffered_urcs.clear()
+        for memory in self.memories.values():
+            memory.messages.clear()
+        self.smsc = Address.parse(self.config.smsc) if self.config.smsc else None
+        self.next_reference = 0
+        self._load()
 
     # -------------------------------------------------------------- preconditions
     def require_sim(self) -> None:

@@ -532,3 +532,15 @@ def test_network_refuses_delivery_it_cannot_make() -> None:
     m.module.set_coverage(False, m.now)
     with pytest.raises(NotDeliverable, match="not registered"):
         m.module.deliver_sms(SENDER, "hi", m.now)
+
+
+def test_a_factory_reset_empties_the_storage() -> None:
+    m = SmsModule()
+    assert m.deliver("gone after a factory reset") == b'\r\n+CMTI: "SM",0\r\n'
+    assert m.at('AT+CSCA="+8613800999999"') == OK
+    m.module.reboot(m.now, "test", factory_reset=True)
+    m.advance(5.0)
+    m.take()
+    assert m.at("ATE0") == b"ATE0\r" + OK
+    assert m.at("AT+CPMS?") == info('+CPMS: "SM",0,50,"SM",0,50,"SM",0,50')
+    assert m.at("AT+CSCA?") == info('+CSCA: "+8613800100500",145')
