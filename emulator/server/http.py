@@ -653,6 +653,9 @@ class HttpFace:
         registry = self.server.registry
 
         async def run(seconds: float) -> dict[str, Any]:
+            # Observing a path again replaces its observation (as in Leshan) rather than
+            # doubling every notification; the client learns it from a Reset (RFC 7641 §3.6).
+            await self.server.cancel_observe(ep, path, active=False)
             observation = await self.server.observe(ep, path, format=fmt, timeout=seconds)
             if observation.initial is None:
                 return shapes.response_json(0x45)

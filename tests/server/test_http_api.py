@@ -208,6 +208,9 @@ async def test_observe_notifications_and_cancel(
     async with Events(http.url) as events:
         status, answer = await api.call("POST", f"/api/clients/{EP}/3/0/14/observe", format="TEXT")
         assert status == 200 and answer["content"]["value"] == "+00"
+        status, answer = await api.call("POST", f"/api/clients/{EP}/3/0/14/observe", format="TEXT")
+        assert status == 200  # observing again replaces the observation
+        assert len(http.face.server.observations(EP)) == 1
         device.set_value("/3/0/14", "+02")
         note = await events.next("NOTIFICATION")
         assert (note["ep"], note["res"], note["val"]["value"]) == (EP, "/3/0/14", "+02")
