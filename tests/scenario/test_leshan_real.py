@@ -16,14 +16,17 @@ runner, with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -42,6 +45,12 @@ class LeshanUnderTest:
     url: str
     bootstrap_url: str | None
     coap_host: str | None
+
+
+def _drain(stream: IO[str]) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed by the fixture's teardown
+        for _ in stream:
+            pass
 
 
 def _start_quecemu_server() -> tuple[subprocess.Popen[str], str, str]:
@@ -70,6 +79,9 @@ def _start_quecemu_server() -> tuple[subprocess.Popen[str], str, str]:
             if line.startswith("listening http "):
                 url = line.split()[-1]
             if line.strip() == "ready" and url:
+                # Keep reading what it prints (one line per event), so a full pipe never
+                # blocks the server in the middle of the set.
+                threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
                 return process, host, url
         process.kill()
         _, err = process.communicate(timeout=10)

@@ -6,15 +6,18 @@ module's AT port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from selenium import webdriver
@@ -31,6 +34,12 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "docs" / "web-page.png"
 WAIT = 30.0  # generous: two shared cores, a browser and three processes
+
+
+def _drain(stream: IO[str]) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed by stop()
+        for _ in stream:
+            pass
 
 
 class ServerProcess:
@@ -53,6 +62,8 @@ class ServerProcess:
                 _, name, url = line.split()
                 self.urls[name] = url
             if line.strip() == "ready":
+                # Keep reading its event lines so a full pipe never blocks it.
+                threading.Thread(target=_drain, args=(self.proc.stdout,), daemon=True).start()
                 return
         raise TimeoutError("quecemu server did not get ready")
 
