@@ -21,6 +21,7 @@ DEB_COMMANDS += mosquitto
 DEB_PACKAGES += gnutls-bin
 DEB_COMMANDS += gnutls-serv gnutls-cli
 LESHAN ?=
+LESHAN_BS ?=
 
 .PHONY: setup system-packages demo test lint bench clean
 
@@ -52,7 +53,8 @@ tests/peers/node_modules/.installed: tests/peers/package.json tests/peers/packag
 	touch $@
 
 demo: setup
-	$(BIN)/python -m emulator.demo $(if $(LESHAN),--leshan $(LESHAN),)
+	$(BIN)/python -m emulator.demo $(if $(LESHAN),--leshan $(LESHAN),) \
+		$(if $(LESHAN_BS),--leshan-bs $(LESHAN_BS),)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -3,7 +3,9 @@
 1. Starts a virtual EC200U on a pseudo-terminal and prints its device path.
 2. Talks to it through pyserial, as a host program would, and shows the exchange.
 3. Runs the LwM2M conformance set against the embedded server (or a Leshan with
-   ``--leshan URL``), with progress on screen, a summary and the transcript's location.
+   ``--leshan URL``, and its bootstrap server with ``--leshan-bs URL`` so the bootstrap
+   scenarios run there too), with progress on screen, a summary and the transcript's
+   location.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ async def _run_module(link: Path) -> int:
         await emulator.stop()
 
 
-def _run_conformance(leshan: str | None, out_dir: Path) -> int:
+def _run_conformance(leshan: str | None, out_dir: Path, leshan_bs: str | None = None) -> int:
     try:
         from emulator.scenario.cli import run_files
     except ImportError as exc:
@@ -101,6 +103,7 @@ def _run_conformance(leshan: str | None, out_dir: Path) -> int:
         files,
         server="leshan" if leshan else "embedded",
         leshan_url=leshan,
+        leshan_bootstrap_url=leshan_bs,
         junit=out_dir / "conformance.xml",
         transcript=out_dir / "conformance-transcript.txt",
     )
@@ -118,19 +121,27 @@ def main(argv: list[str] | None = None) -> int:
         help="run the conformance set against this Leshan (REST base URL)",
     )
     parser.add_argument(
+        "--leshan-bs",
+        metavar="URL",
+        help="with --leshan: that Leshan's bootstrap server (REST base URL), for the "
+        "bootstrap scenarios",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("out"),
         help="where the transcript and JUnit report go (default: ./out)",
     )
     args = parser.parse_args(argv)
+    if args.leshan_bs and not args.leshan:
+        parser.error("--leshan-bs needs --leshan (the bootstrap server provisions that server)")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="quecemu-demo-") as tmp:
         status = asyncio.run(_run_module(Path(tmp) / "ttyQ0"))
     if status != 0:
         print("demo: the AT exchange did not complete", file=sys.stderr)
         return status
-    return _run_conformance(args.leshan, args.out)
+    return _run_conformance(args.leshan, args.out, args.leshan_bs)
 
 
 if __name__ == "__main__":
