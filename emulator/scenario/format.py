@@ -458,6 +458,18 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
         {"to": FieldSpec(_text, doc="the destination it was sent to"), "within": _WITHIN},
         "expect an SMS the module sent to the network",
     ),
+    "mqtt_publish": StepSpec(
+        FieldSpec(_text, doc="the topic"),
+        {
+            "broker": FieldSpec(_text, required=True, doc="the broker as HOST:PORT"),
+            "payload": FieldSpec(_text, default="", doc="the message (text)"),
+            "qos": FieldSpec(_integer(0, 2), default=0),
+            "retain": FieldSpec(_boolean, default=False),
+            "within": _WITHIN,
+        },
+        "publish to a topic through the MQTT broker, as another client (the module's "
+        "+QMTRECV is then checked with urc/urc_match)",
+    ),
     "pause": StepSpec(
         FieldSpec(_number(0.0, 600.0), doc="seconds"),
         {},

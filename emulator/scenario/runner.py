@@ -830,6 +830,31 @@ class _Session:
             raise StepFailed(f"{what} within {within:g} s", got)
         return f"{sms.destination}: {sms.text!r} (TP-MR {sms.reference})"
 
+    async def _step_mqtt_publish(self, step: Step, started: float) -> str:
+        """Another MQTT client publishes through the broker (aiomqtt, as the module's stack)."""
+        import aiomqtt
+
+        topic = self._text(step.subject)
+        broker = self._text(step.params["broker"])
+        host, _, port_text = broker.rpartition(":")
+        payload = self._text(step.params["payload"]).encode()
+        within = float(step.params["within"])
+        try:
+            async with asyncio.timeout(within):
+                async with aiomqtt.Client(
+                    host.strip("[]") or "127.0.0.1",
+                    int(port_text),
+                    identifier=f"quecemu-scenario-{step.index}",
+                ) as client:
+                    await client.publish(
+                        topic, payload, qos=step.params["qos"], retain=step.params["retain"]
+                    )
+        except (aiomqtt.MqttError, OSError, TimeoutError, ValueError) as exc:
+            raise StepFailed(
+                f"a publish to {topic!r} through {broker}", str(exc) or "timeout"
+            ) from None
+        return f"{len(payload)} bytes to {topic} through {broker}"
+
     async def _step_pause(self, step: Step, started: float) -> str:
         await asyncio.sleep(float(step.subject))
         return f"{step.subject:g} s"

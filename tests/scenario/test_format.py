@@ -75,6 +75,9 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
             from: "+8613912345678"
           - sms_sent: hello back
             to: "10086"
+          - mqtt_publish: cmd/led
+            broker: 127.0.0.1:1883
+            payload: "on"
           - pause: 0.5
             name: let time pass
         """
