@@ -225,6 +225,7 @@ FAULTS: Final = (
     "network_time",
     "sim_remove",
     "sim_insert",
+    "sms_reject",
 )
 
 _WITHIN = FieldSpec(_number(0.001), default=10.0, doc="seconds to wait at most")
@@ -430,6 +431,10 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
             },
             "sim_remove": {},
             "sim_insert": {},
+            "sms_reject": {
+                "code": FieldSpec(_integer(0, 511), default=500, doc="+CMS ERROR <err>"),
+                "reject": FieldSpec(_boolean, default=True),
+            },
         },
     ),
     "quiet": StepSpec(

@@ -709,6 +709,15 @@ class _Session:
             self._module(kind).apply(lambda module, now: module.reboot(now, "scenario fault"))
         elif kind in ("power_on", "network_time", "sim_remove", "sim_insert"):
             self._world_control(step)
+        elif kind == "sms_reject":
+            from emulator.sms.model import sms_state
+
+            code = int(params["code"]) if params["reject"] else None
+
+            def refuse(module: Any, now: float) -> None:
+                sms_state(module).refuse_sends = code
+
+            self._module(kind).apply(refuse)
         elif kind == "server_stop":
             await self._need_driver().stop()
         elif kind == "server_restart":
@@ -1014,6 +1023,7 @@ MODULE_FAULTS: Final = (
     "network_time",
     "sim_remove",
     "sim_insert",
+    "sms_reject",
 )
 
 

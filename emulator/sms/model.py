@@ -249,6 +249,9 @@ class SmsState:
         self.settings = self._factory_settings()
         self._buffered_urcs: deque[str] = deque()
         self._concat_reference = 0
+        # The network refuses submissions with this +CMS ERROR <err> (a fault to test
+        # retries): 0-127 are RP causes (3GPP TS 24.011 E.2), e.g. 38 network out of order.
+        self.refuse_sends: int | None = None
         self._load()
 
     def _factory_settings(self) -> SmsSettings:
@@ -396,6 +399,8 @@ class SmsState:
         """Submit to the network (27.005 §3.5.1): the module's own TP-MR goes in."""
         self.require_network()
         centre = self.service_centre(sca)
+        if self.refuse_sends is not None:
+            raise CmsError("the network refused the SMS", code=self.refuse_sends)
         reference = self.take_reference()
         sent = submit.with_reference(reference)
         ud = sent.user_data

@@ -56,6 +56,19 @@ class SmsNetwork:
         module = self.host.module
         return self.host.apply(lambda now: sms_state(module).deliver(tpdu, now))
 
+    def refuse_sends(self, code: int | None) -> None:
+        """From now on the network refuses what the module sends: AT+CMGS/AT+CMSS answer
+        ``+CMS ERROR: <code>`` (0-127: 3GPP TS 24.011 RP causes, e.g. 38 network out of
+        order, 42 congestion; 332 network timeout; 500 unknown). None accepts again."""
+        if code is not None and not 0 <= code <= 511:
+            raise ValueError(f"+CMS ERROR code {code} is not 0-511")
+        module = self.host.module
+
+        def refuse(now: float) -> None:
+            sms_state(module).refuse_sends = code
+
+        self.host.apply(refuse)
+
     async def next_sent(self, timeout: float) -> SmsSent:
         """The next SMS the module sends (in order; each is handed out once)."""
         loop = asyncio.get_running_loop()

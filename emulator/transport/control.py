@@ -4,6 +4,8 @@ Lines in (one command per line)::
 
     sms <module> <sender> <text...>      deliver an SMS; <text> is the rest of the line,
                                          or a JSON string ("line 1\\nline 2") when quoted
+    sms-reject <module> <err>|off        the network refuses what the module sends:
+                                         AT+CMGS answers +CMS ERROR: <err> (until off)
     help
 
 Lines out (stdout, one per event)::
@@ -28,7 +30,8 @@ from emulator.transport.serve import ServedModule
 
 HELP = (
     "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "
-    "line, or a JSON string in double quotes); 'help'"
+    "line, or a JSON string in double quotes); 'sms-reject <module> <err>|off' makes the "
+    "network refuse what the module sends; 'help'"
 )
 MAX_LINE = 64 * 1024
 
@@ -44,13 +47,27 @@ class DeliverSms:
     text: str
 
 
-def parse_line(line: str) -> DeliverSms | str | None:
+@dataclass(frozen=True)
+class RefuseSends:
+    module: int
+    code: int | None  # None: accept again
+
+
+def parse_line(line: str) -> DeliverSms | RefuseSends | str | None:
     """A command, the help text (str), or None for an empty line; raises ControlError."""
     words = line.strip().split(None, 3)
     if not words:
         return None
     if words[0] == "help":
         return HELP
+    if words[0] == "sms-reject":
+        if len(words) != 3 or not words[1].isdigit():
+            raise ControlError("usage: sms-reject <module> <err 0-511>|off")
+        if words[2] == "off":
+            return RefuseSends(int(words[1]), None)
+        if not words[2].isdigit() or int(words[2]) > 511:
+            raise ControlError(f"{words[2]!r} is not a +CMS ERROR code 0-511 or off")
+        return RefuseSends(int(words[1]), int(words[2]))
     if words[0] != "sms":
         raise ControlError(f"unknown control command {words[0]!r}; {HELP}")
     if len(words) < 4:
@@ -109,9 +126,24 @@ class ControlChannel:
             if isinstance(command, str):
                 self.out(command)
                 return
+            if isinstance(command, RefuseSends):
+                self._refuse(command)
+                return
             self._deliver(command)
         except (ControlError, NotDeliverable) as exc:
             self.err(f"control: {exc}")
+
+    def _refuse(self, command: RefuseSends) -> None:
+        if command.module >= len(self.modules):
+            raise ControlError(f"no module {command.module} (there are {len(self.modules)})")
+        host = self.modules[command.module].host
+
+        def refuse(now: float) -> None:
+            sms_state(host.module).refuse_sends = command.code
+
+        host.apply(refuse)
+        state = "off" if command.code is None else f"+CMS ERROR: {command.code}"
+        self.out(f"sms-reject {command.module} {state}")
 
     def _deliver(self, command: DeliverSms) -> None:
         if command.module >= len(self.modules):

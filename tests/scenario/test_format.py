@@ -68,6 +68,8 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
             share: 0.5
             seed: 7
           - fault: server_restart
+          - fault: sms_reject
+            code: 38
           - quiet: notification
             path: /3/0/9
             for: 1

@@ -70,6 +70,13 @@ def test_an_sms_never_sent_fails_with_what_was_sent(tmp_path: Path, sms_profile:
               - send: AT+CMGF=1
               - send: AT+CMGS="10086"
                 payload: hello
+              - fault: sms_reject
+                code: 42
+              - send: AT+CMGS="10086"
+                payload: refused
+                expect: ['+CMS ERROR: 42']
+              - fault: sms_reject
+                reject: false
               - sms_sent: goodbye
                 within: 0.5
             """

@@ -12,7 +12,7 @@ from emulator.host import ModuleHost
 from emulator.module.virtual import VirtualModule
 from emulator.sms.model import NotDeliverable
 from emulator.sms.network import SmsNetwork
-from emulator.transport.control import ControlError, DeliverSms, parse_line
+from emulator.transport.control import ControlError, DeliverSms, RefuseSends, parse_line
 from tests.sms.helpers import sms_profile
 
 
@@ -34,6 +34,16 @@ async def test_deliver_and_await_what_the_module_sends() -> None:
         host.feed(b'ATE0\rAT+CMGF=1\rAT+CMGS="10086"\rpong\x1a')
         sent = await network.next_sent(5.0)
         assert (sent.destination, sent.text) == ("10086", "pong")
+        network.refuse_sends(38)
+        out.clear()
+        host.feed(b'AT+CMGS="10086"\rrefused\x1a')
+        host.apply(lambda now: module.handle_timer(now + 1))
+        assert b"+CMS ERROR: 38" in out
+        network.refuse_sends(None)
+        host.feed(b'AT+CMGS="10086"\raccepted\x1a')
+        assert (await network.next_sent(5.0)).text == "accepted"
+        with pytest.raises(ValueError, match="not 0-511"):
+            network.refuse_sends(600)
         module.set_coverage(False, time.monotonic())
         with pytest.raises(NotDeliverable, match="not registered"):
             network.deliver("+8613912345678", "lost")
@@ -48,6 +58,8 @@ async def test_deliver_and_await_what_the_module_sends() -> None:
         ("sms 0 +8613912345678 hello world", DeliverSms(0, "+8613912345678", "hello world")),
         ('sms 2 10086 "two\\nlines"', DeliverSms(2, "10086", "two\nlines")),
         ("   ", None),
+        ("sms-reject 0 38", RefuseSends(0, 38)),
+        ("sms-reject 1 off", RefuseSends(1, None)),
     ],
 )
 def test_control_lines(line: str, parsed: object) -> None:
@@ -61,6 +73,8 @@ def test_control_lines(line: str, parsed: object) -> None:
         ("sms 0 10086", "usage: sms <module> <sender> <text>"),
         ("sms x 10086 hi", "module 'x' is not a module number"),
         ('sms 0 10086 "unterminated', "text is not a JSON string"),
+        ("sms-reject 0", "usage: sms-reject"),
+        ("sms-reject 0 999", "not a \\+CMS ERROR code"),
     ],
 )
 def test_bad_control_lines(line: str, reason: str) -> None:
