@@ -302,6 +302,8 @@ class AtEngine:
             wanted = request.length - len(mode.data)
             chunk = data[index : index + wanted]
             mode.data += chunk
+            if request.echo and self.settings.echo:
+                self._out += chunk
             if len(mode.data) >= request.length:
                 self._data_mode = None
                 payload = bytes(mode.data)

@@ -36,8 +36,9 @@ class DataInput:
     on_timeout: Callable[[bytes, float], Response] | None = None
     timeout: float | None = None
     max_length: int = 65536  # a Ctrl-Z input longer than this ends as on_data's problem
-    # Ctrl-Z inputs only: echo the bytes while ATE1 is on, and answer each CR with the prompt
-    # again (27.005 §3.5.1 text mode: the message may span lines).
+    # echo the input bytes while ATE1 is on (AT+CMGS text; AT+QISEND with AT+QISDE=1, also
+    # fixed-length); answer each CR with the prompt again (Ctrl-Z inputs only: 27.005 §3.5.1
+    # text mode, the message may span lines).
     echo: bool = False
     line_prompts: bool = False
 
