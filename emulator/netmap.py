@@ -329,9 +329,7 @@ def parse_entry(text: str) -> tuple[str, str] | tuple[tuple[str, int], tuple[str
     left, sep, right = text.partition("=")
     left, right = left.strip(), right.strip()
     if not sep or not left or not right:
-        raise NetworkMapError(
-            f"map entry {text!r} is not NAME=ADDRESS or HOST:PORT=ADDRESS:PORT"
-        )
+        raise NetworkMapError(f"map entry {text!r} is not NAME=ADDRESS or HOST:PORT=ADDRESS:PORT")
     left_is_endpoint = left.startswith("[") or (left.count(":") == 1)
     if left_is_endpoint:
         host, port = _split_host_port(left, "map destination")

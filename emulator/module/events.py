@@ -48,6 +48,7 @@ class PdpContextChanged(ModuleEvent):
     cid: int
     active: bool
     address: str | None
+    by_network: bool = False  # deactivated by the network (coverage, CFUN=0, a fault)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,6 +63,7 @@ BUILTIN_FAMILIES = (
     "ssl",  # AT+QSSLCFG
     "mqtt",  # AT+QMT* on aiomqtt
     "http",  # AT+QHTTP* on aiohttp
+    "tcpip",  # AT+QIOPEN, AT+QISEND, AT+QIRD... on real sockets (issue 12)
 )
 
 ModuleObserver = Callable[[ModuleEvent, float], None]
@@ -285,7 +286,7 @@ class VirtualModule:
         self._timers.clear()
         if factory_reset:
             self.nv.erase()
-        self.post_event(RebootStarted(reason=reason, factory_reset=factory_reset))
+        self.emit(RebootStarted(reason=reason, factory_reset=factory_reset), now)
         quiet_until = now + self.profile.boot.duration
         self.engine.go_quiet(quiet_until)
         self.engine.settings = self._saved_settings()
@@ -362,23 +363,26 @@ class VirtualModule:
         if not ctx.active:
             ctx.active = True
             ctx.address = self._address_for(cid)
-            self.post_event(PdpContextChanged(cid=cid, active=True, address=ctx.address))
+            self.emit(PdpContextChanged(cid=cid, active=True, address=ctx.address), now)
         assert ctx.address is not None
         return ctx.address
 
-    def deactivate_pdp(self, cid: int, now: float) -> None:
+    def deactivate_pdp(self, cid: int, now: float, *, by_network: bool = False) -> None:
+        """``by_network``: the network tore it down (families report it, e.g. Quectel's
+        ``+QIURC: "pdpdeact",<cid>``); otherwise the host asked (AT+QIDEACT, AT+CGACT=0)."""
         ctx = self.radio.contexts.get(cid)
         if ctx is None:
             raise OperationNotAllowed(f"context {cid} is not defined")
         if ctx.active:
             ctx.active = False
             ctx.address = None
-            self.post_event(PdpContextChanged(cid=cid, active=False, address=None))
+            event = PdpContextChanged(cid=cid, active=False, address=None, by_network=by_network)
+            self.emit(event, now)
 
     def _deactivate_all(self, now: float) -> None:
         for cid, ctx in self.radio.contexts.items():
             if ctx.active:
-                self.deactivate_pdp(cid, now)
+                self.deactivate_pdp(cid, now, by_network=True)
 
     def _address_for(self, cid: int) -> str:
         base = self.profile.network.ip_address.split(".")
@@ -418,6 +422,13 @@ class VirtualModule:
     def set_pdp_reject(self, reject: bool) -> None:
         """Fault: the network refuses PDP activations until cleared."""
         self.radio.pdp_reject = reject
+
+    def network_deactivate_pdp(self, now: float, cid: int | None = None) -> None:
+        """Fault: the network tears a PDP context down (every active one when ``cid`` is
+        None) while the module stays registered; the host may activate it again."""
+        for number, ctx in list(self.radio.contexts.items()):
+            if ctx.active and (cid is None or cid == number):
+                self.deactivate_pdp(number, now, by_network=True)
 
     def detach(self, now: float) -> None:
         """The network detaches the module (it re-attaches when coverage comes back)."""
