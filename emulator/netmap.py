@@ -7,7 +7,9 @@ goes through the same two steps:
 
 1. **Resolve a host name** (:meth:`NetworkMap.lookup`, then :meth:`NetworkMap.resolve` when the
    map defers to the PC's resolver). Order: an address literal is itself; a name in the map
-   (exact, or a ``*.suffix`` wildcard) gives its address; ``localhost`` gives ``127.0.0.1``;
+   (exact, or a ``*.suffix`` wildcard) gives its address; a name mapped only as a
+   destination (``NAME:PORT=ADDR:PORT``) gets an address of its own from 198.18.0.0/15
+   that :meth:`NetworkMap.route` sends back to the mapped peer; ``localhost`` gives ``127.0.0.1``;
    any other name goes to the PC's resolver **only** when external traffic is allowed (a DNS
    query is traffic leaving the PC). Otherwise, or when the PC's resolver has no answer, the
    lookup raises :class:`HostNotFound`, which each command family renders as the DNS error
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
 
 COMPONENT = "netmap"  # key of the attached map in VirtualModule.components
 LOCALHOST = "localhost"
+SYNTHETIC_BASE = "198.18.0.0"  # RFC 2544 benchmarking range: addresses for mapped names
 MAX_NAME_LENGTH = 253  # RFC 1035 §2.3.4: a domain name is at most 255 octets on the wire
 
 
@@ -253,11 +256,13 @@ class NetworkMap:
             wildcard = "*." + ".".join(parts[index:])
             if wildcard in self.hosts:
                 return (self.hosts[wildcard],)
-        for (host, _), (target, _) in sorted(self.endpoints.items()):
-            if host == normal:
-                # The name only appears as an endpoint key: it resolves to that endpoint's
-                # local address, and route() (given the name) picks the mapped port.
-                return (target,)
+        synthetic = self._synthetic_addresses().get(normal)
+        if synthetic is not None:
+            # The name only appears as a destination (NAME:PORT=ADDR:PORT): it resolves to
+            # an address of its own from 198.18.0.0/15 (RFC 2544, never routed on the
+            # internet), which route() maps back, so an app that resolves first and then
+            # connects to the address reaches the mapped peer too.
+            return (synthetic,)
         if normal == LOCALHOST or normal.endswith("." + LOCALHOST):
             return ("127.0.0.1",)  # RFC 6761 §6.3: localhost names are loopback
         if self.allow_external:
@@ -283,6 +288,14 @@ class NetworkMap:
                     return str(info[4][0])
         raise HostNotFound(f"{name!r}: the PC's resolver gave no IP address")
 
+    def _synthetic_addresses(self) -> dict[str, str]:
+        """Destination-only names -> 198.18.0.1, 198.18.0.2... in name order."""
+        names = sorted(
+            {host for host, _ in self.endpoints if not _is_address(host)} - set(self.hosts)
+        )
+        base = int(ipaddress.IPv4Address(SYNTHETIC_BASE))
+        return {name: str(ipaddress.IPv4Address(base + 1 + i)) for i, name in enumerate(names)}
+
     # ----------------------------------------------------------------- routing
     def route(self, address: str, port: int, *, name: str | None = None) -> Route:
         """Where a connection to ``address:port`` goes. ``name`` is the host name the app
@@ -293,7 +306,11 @@ class NetworkMap:
         if name is not None and not _is_address(name.strip("[]")):
             keys.append((_normal_name(name), port))
         if _is_address(address):
-            keys.append((str(ipaddress.ip_address(address)), port))
+            normal_address = str(ipaddress.ip_address(address))
+            keys.append((normal_address, port))
+            for synthetic_name, synthetic in self._synthetic_addresses().items():
+                if synthetic == normal_address:
+                    keys.append((synthetic_name, port))
         else:
             keys.append((_normal_name(address), port))
         for key in keys:

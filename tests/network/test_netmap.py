@@ -64,11 +64,14 @@ def test_destinations_are_mapped_by_address_or_by_the_name_the_app_gave() -> Non
         ["203.0.113.10:1883=127.0.0.1:18830", "api.example.com:80=127.0.0.1:8080"]
     )
     assert net.route("203.0.113.10", 1883) == Route("127.0.0.1", 18830, mapped=True)
-    # a name known only as a destination resolves to the peer's address...
-    assert net.lookup("api.example.com") == ("127.0.0.1",)
-    # ...and the connection, told the name, goes to the mapped port
-    assert net.route("127.0.0.1", 80, name="api.example.com") == Route("127.0.0.1", 8080, True)
-    assert net.route("127.0.0.1", 9, name="api.example.com") == Route("127.0.0.1", 9, False)
+    # a name known only as a destination resolves to an address of its own (RFC 2544
+    # range) that routes back to the peer, with or without the name...
+    assert net.lookup("api.example.com") == ("198.18.0.1",)
+    assert net.route("198.18.0.1", 80) == Route("127.0.0.1", 8080, True)
+    assert net.route("198.18.0.1", 80, name="api.example.com") == Route("127.0.0.1", 8080, True)
+    # ...and only its mapped port goes anywhere
+    with pytest.raises(DestinationRefused):
+        net.route("198.18.0.1", 9)
 
 
 def test_traffic_outside_loopback_is_refused_unless_allowed() -> None:
