@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 # ``CONNECT`` is final for the command that caused it; data mode itself is not supported here.
 FINAL_RESULT_LINES: frozenset[str] = frozenset(
     {"OK", "ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "CONNECT"}
+    | {"SEND OK", "SEND FAIL"}  # Quectel AT+QISEND / AT+QISENDEX
 )
+# Final result codes that mean the command succeeded (the others raise CommandError).
+SUCCESS_FINALS: frozenset[str] = frozenset({"OK", "SEND OK"})
 FINAL_RESULT_PREFIXES: tuple[str, ...] = ("+CME ERROR:", "+CMS ERROR:", "CONNECT ")
 
 # Lines a Quectel module sends unsolicited. A line is a URC when it starts with one of the
@@ -43,6 +46,8 @@ URC_PREFIXES: tuple[str, ...] = (
     "+QUSIM:",  # Quectel: USIM detected
     "+QIND:",  # Quectel: "SMS DONE", "PB DONE", "csq",...
     "+QIURC:",  # Quectel TCP/IP stack events
+    "+QIOPEN:",  # Quectel: the result of AT+QIOPEN, after its OK
+    "+QPING:",  # Quectel: AT+QPING's results, after its OK
     "+QNTP:",  # Quectel: the result of AT+QNTP, after its OK
     "+CGEV:",  # 27.007 §10.1.19 packet domain events
     "+CTZV:",  # time zone change
@@ -79,6 +84,10 @@ UNSOLICITED_FORMS: dict[str, re.Pattern[str]] = {
     "+CREG:": re.compile(r'^\+CREG: ?\d+(?:,".*)?$'),
     "+CEREG:": re.compile(r'^\+CEREG: ?\d+(?:,".*)?$'),
     "+CGREG:": re.compile(r'^\+CGREG: ?\d+(?:,".*)?$'),
+    # AT+QIOPEN=? answers ranges; the URC is <connectID>,<err>.
+    "+QIOPEN:": re.compile(r"^\+QIOPEN: ?\d+,\d+$"),
+    # AT+QPING=? answers ranges; the URCs start with a result code.
+    "+QPING:": re.compile(r"^\+QPING: ?\d+(?:,.*)?$"),
     # AT+QMTOPEN? answers <idx>,"<host>",<port>; the URC is <idx>,<result>.
     "+QMTOPEN:": re.compile(r"^\+QMTOPEN: ?\d+,-?\d+$"),
     # AT+QMTCONN? answers <idx>,<state>; the URC carries <result>,<ret_code>.

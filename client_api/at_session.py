@@ -226,6 +226,7 @@ class _InFlight:
     early: list[tuple[str, float]] = field(default_factory=list)  # held while echo unknown
     payload: bytes | None = None  # sent at the module's "> " or CONNECT prompt
     raw_end: RawEnd | None = None  # the module sends raw data after CONNECT
+    raw_after: RawAfter | None = None  # ... or after an information line (AT+QIRD)
     reading_raw: bool = False
     skip_lf: bool = False
     raw: bytearray = field(default_factory=bytearray)
@@ -233,6 +234,10 @@ class _InFlight:
 
 RawEnd = Callable[[bytes], int | None]
 """Given the raw bytes after ``CONNECT`` so far, their total length once it is known."""
+
+RawAfter = Callable[[str], int | None]
+"""Given an information line of the answer, how many raw bytes follow its CRLF (None or 0:
+none). Quectel's AT+QIRD answers ``+QIRD: <n>`` CRLF, then ``<n>`` bytes of data."""
 
 
 @dataclass
@@ -263,6 +268,7 @@ class AtSession:
         *,
         payload: bytes | None = None,
         raw_end: RawEnd | None = None,
+        raw_after: RawAfter | None = None,
     ) -> bytes:
         """Start ``command``; returns the bytes to write. One command at a time.
 
@@ -282,6 +288,7 @@ class AtSession:
             deadline=now + timeout,
             payload=payload,
             raw_end=raw_end,
+            raw_after=raw_after,
         )
         if self._in_flight.shape.changes_verbose:
             self.verbose_expected = None  # its own final result code tells the new form
@@ -444,7 +451,20 @@ class AtSession:
             self._sort(command, line, now, before_echo=False)
             return
         awaiting_echo = self.echo_expected is True and not command.echo_seen
+        answered = len(command.lines)
         self._sort(command, line, now, before_echo=awaiting_echo)
+        if len(command.lines) > answered:
+            self._maybe_raw_after(command, line)
+
+    def _maybe_raw_after(self, command: _InFlight, line: str) -> None:
+        """An answer line announcing raw data (``+QIRD: <n>``): read ``<n>`` bytes raw."""
+        if command.raw_after is None or command.raw:
+            return
+        length = command.raw_after(line)
+        if length:
+            command.raw_end = lambda raw, total=length: total
+            command.reading_raw = True
+            command.skip_lf = True
 
     def _would_answer(self, command: _InFlight, line: str) -> bool:
         prefix = self.urcs.prefix_of(line)

@@ -24,12 +24,13 @@ from typing import Protocol
 
 import serial
 
-from client_api.at_data import DEFAULT_URCS, UrcTable
+from client_api.at_data import DEFAULT_URCS, SUCCESS_FINALS, UrcTable
 from client_api.at_session import (
     AtSession,
     CommandCompleted,
     CommandTimedOut,
     LineOverflow,
+    RawAfter,
     RawEnd,
     SessionEvent,
     StrayLine,
@@ -186,6 +187,7 @@ class AtChannel:
         *,
         payload: bytes | None = None,
         raw_end: RawEnd | None = None,
+        raw_after: RawAfter | None = None,
     ) -> AtResponse:
         """Send one command line and wait for its final result code.
 
@@ -209,7 +211,12 @@ class AtChannel:
                 if port is None:
                     raise ModuleGone(self.port, self._gone_reason)
                 data = self._session.send_command(
-                    command, time.monotonic(), limit, payload=payload, raw_end=raw_end
+                    command,
+                    time.monotonic(),
+                    limit,
+                    payload=payload,
+                    raw_end=raw_end,
+                    raw_after=raw_after,
                 )
                 deadline = self._session.get_timer()
                 self._pending = pending
@@ -326,7 +333,7 @@ class AtChannel:
 
     def _outcome(self, event: SessionEvent) -> AtResponse | AtChannelError | None:
         if isinstance(event, CommandCompleted):
-            if event.final == "OK":
+            if event.final in SUCCESS_FINALS:
                 return AtResponse(
                     command=event.command, lines=event.lines, final=event.final, data=event.data
                 )

@@ -48,6 +48,7 @@ PROVIDED: dict[str, str] = {
     "umqtt.simple": "client_api.quecpython.umqtt.simple",
     "umqtt.robust": "client_api.quecpython.umqtt.robust",
     "request": "client_api.quecpython.request",
+    "usocket": "client_api.quecpython.usocket",
 }
 # MicroPython's u-modules are subsets of these CPython modules: the full module stands in.
 STDLIB_ALIASES: dict[str, str] = {
