@@ -64,7 +64,8 @@ API (all coroutines take ``timeout=`` seconds; the default is ``request_timeout`
   ``wait_deregistered(ep)``. Events (:mod:`emulator.server.events`) are frozen dataclasses:
   ``Registered``, ``Updated``, ``Deregistered``, ``Expired``, ``Awake``, ``Sleeping``,
   ``Notification``, ``ObservationEnded``, ``BootstrapRequested``, ``BootstrapFinished``,
-  ``BootstrapFailed``.
+  ``BootstrapFailed``; why an observation or a bootstrap ended is an enum
+  (:class:`ObservationEndCause`, :class:`BootstrapFailure`), so callers match on it.
 
 The sans-I/O cores can be used alone: :class:`RegistrationStore` (registrations, lifetimes,
 queue-mode awake windows; ``now`` in, events out), :mod:`emulator.server.bootstrap` and
@@ -87,11 +88,13 @@ from .errors import (
 from .events import (
     Awake,
     BootstrapFailed,
+    BootstrapFailure,
     BootstrapFinished,
     BootstrapRequested,
     Deregistered,
     Expired,
     Notification,
+    ObservationEndCause,
     ObservationEnded,
     Registered,
     ServerEvent,
@@ -107,6 +110,7 @@ __all__ = [
     "BadDeviceResponse",
     "BootstrapConfig",
     "BootstrapFailed",
+    "BootstrapFailure",
     "BootstrapFinished",
     "BootstrapRequested",
     "Deregistered",
@@ -121,6 +125,7 @@ __all__ = [
     "Notification",
     "Observation",
     "ObservationClosed",
+    "ObservationEndCause",
     "ObservationEnded",
     "PreconditionFailed",
     "PskClaim",

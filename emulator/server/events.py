@@ -8,6 +8,7 @@ Every event names the client's endpoint. The registration events carry the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from emulator.lwm2m.formats import ContentFormat
@@ -20,11 +21,13 @@ if TYPE_CHECKING:  # registration.py emits these events, so it imports this modu
 __all__ = [
     "Awake",
     "BootstrapFailed",
+    "BootstrapFailure",
     "BootstrapFinished",
     "BootstrapRequested",
     "Deregistered",
     "Expired",
     "Notification",
+    "ObservationEndCause",
     "ObservationEnded",
     "Registered",
     "ServerEvent",
@@ -97,14 +100,39 @@ class Notification:
     error: str | None = None
 
 
+class ObservationEndCause(StrEnum):
+    """Why an observation ended (the value is the text shown to people)."""
+
+    #: We cancelled it (TS 1.0 §5.5.3; RFC 7641 §3.6 active or passive).
+    CANCELLED = "cancelled"
+    #: The client ended it with a response without Observe (RFC 7641 §3.2).
+    ENDED_BY_CLIENT = "ended by the client"
+    #: The exchange failed underneath (``detail`` says how).
+    TRANSPORT = "transport"
+    #: The client answered the Observe request with an error code.
+    REFUSED = "refused"
+    #: The client answered the Observe request without Observe: the target is not observable.
+    NOT_OBSERVABLE = "the client answered without Observe (not observable)"
+    #: The client registered again, which voids its observations (TS 1.0 §5.3.1).
+    REGISTERED_AGAIN = "the client registered again"
+    DEREGISTERED = "registration deregistered"
+    EXPIRED = "registration expired"
+    SERVER_STOPPED = "server stopped"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ObservationEnded:
-    """An observation ended: cancelled by us (``reason`` "cancelled"), by the client (a
-    response without Observe), by a transport error, or because the registration ended."""
+    """An observation ended; ``cause`` says why (``detail``: more, e.g. a transport error)."""
 
     endpoint: str
     path: LwM2MPath
-    reason: str
+    cause: ObservationEndCause
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The cause as one line of text, e.g. ``"cancelled"`` or ``"transport: timeout"``."""
+        return f"{self.cause}: {self.detail}" if self.detail else str(self.cause)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,11 +149,23 @@ class BootstrapFinished:
     endpoint: str
 
 
+class BootstrapFailure(StrEnum):
+    """Why a bootstrap sequence stopped."""
+
+    #: The client answered a step with an unexpected code (TS 1.0 §5.2.7).
+    DEVICE_ERROR = "device error"
+    #: The client did not answer a step in time (or the transport failed).
+    NO_ANSWER = "no answer"
+    #: Our own configuration could not be put into a request (a codec error).
+    CONFIGURATION = "configuration"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BootstrapFailed:
-    """A bootstrap sequence stopped; ``reason`` says at which step and why."""
+    """A bootstrap sequence stopped; ``cause`` says why, ``reason`` at which step and how."""
 
     endpoint: str
+    cause: BootstrapFailure
     reason: str
 
 

@@ -45,11 +45,13 @@ from .errors import (
 from .events import (
     Awake,
     BootstrapFailed,
+    BootstrapFailure,
     BootstrapFinished,
     BootstrapRequested,
     Deregistered,
     Expired,
     Notification,
+    ObservationEndCause,
     ObservationEnded,
     Registered,
     ServerEvent,
@@ -175,7 +177,8 @@ class Observation:
         self.initial: Content | None = None
         self.token = b""
         #: Why it ended, or ``None`` while it is active.
-        self.end_reason: str | None = None
+        self.end_cause: ObservationEndCause | None = None
+        self.end_detail = ""
         self._server = server
         self._exchange: ObservationExchange | None = None
         self._queue: asyncio.Queue[Notification | None] = asyncio.Queue()
@@ -185,7 +188,14 @@ class Observation:
     @property
     def active(self) -> bool:
         """True until the observation is cancelled or ends."""
-        return self.end_reason is None
+        return self.end_cause is None
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why it ended as text, or ``None`` while it is active."""
+        if self.end_cause is None:
+            return None
+        return f"{self.end_cause}: {self.end_detail}" if self.end_detail else str(self.end_cause)
 
     async def next(self, timeout: float | None = None) -> Notification:
         """The next notification (those that arrived before the end are still returned).
@@ -223,10 +233,10 @@ class Observation:
             or now > self._last_time + 128
         )
 
-    def _end(self, reason: str) -> bool:
-        if self.end_reason is not None:
+    def _end(self, cause: ObservationEndCause, detail: str = "") -> bool:
+        if self.end_cause is not None:
             return False
-        self.end_reason = reason
+        self.end_cause, self.end_detail = cause, detail
         self._queue.put_nowait(None)
         return True
 
@@ -434,7 +444,7 @@ class LwM2MServer:
         for task in self._bootstrap_tasks.values():
             task.cancel()
         for endpoint in list(self._observations):
-            self._end_observations(endpoint, "server stopped")
+            self._end_observations(endpoint, ObservationEndCause.SERVER_STOPPED)
         for signal in self._awake_signals.values():
             signal.set()
         for context in self._contexts:
@@ -756,7 +766,7 @@ class LwM2MServer:
             ) from exc
         self._heard(endpoint)
         if response.code != Code.CONTENT:
-            observation._end("refused")
+            observation._end(ObservationEndCause.REFUSED)
             raise DeviceErrorResponse(
                 endpoint=endpoint,
                 operation="observe",
@@ -774,7 +784,7 @@ class LwM2MServer:
             exchange.forget()
             raise
         if response.opt.observe is None:
-            observation._end("the client answered without Observe (not observable)")
+            observation._end(ObservationEndCause.NOT_OBSERVABLE)
         else:
             self._observations.setdefault(endpoint, {})[exchange.token] = observation
         return observation
@@ -805,7 +815,7 @@ class LwM2MServer:
             if not observation.active:
                 continue
             cancelled += 1
-            self._forget_observation(observation, "cancelled")
+            self._forget_observation(observation, ObservationEndCause.CANCELLED)
             if active:
                 await self._cancel_actively(observation, timeout)
         return cancelled
@@ -881,10 +891,21 @@ class LwM2MServer:
                     endpoint, peer, request, deadline, check=True, registered=False
                 )
         except ServerApiError as exc:
-            self._publish(BootstrapFailed(endpoint=endpoint, reason=str(exc)))
+            cause = (
+                BootstrapFailure.NO_ANSWER
+                if isinstance(exc, DeviceTimeout)
+                else BootstrapFailure.DEVICE_ERROR
+            )
+            self._publish(BootstrapFailed(endpoint=endpoint, cause=cause, reason=str(exc)))
         except Exception as exc:  # a codec error in our own config: report, do not crash
             log.exception("bootstrap of %s failed", endpoint)
-            self._publish(BootstrapFailed(endpoint=endpoint, reason=f"internal error: {exc}"))
+            self._publish(
+                BootstrapFailed(
+                    endpoint=endpoint,
+                    cause=BootstrapFailure.CONFIGURATION,
+                    reason=f"internal error: {exc}",
+                )
+            )
         else:
             self._publish(BootstrapFinished(endpoint=endpoint))
         finally:
@@ -1083,11 +1104,15 @@ class LwM2MServer:
         self._publish(event)
 
     def _on_observation_end(self, observation: Observation, exc: BaseException | None) -> None:
-        reason = "ended by the client" if exc is None else f"transport: {exc}"
-        self._forget_observation(observation, reason)
+        if exc is None:
+            self._forget_observation(observation, ObservationEndCause.ENDED_BY_CLIENT)
+        else:
+            self._forget_observation(observation, ObservationEndCause.TRANSPORT, str(exc))
 
-    def _forget_observation(self, observation: Observation, reason: str) -> None:
-        if not observation._end(reason):
+    def _forget_observation(
+        self, observation: Observation, cause: ObservationEndCause, detail: str = ""
+    ) -> None:
+        if not observation._end(cause, detail):
             return
         table = self._observations.get(observation.endpoint, {})
         if table.get(observation.token) is observation:
@@ -1095,12 +1120,14 @@ class LwM2MServer:
         if observation._exchange is not None:
             observation._exchange.forget()
         self._publish(
-            ObservationEnded(endpoint=observation.endpoint, path=observation.path, reason=reason)
+            ObservationEnded(
+                endpoint=observation.endpoint, path=observation.path, cause=cause, detail=detail
+            )
         )
 
-    def _end_observations(self, endpoint: str, reason: str) -> None:
+    def _end_observations(self, endpoint: str, cause: ObservationEndCause) -> None:
         for observation in list(self._observations.pop(endpoint, {}).values()):
-            self._forget_observation(observation, reason)
+            self._forget_observation(observation, cause)
 
     # -- events and time ----------------------------------------------------------------------
 
@@ -1132,9 +1159,14 @@ class LwM2MServer:
 
     def _publish(self, event: ServerEvent) -> None:
         if isinstance(event, Registered) and event.replaced is not None:
-            self._end_observations(event.endpoint, "the client registered again")
+            self._end_observations(event.endpoint, ObservationEndCause.REGISTERED_AGAIN)
         elif isinstance(event, Deregistered | Expired):
-            self._end_observations(event.endpoint, f"registration {type(event).__name__.lower()}")
+            cause = (
+                ObservationEndCause.EXPIRED
+                if isinstance(event, Expired)
+                else ObservationEndCause.DEREGISTERED
+            )
+            self._end_observations(event.endpoint, cause)
             self._peers.pop(event.endpoint, None)
             self._wake_waiters(event.endpoint)
         elif isinstance(event, Awake):

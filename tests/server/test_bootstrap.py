@@ -13,6 +13,7 @@ from emulator.lwm2m.paths import LwM2MPath
 from emulator.server import (
     BootstrapConfig,
     BootstrapFailed,
+    BootstrapFailure,
     BootstrapFinished,
     BootstrapRequested,
     LwM2MServer,
@@ -95,7 +96,7 @@ async def test_a_refused_write_fails_the_bootstrap(
         failed = await events.wait_for(
             lambda e: isinstance(e, BootstrapFinished | BootstrapFailed), timeout=5
         )
-    assert isinstance(failed, BootstrapFailed)
+    assert isinstance(failed, BootstrapFailed) and failed.cause is BootstrapFailure.DEVICE_ERROR
     assert "bootstrap-write /0/1" in failed.reason and "4.00" in failed.reason
     assert not device.bootstrap_finished.is_set()
 

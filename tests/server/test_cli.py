@@ -17,6 +17,7 @@ from emulator.lwm2m.model import ObjectInstance, SingleResource
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.server import (
     BootstrapFailed,
+    BootstrapFailure,
     Deregistered,
     Expired,
     Notification,
@@ -198,7 +199,8 @@ def test_describe_lines() -> None:
     )
     assert describe(Expired(endpoint="dev", registration=registration)) == "expired dev id=r1"
     assert describe(Sleeping(endpoint="dev")) == "sleeping dev"
-    assert describe(BootstrapFailed(endpoint="dev", reason="why")) == "bootstrap-failed dev: why"
+    failed = BootstrapFailed(endpoint="dev", cause=BootstrapFailure.NO_ANSWER, reason="why")
+    assert describe(failed) == "bootstrap-failed dev: why"
     instance = ObjectInstance(0, {0: SingleResource(0, "Q"), 3: SingleResource(3, b"\x01")})
     notification = Notification(
         endpoint="dev", path=LwM2MPath(3, 0), content=instance, content_format=11542,

@@ -21,6 +21,7 @@ from emulator.server import (
     Notification,
     NotRegistered,
     ObservationClosed,
+    ObservationEndCause,
     ObservationEnded,
 )
 
@@ -191,7 +192,7 @@ async def test_passive_cancel_answers_the_next_notification_with_rst(
             3, 0, 14
         )
         assert events.queue.empty()  # no Notification was reported
-    assert not observation.active and observation.end_reason == "cancelled"
+    assert not observation.active and observation.end_cause is ObservationEndCause.CANCELLED
 
 
 async def test_deregistration_ends_observations(
@@ -205,6 +206,8 @@ async def test_deregistration_ends_observations(
         ended = await events.wait_for(lambda e: isinstance(e, ObservationEnded), timeout=5)
         gone = await events.wait_for(lambda e: isinstance(e, Deregistered), timeout=5)
     assert isinstance(ended, ObservationEnded) and ended.path == LwM2MPath(3, 0)
+    assert ended.cause is ObservationEndCause.DEREGISTERED
+    assert ended.reason == "registration deregistered"
     assert isinstance(gone, Deregistered)
     assert not observation.active
     with pytest.raises(NotRegistered):
