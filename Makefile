@@ -53,15 +53,15 @@ tests/peers/node_modules/.installed: tests/peers/package.json tests/peers/packag
 	touch $@
 
 demo: setup
-	$(BIN)/python -m emulator.demo $(if $(LESHAN),--leshan $(LESHAN),) \
+	$(BIN)/python -m emulator.app.demo $(if $(LESHAN),--leshan $(LESHAN),) \
 		$(if $(LESHAN_BS),--leshan-bs $(LESHAN_BS),)
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check emulator client_api tests benchmarks
-	$(BIN)/mypy --strict emulator client_api
+	$(BIN)/ruff check emulator client_api scenario_tool tests benchmarks
+	$(BIN)/mypy --strict emulator client_api scenario_tool
 
 clean:
 	rm -rf $(VENV) tests/peers/node_modules .pytest_cache .mypy_cache .ruff_cache

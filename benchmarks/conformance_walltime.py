@@ -20,9 +20,9 @@ import statistics
 import time
 from pathlib import Path
 
-from emulator.scenario.format import load_scenario
-from emulator.scenario.runner import Runner, RunOptions
-from emulator.scenario.transcript import Transcript
+from scenario_tool.format import load_scenario
+from scenario_tool.runner import Runner, RunOptions
+from scenario_tool.transcript import Transcript
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "scenarios" / "conformance"
 

@@ -28,7 +28,7 @@ import socket
 import time
 
 from benchmarks._common import median, percentile, report, rss_bytes
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
 from emulator.module.profile import ModuleProfile, load_profile
 from emulator.module.state import derive_imei
 from emulator.module.virtual import VirtualModule

@@ -1,5 +1,5 @@
 """``python -m emulator`` is the ``quecemu`` command."""
 
-from emulator.cli import main
+from emulator.app.cli import main
 
 raise SystemExit(main())

@@ -18,7 +18,7 @@ from emulator.http.model import CONTENT_TYPES, HttpError, HttpSession, session_f
 from emulator.module.state import PdpContext
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost, ModuleService
+    from emulator.adapters.host import ModuleHost, ModuleService
 
 MAX_CID = 15
 CFG_NAMES = ("contextid", "requestheader", "responseheader", "sslctxid", "contenttype")
@@ -275,6 +275,6 @@ def register(registry: CommandRegistry) -> None:
 
 
 def create_service(host: ModuleHost) -> ModuleService | None:
-    from emulator.http.adapter import HttpAdapter
+    from emulator.adapters.http import HttpAdapter
 
     return HttpAdapter(host, session_for(host.module))

@@ -33,7 +33,7 @@ from emulator.module.profile import ProfileError
 from emulator.module.virtual import VirtualModule
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost, ModuleService
+    from emulator.adapters.host import ModuleHost, ModuleService
 
 COMPONENT = "lwm2m"
 MAX_ADDRESS = 256  # QuecPython document: server_addr at most 256 characters
@@ -414,7 +414,7 @@ def register(registry: CommandRegistry) -> None:
 
 def create_service(host: ModuleHost) -> ModuleService | None:
     """The CoAP adapter of the module's client (one aiocoap context per module)."""
-    from emulator.lwm2m.client.coap import CoapAdapter
+    from emulator.adapters.lwm2m_client import CoapAdapter
 
     try:
         client = client_for(host.module)

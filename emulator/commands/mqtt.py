@@ -29,7 +29,7 @@ from emulator.mqtt.model import (
 )
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost, ModuleService
+    from emulator.adapters.host import ModuleHost, ModuleService
 
 MAX_CID = 15
 MAX_HOST = 255
@@ -394,6 +394,6 @@ def register(registry: CommandRegistry) -> None:
 
 def create_service(host: ModuleHost) -> ModuleService | None:
     """The aiomqtt adapter of the module's MQTT client table."""
-    from emulator.mqtt.adapter import MqttAdapter
+    from emulator.adapters.mqtt import MqttAdapter
 
     return MqttAdapter(host, clients_for(host.module))

@@ -34,7 +34,7 @@ from emulator.tcpip.events import ServiceType
 from emulator.tcpip.settings import TcpipSettings
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost, ModuleService
+    from emulator.adapters.host import ModuleHost, ModuleService
 
 COMPONENT = "tcpip"
 MAX_HOST = 150  # <IP_address>/<domain_name> length (TCP(IP) manual: at most 150 bytes)
@@ -431,6 +431,6 @@ def register(registry: CommandRegistry) -> None:
 
 def create_service(host: ModuleHost) -> ModuleService | None:
     """The asyncio socket adapter of the module's TCP/IP stack."""
-    from emulator.tcpip.adapter import SocketAdapter
+    from emulator.adapters.sockets import SocketAdapter
 
     return SocketAdapter(host, core_for(host.module))

@@ -2,7 +2,7 @@
 Manual"): the AT+QHTTPCFG settings, the URL of AT+QHTTPURL, the request in flight and the
 response waiting for AT+QHTTPREAD.
 
-Commands post :class:`HttpRequestRequested`; the aiohttp adapter (:mod:`emulator.http.adapter`)
+Commands post :class:`HttpRequestRequested`; the aiohttp adapter (:mod:`emulator.adapters.http`)
 sends it and calls :meth:`HttpSession.request_done`, which raises ``+QHTTPGET``/``+QHTTPPOST``/
 ``+QHTTPPUT`` with the error code, the HTTP status and the content length.
 """

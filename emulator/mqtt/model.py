@@ -3,7 +3,7 @@ and EC200U series: AT+QMTCFG/QMTOPEN/QMTCONN/QMTSUB/QMTUNS/QMTPUB/QMTRECV/QMTDIS
 
 Each client index (0-5) has its configuration, its link state and its receive buffers. AT
 commands change the table and post request events (:class:`MqttRequest` subclasses); the
-asyncio adapter (:mod:`emulator.mqtt.adapter`) does the network work with aiomqtt and
+asyncio adapter (:mod:`emulator.adapters.mqtt`) does the network work with aiomqtt and
 reports back through the ``*_result`` methods, which raise the URCs a module gives
 (``+QMTOPEN``, ``+QMTCONN``, ``+QMTSUB``, ``+QMTUNS``, ``+QMTPUB``, ``+QMTDISC``,
 ``+QMTCLOSE``, ``+QMTRECV``, ``+QMTSTAT``). Every request carries the link's ``session``

@@ -2,7 +2,7 @@
 
 It shares the LwM2M core (paths, object definitions, TLV/text/opaque/JSON/SenML codecs, link
 format) with the emulated module's client in :mod:`emulator.lwm2m`. Any LwM2M client can use
-it; ``quecemu server`` runs it standalone (:mod:`emulator.server.cli`).
+it; ``quecemu server`` runs it standalone (:mod:`emulator.app.server_cli`).
 
 Quick start::
 

@@ -2,7 +2,7 @@
 
 Eclipse Leshan's demo server (the de-facto REST API of LwM2M tooling) writes LwM2M nodes,
 registrations, responses and events as JSON; scripts, dashboards and our own
-:class:`~emulator.scenario.leshan.LeshanDriver` read those shapes. This module turns the embedded
+:class:`~scenario_tool.leshan.LeshanDriver` read those shapes. This module turns the embedded
 server's values (:mod:`emulator.lwm2m.model`, :class:`Registration`, events) into them and back.
 
 Value encoding follows Leshan 2.x: integers and floats as JSON *text* (JavaScript numbers lose

@@ -7,9 +7,9 @@ one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
 1. **Listeners on their own addresses.** ``create_server_context`` binds every transport to
    one address; we run a UDP and a DTLS listener on separate addresses in one context, each
    behind aiocoap's message and token managers
-   (:func:`emulator.dtls.coap.append_message_interface`). The DTLS listener is our own
-   message interface on Mbed TLS (:class:`emulator.dtls.coap.DtlsServerInterface`); it sends
-   the server's requests (Read, Write, Observe ...) over the session the device opened
+   (:func:`emulator.adapters.dtls.coap.append_message_interface`). The DTLS listener is our own
+   message interface on Mbed TLS (:class:`emulator.adapters.dtls.coap.DtlsServerInterface`);
+   it sends the server's requests (Read, Write, Observe ...) over the session the device opened
    (OMA LwM2M TS 1.0 §7.1), which aiocoap's own DTLS server transport cannot.
 2. **Observations we can cancel.** aiocoap's client observation cannot be cancelled on the wire
    (it forgets the token only after the next notification, and it has no active cancel).
@@ -30,7 +30,7 @@ from aiocoap import Context, Message
 from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
-from emulator.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
+from emulator.adapters.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
 
 __all__ = [
     "Listener",

@@ -17,7 +17,7 @@ from emulator.module.events import ModuleEvent, SmsReceived, SmsSent
 from emulator.sms.model import DeliveryResult, sms_state
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost
+    from emulator.adapters.host import ModuleHost
 
 
 class SmsNetwork:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator import cli
+from emulator.app import cli
 from tests.transport.helpers import run_cli
 
 
@@ -85,7 +85,7 @@ def test_bad_input_is_named_and_exits_2(args: tuple[str, ...], reason: str) -> N
 
 def test_a_missing_plugin_is_skipped() -> None:
     assert cli._import_plugin("emulator.no_such_package.cli") is None
-    assert cli._import_plugin("emulator.transport.no_such_cli") is None
+    assert cli._import_plugin("emulator.adapters.port.no_such_cli") is None
 
 
 def test_a_broken_plugin_is_not_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,7 +96,7 @@ def test_a_broken_plugin_is_not_hidden(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_plugins_add_their_sub_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hook as emulator.server.cli / emulator.scenario.cli use it."""
+    """The hook as emulator.app.server_cli / scenario_tool.cli use it."""
     calls: list[str] = []
 
     class Plugin:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from emulator import demo
+from emulator.app import demo
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ def test_leshan_bs_reaches_the_scenario_runner(
         seen.update(options, files=files)
         return 0
 
-    monkeypatch.setattr("emulator.scenario.cli.run_files", run_files)
+    monkeypatch.setattr("scenario_tool.cli.run_files", run_files)
     assert demo._run_conformance("http://leshan:8080", tmp_path, "http://leshan:8081") == 0
     assert seen["server"] == "leshan"
     assert seen["leshan_url"] == "http://leshan:8080"
@@ -47,5 +47,5 @@ def test_make_demo_passes_both_urls() -> None:
         cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     command = result.stdout.replace("\\\n", " ")
-    assert "-m emulator.demo --leshan http://l:8080" in command
+    assert "-m emulator.app.demo --leshan http://l:8080" in command
     assert "--leshan-bs http://l:8081" in command

@@ -26,7 +26,7 @@ def lwm2m_family_present() -> bool:
     try:
         return all(
             importlib.util.find_spec(name) is not None
-            for name in ("emulator.commands.lwm2m", "emulator.lwm2m.client.coap")
+            for name in ("emulator.commands.lwm2m", "emulator.adapters.lwm2m_client")
         )
     except ModuleNotFoundError:
         return False

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from emulator.scenario.cli import EXIT_FAILED, EXIT_OK, run_files
+from scenario_tool.cli import EXIT_FAILED, EXIT_OK, run_files
 from tests.commands.conftest import COMMON_FAMILIES
 from tests.support import BASELINE_FAMILIES
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
 from emulator.module.files import set_files_root
 from emulator.module.profile import ModuleProfile, load_profile
 from emulator.module.virtual import VirtualModule

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiomqtt
 import pytest
 
-from emulator.netmap import NetworkMap, attach_network_map
+from emulator.adapters.netmap import NetworkMap, attach_network_map
 from tests.datastack.harness import AtPort, Mosquitto, stack_profile
 
 OK = b"\r\nOK\r\n"

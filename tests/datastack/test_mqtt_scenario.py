@@ -8,7 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from emulator.scenario.cli import EXIT_OK, run_files
+from scenario_tool.cli import EXIT_OK, run_files
 from tests.datastack.harness import Mosquitto
 
 SCENARIO = """\

@@ -8,7 +8,8 @@ tinydtls client. ``gnutls-serv --udp --echo`` is a DTLS server that sends back w
 ``gnutls-cli --udp`` sends its standard input as application data and prints what comes back.
 
 :class:`UdpRelay` sits between a peer and us and keeps every datagram, so a test can prove
-from the bytes on the wire what each Hello offered (:func:`emulator.dtls.records.hello_extensions`).
+from the bytes on the wire what each Hello offered
+(:func:`emulator.adapters.dtls.records.hello_extensions`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from emulator.dtls.records import APPLICATION_DATA, Hello, hello_extensions, records
+from emulator.adapters.dtls.records import APPLICATION_DATA, Hello, hello_extensions, records
 
 #: DTLS 1.2, plain PSK key exchange, the two LwM2M suites; extended master secret and the
 #: renegotiation indication off.

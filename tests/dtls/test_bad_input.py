@@ -15,14 +15,14 @@ import pytest
 from aiocoap import CON, Context, Message
 from mbedtls import tls
 
-from emulator.dtls.coap import (
+from emulator.adapters.dtls.coap import (
     DtlsClientInterface,
     DtlsServerInterface,
     ServerLimits,
     _config,
 )
-from emulator.dtls.records import hello_extensions
-from emulator.dtls.session import DtlsEndpoint, State
+from emulator.adapters.dtls.records import hello_extensions
+from emulator.adapters.dtls.session import DtlsEndpoint, State
 
 KEY = bytes(range(16))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiocoap import CON, POST, Message
 
-from emulator.dtls.records import Hello
+from emulator.adapters.dtls.records import Hello
 from emulator.server import LwM2MServer
 from emulator.server.errors import DeviceTimeout
 from tests.lwm2m.client.harness import FAST, AtModule, lwm2m_profile, merged

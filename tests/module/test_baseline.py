@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.module.nvstore import FileNvStore
+from emulator.adapters.nvfile import FileNvStore
 from emulator.module.profile import ProfileError, builtin_names, load_profile
 from emulator.module.state import SimState, derive_imei, is_valid_imei
 from tests.support import FakeClockModule

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.module.profile import load_profile
-from emulator.module.virtual import VirtualModule
-from emulator.netmap import (
+from emulator.adapters.netmap import (
     DestinationRefused,
     HostNotFound,
     NetworkMap,
@@ -20,8 +18,10 @@ from emulator.netmap import (
     network_map_of,
     parse_entry,
 )
-from emulator.scenario.errors import ScenarioFormatError
-from emulator.scenario.format import parse_scenario
+from emulator.module.profile import load_profile
+from emulator.module.virtual import VirtualModule
+from scenario_tool.errors import ScenarioFormatError
+from scenario_tool.format import parse_scenario
 from tests.transport.helpers import run_cli
 
 
@@ -177,7 +177,7 @@ def test_serve_refuses_a_bad_map_entry_with_the_usage_line() -> None:
 
 
 def test_serve_attaches_the_map_to_every_module() -> None:
-    from emulator.transport.serve import Emulator, ServeOptions
+    from emulator.app.serve import Emulator, ServeOptions
 
     emulator = Emulator(
         ServeOptions(count=2, network_map=("api.example.com=127.0.0.1",), allow_external=False)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.scenario.format import Scenario, load_scenario
-from emulator.scenario.runner import Runner, RunOptions
-from emulator.scenario.transcript import Transcript
+from scenario_tool.format import Scenario, load_scenario
+from scenario_tool.runner import Runner, RunOptions
+from scenario_tool.transcript import Transcript
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "scenarios" / "conformance"
 FILES = sorted(CONFORMANCE.glob("*.yaml"))

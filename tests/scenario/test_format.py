@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.scenario.errors import ScenarioFormatError
-from emulator.scenario.format import STEP_SPECS, load_scenario, parse_scenario, substitute
+from scenario_tool.errors import ScenarioFormatError
+from scenario_tool.format import STEP_SPECS, load_scenario, parse_scenario, substitute
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.scenario.http import HttpProtocolError, SseEvent, SseParser
-from emulator.scenario.values import mismatch, normalise_code
+from scenario_tool.http import HttpProtocolError, SseEvent, SseParser
+from scenario_tool.values import mismatch, normalise_code
 from tests.support import chunkings
 
 SSE = (

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from emulator.scenario.driver import BootstrapConfig
-from emulator.scenario.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
-from emulator.scenario.leshan import LeshanDriver
+from scenario_tool.driver import BootstrapConfig
+from scenario_tool.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
+from scenario_tool.leshan import LeshanDriver
 from tests.scenario.fake_leshan import SLEEPY, SLOW, FakeLeshan, registration_json
 
 EP = "urn:imei:869339060001965"

@@ -30,10 +30,10 @@ from typing import IO
 
 import pytest
 
-from emulator.scenario.format import load_scenario
-from emulator.scenario.leshan import LeshanDriver
-from emulator.scenario.runner import Runner, RunOptions
-from emulator.scenario.transcript import Transcript
+from scenario_tool.format import load_scenario
+from scenario_tool.leshan import LeshanDriver
+from scenario_tool.runner import Runner, RunOptions
+from scenario_tool.transcript import Transcript
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT / "scenarios" / "conformance"
@@ -62,7 +62,7 @@ def _start_quecemu_server() -> tuple[subprocess.Popen[str], str, str]:
     for _ in range(5):
         host = f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         command = [
-            sys.executable, "-m", "emulator.server.cli",
+            sys.executable, "-m", "emulator.app.server_cli",
             "--coap", f"{host}:5683", "--coaps", f"{host}:5684",
             "--bootstrap", f"{host}:5783", "--http", f"{host}:0",
         ]  # fmt: skip

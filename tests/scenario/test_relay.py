@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from emulator.scenario.relay import DOWNLINK, UPLINK, FaultPolicy, UdpRelay, summarise
+from scenario_tool.relay import DOWNLINK, UPLINK, FaultPolicy, UdpRelay, summarise
 
 
 class Echo(asyncio.DatagramProtocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.scenario.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, run_files
+from scenario_tool.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, run_files
 from tests.scenario.fake_leshan import FakeLeshan
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.scenario.cli import EXIT_FAILED, EXIT_OK, run_files
+from scenario_tool.cli import EXIT_FAILED, EXIT_OK, run_files
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from aiocoap import Code, Context, Message, resource
 from aiocoap import error as coap_error
 
-from emulator.dtls.coap import DtlsClientInterface
+from emulator.adapters.dtls.coap import DtlsClientInterface
 from emulator.lwm2m.attributes import parse_attribute_query
 from emulator.lwm2m.codec import decode, default_format, encode, supports
 from emulator.lwm2m.errors import LwM2MError, NotAcceptable
@@ -192,7 +192,7 @@ class AiocoapDevice:
     async def start(self, server_uri: str, *, psk: tuple[bytes, bytes] | None = None) -> None:
         """Open the client context towards ``server_uri`` (``coaps://`` needs ``psk``)."""
         self._server_uri = server_uri
-        # udp6 only: DTLS is ours (emulator.dtls), added below when a PSK is given.
+        # udp6 only: DTLS is ours (emulator.adapters.dtls), added below when a PSK is given.
         self.context = await Context.create_client_context(transports=["udp6"])
         self.context.serversite = self._root
         if psk is not None:

@@ -1,9 +1,9 @@
-"""Fails loudly when the aiocoap internals emulator/server/transport.py and emulator/dtls/coap.py
-rely on change.
+"""Fails loudly when the aiocoap internals emulator/server/transport.py and
+emulator/adapters/dtls/coap.py rely on change.
 
 pyproject.toml allows aiocoap 0.4.x from 0.4.17 on. If one of these tests fails after an
 upgrade, re-read aiocoap's protocol (Context), messagemanager, tokenmanager and pipe modules and
-adapt transport.py / emulator/dtls/coap.py.
+adapt transport.py / emulator/adapters/dtls/coap.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiocoap.messagemanager import MessageManager
 from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
-from emulator.dtls.coap import DtlsClientInterface, DtlsServerInterface
+from emulator.adapters.dtls.coap import DtlsClientInterface, DtlsServerInterface
 
 
 def test_message_interface_layering_we_build_is_aiocoaps() -> None:

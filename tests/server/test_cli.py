@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiocoap import Code
 
+from emulator.app.server_cli import describe, main
 from emulator.lwm2m.model import ObjectInstance, SingleResource
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.server import (
@@ -25,7 +26,6 @@ from emulator.server import (
     Registration,
     Sleeping,
 )
-from emulator.server.cli import describe, main
 
 from .aiocoap_device import AiocoapDevice
 from .test_registration_interface import OBJECTS, RawClient

@@ -16,9 +16,9 @@ import pytest
 from aiocoap import resource
 
 from emulator.lwm2m.paths import LwM2MPath
-from emulator.scenario.http import BaseUrl, EventStream, SseEvent
 from emulator.server import Awake, LwM2MServer, Sleeping
 from emulator.server.http import RunningHttp, start_http
+from scenario_tool.http import BaseUrl, EventStream, SseEvent
 
 from .aiocoap_device import AiocoapDevice
 from .conftest import DeviceFactory
@@ -358,7 +358,7 @@ async def test_the_coap_log_never_shows_a_psk(
 async def test_leshan_driver_speaks_to_it_with_a_token(
     server: LwM2MServer, make_device: DeviceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from emulator.scenario.leshan import LeshanDriver
+    from scenario_tool.leshan import LeshanDriver
 
     http = await start_http(server, "127.0.0.1", 0, token="t0ken")
     monkeypatch.setenv("QUECEMU_HTTP_TOKEN", "t0ken")

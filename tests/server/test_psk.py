@@ -10,7 +10,7 @@ import shutil
 import pytest
 from aiocoap import Code
 
-from emulator.dtls.coap import DtlsHandshakeError
+from emulator.adapters.dtls.coap import DtlsHandshakeError
 from emulator.server import LwM2MServer, Registered
 
 from .aiocoap_device import AiocoapDevice

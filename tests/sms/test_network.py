@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
+from emulator.app.control import ControlError, DeliverSms, RefuseSends, parse_line
 from emulator.module.virtual import VirtualModule
 from emulator.sms.model import NotDeliverable
 from emulator.sms.network import SmsNetwork
-from emulator.transport.control import ControlError, DeliverSms, RefuseSends, parse_line
 from tests.sms.helpers import sms_profile
 
 

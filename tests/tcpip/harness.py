@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from emulator.adapters.host import ModuleHost
+from emulator.adapters.netmap import NetworkMap, attach_network_map
 from emulator.commands.tcpip import core_for, create_service
-from emulator.host import ModuleHost
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
-from emulator.netmap import NetworkMap, attach_network_map
 from emulator.tcpip.core import TcpipCore
 
 FAMILIES = ("basic", "identity", "sim", "network", "pdp", "power", "clock", "tcpip")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from emulator.netmap import NetworkMap
+from emulator.adapters.netmap import NetworkMap
 from tests.tcpip.harness import EchoServer, ModuleUnderTest
 
 

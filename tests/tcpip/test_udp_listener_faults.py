@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from emulator.netmap import NetworkMap
-from emulator.tcpip.adapter import _Pinger
+from emulator.adapters.netmap import NetworkMap
+from emulator.adapters.sockets import _Pinger
 from tests.tcpip.harness import EchoServer, ModuleUnderTest, SntpServer, UdpPeer
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.transport.pacing import BaudPacer
-from emulator.transport.trace import TraceWriter, escape_bytes, unescape_bytes
+from emulator.adapters.port.pacing import BaudPacer
+from emulator.adapters.port.trace import TraceWriter, escape_bytes, unescape_bytes
 
 TIMEOUT = 10.0
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
+from emulator.adapters.port.port import PortEvent
+from emulator.adapters.port.pty import PtyPort
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
-from emulator.transport.port import PortEvent
-from emulator.transport.pty import PtyPort
 from tests.transport.helpers import AtPort, write_test_profile
 
 TIMEOUT = 10.0

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
+from emulator.adapters.port.port import PortEvent
+from emulator.adapters.port.tcp import TcpPort, parse_address
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
-from emulator.transport.port import PortEvent
-from emulator.transport.tcp import TcpPort, parse_address
 from tests.transport.helpers import write_test_profile
 
 TIMEOUT = 10.0

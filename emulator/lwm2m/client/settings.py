@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.dtls.ciphers import DEFAULT_CLIENT_SUITES, mbedtls_names
+from emulator.adapters.dtls.ciphers import DEFAULT_CLIENT_SUITES, mbedtls_names
 from emulator.module.profile import ModuleProfile, ProfileError
 
 # The sub-commands the AT family knows how to run (research §1.2-1.3); a profile picks from these.

@@ -1,8 +1,8 @@
 """A virtual module on its asyncio host, driven through its AT bytes, and the peers it talks to.
 
 ``AtModule`` runs a real :class:`~emulator.module.virtual.VirtualModule` with the LwM2M family's
-service (the aiocoap adapter) on a :class:`~emulator.host.ModuleHost`, collects every byte it
-writes and lets a test send command lines and wait for their final result code or for URCs.
+service (the aiocoap adapter) on a :class:`~emulator.adapters.host.ModuleHost`, collects every
+byte it writes and lets a test send command lines and wait for their final result code or for URCs.
 The peers are independent programs: lwm2m-node-lib (tests/peers/lwm2m_server.js) and libcoap's
 ``coap-server-openssl``. Every wait is bounded.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, load_profile
 from emulator.module.virtual import VirtualModule

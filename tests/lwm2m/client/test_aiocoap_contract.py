@@ -1,4 +1,4 @@
-"""The aiocoap internals the adapter (emulator/lwm2m/client/coap.py) relies on.
+"""The aiocoap internals the adapter (emulator/adapters/lwm2m_client.py) relies on.
 
 If one of these fails after an aiocoap upgrade, the adapter's queue-mode filter (a wrapper of
 the message managers' ``dispatch_message``) needs another way in.
@@ -12,10 +12,10 @@ import inspect
 import aiocoap
 from aiocoap.messagemanager import MessageManager
 
+from emulator.adapters.dtls.coap import DtlsClientInterface
+from emulator.adapters.host import ModuleHost
+from emulator.adapters.lwm2m_client import CoapAdapter
 from emulator.commands.lwm2m import client_for
-from emulator.dtls.coap import DtlsClientInterface
-from emulator.host import ModuleHost
-from emulator.lwm2m.client.coap import CoapAdapter
 from emulator.module.virtual import VirtualModule
 
 from .harness import lwm2m_profile

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from emulator.dtls.coap import DtlsServerInterface
+from emulator.adapters.dtls.coap import DtlsServerInterface
 from emulator.server import LwM2MServer
 
 from .conftest import ModuleFactory

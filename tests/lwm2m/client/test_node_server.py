@@ -12,10 +12,10 @@ import base64
 import json
 from pathlib import Path
 
+from emulator.adapters.nvfile import FileNvStore
 from emulator.lwm2m import codec, default_registry
 from emulator.lwm2m.model import ObjectInstance, SingleResource
 from emulator.lwm2m.paths import LwM2MPath
-from emulator.module.nvstore import FileNvStore
 
 from .conftest import ModuleFactory
 from .harness import AtModule, NodeServer

@@ -30,8 +30,8 @@ import termios
 import tty
 from pathlib import Path
 
-from emulator.transport.openwatch import OpenWatcher
-from emulator.transport.port import Backlog, DataCallback, EventCallback, PortEvent, PortStats
+from emulator.adapters.port.openwatch import OpenWatcher
+from emulator.adapters.port.port import Backlog, DataCallback, EventCallback, PortEvent, PortStats
 
 log = logging.getLogger(__name__)
 

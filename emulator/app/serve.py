@@ -23,18 +23,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emulator.host import ModuleHost
+from emulator.adapters.host import ModuleHost
+from emulator.adapters.netmap import NetworkMap, NetworkMapError, attach_network_map
+from emulator.adapters.nvfile import FileNvStore
+from emulator.adapters.port.pacing import BaudPacer
+from emulator.adapters.port.port import Port, PortEvent
+from emulator.adapters.port.pty import PtyPort
+from emulator.adapters.port.tcp import TcpPort, format_address
+from emulator.adapters.port.trace import DEFAULT_MAX_BYTES, TraceWriter
 from emulator.module.events import BootCompleted, ModuleEvent
-from emulator.module.nvstore import FileNvStore, MemoryNvStore, NvStore
+from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, ProfileError, load_profile
 from emulator.module.state import derive_imei, is_valid_imei
 from emulator.module.virtual import VirtualModule
-from emulator.netmap import NetworkMap, NetworkMapError, attach_network_map
-from emulator.transport.pacing import BaudPacer
-from emulator.transport.port import Port, PortEvent
-from emulator.transport.pty import PtyPort
-from emulator.transport.tcp import TcpPort, format_address
-from emulator.transport.trace import DEFAULT_MAX_BYTES, TraceWriter
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class ServeConfigError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class ServeOptions:
-    """What ``quecemu serve`` was asked for (see ``emulator.cli`` for the flags)."""
+    """What ``quecemu serve`` was asked for (see ``emulator.app.cli`` for the flags)."""
 
     profile: str = "EC200U"  # built-in model name or a profile file
     imei: str | None = None  # IMEI of module 0; the profile's when None

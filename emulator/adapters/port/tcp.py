@@ -14,7 +14,7 @@ import asyncio
 import logging
 import socket
 
-from emulator.transport.port import DataCallback, EventCallback, PortEvent, PortStats
+from emulator.adapters.port.port import DataCallback, EventCallback, PortEvent, PortStats
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 One aiocoap server context per module (stack-notes.md): its socket sends Register/Update/
 Deregister and receives the server's requests, which a single path-capable root resource
 hands to the sans-I/O client with the whole Uri-Path. DTLS-PSK runs on our own message
-interface over Mbed TLS (:mod:`emulator.dtls.coap`): the handshake is explicit and bounded
+interface over Mbed TLS (:mod:`emulator.adapters.dtls.coap`): the handshake is explicit and bounded
 (a wrong PSK is often dropped silently by the server; the bound turns that into
 ``"dtls","failed"``, while a fatal alert or nobody listening fails it at once), the cipher
 suites are the profile's, and the session object is the remote of both directions.
@@ -44,14 +44,12 @@ from aiocoap.numbers.constants import TransportTuning
 from aiocoap.numbers.types import RST
 from aiocoap.pipe import Pipe
 
-from emulator.dtls.coap import DtlsClientConnection, DtlsClientInterface
-from emulator.host import ModuleHost
-from emulator.module.events import ModuleEvent
-
-from .client import LwM2MClient
-from .events import ClientWork
-from .firmware import DownloadError
-from .messages import (
+from emulator.adapters.dtls.coap import DtlsClientConnection, DtlsClientInterface
+from emulator.adapters.host import ModuleHost
+from emulator.lwm2m.client.client import LwM2MClient
+from emulator.lwm2m.client.events import ClientWork
+from emulator.lwm2m.client.firmware import DownloadError
+from emulator.lwm2m.client.messages import (
     INTERNAL_SERVER_ERROR,
     Action,
     CancelDownload,
@@ -66,7 +64,8 @@ from .messages import (
     SetReachable,
     StartDownload,
 )
-from .settings import CoapTuning
+from emulator.lwm2m.client.settings import CoapTuning
+from emulator.module.events import ModuleEvent
 
 log = logging.getLogger(__name__)
 

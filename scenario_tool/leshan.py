@@ -38,16 +38,16 @@ from emulator.lwm2m.definitions import ResourceType
 from emulator.lwm2m.linkformat import Link
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.lwm2m.registry import ObjectRegistry, default_registry
-from emulator.scenario.driver import (
+from scenario_tool.driver import (
     BootstrapConfig,
     EventBox,
     Registration,
     Response,
     ServerEvent,
 )
-from emulator.scenario.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
-from emulator.scenario.http import BaseUrl, EventStream, HttpResponse, SseEvent, request
-from emulator.scenario.values import Tree, normalise_code
+from scenario_tool.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
+from scenario_tool.http import BaseUrl, EventStream, HttpResponse, SseEvent, request
+from scenario_tool.values import Tree, normalise_code
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""``quecemu``: the command line (a thin shell over ``emulator.transport.serve``).
+"""``quecemu``: the command line (a thin shell over ``emulator.app.serve``).
 
-Sub-commands: ``serve`` (here), ``profiles`` (here), and whatever ``emulator.server.cli``
-and ``emulator.scenario.cli`` add when they exist. Each of those modules offers
+Sub-commands: ``serve`` (here), ``profiles`` (here), and whatever ``emulator.app.server_cli``
+and ``scenario_tool.cli`` add when they exist. Each of those modules offers
 ``add_subparser(subparsers)``, which adds its parser and sets ``func`` with
 ``set_defaults``; ``func(args)`` returns an exit status (or None for 0), or a coroutine
 that does, which is run here.
@@ -21,12 +21,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from emulator.adapters.port.tcp import parse_address
+from emulator.app.serve import Emulator, ServeConfigError, ServeOptions
 from emulator.module.profile import ProfileError, builtin_names, load_profile
-from emulator.transport.serve import Emulator, ServeConfigError, ServeOptions
-from emulator.transport.tcp import parse_address
 
 PROG = "quecemu"
-PLUGIN_MODULES = ("emulator.server.cli", "emulator.scenario.cli")
+PLUGIN_MODULES = ("emulator.app.server_cli", "scenario_tool.cli")
 
 SERVE_DESCRIPTION = """\
 Run emulated Quectel modules until SIGINT or SIGTERM. Each module answers AT commands on
@@ -261,7 +261,7 @@ async def _serve(emulator: Emulator, *, control: bool = False) -> int:
     try:
         _print_warnings(emulator, seen)
         if control:
-            from emulator.transport.control import ControlChannel
+            from emulator.app.control import ControlChannel
 
             channel = ControlChannel(
                 emulator.modules, _print_out, lambda line: _print_err(f"{PROG}: {line}")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from emulator.scenario.errors import DriverError, Unreachable
+from scenario_tool.errors import DriverError, Unreachable
 
 MAX_BODY: Final = 16 * 1024 * 1024
 MAX_EVENT: Final = 4 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""DTLS-PSK for aiocoap: client and server message interfaces on :mod:`emulator.dtls.session`.
+"""DTLS-PSK for aiocoap: client and server message interfaces on
+:mod:`emulator.adapters.dtls.session`.
 
 aiocoap's documented extension point for a transport is :class:`aiocoap.interfaces.
 MessageInterface` (send, determine_remote, recognize_remote, shutdown) with

@@ -23,15 +23,6 @@ from emulator.lwm2m.linkformat import parse_links
 from emulator.lwm2m.model import ObjLink, Value
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.lwm2m.registry import ObjectRegistry, default_registry
-from emulator.scenario.driver import (
-    BootstrapConfig,
-    EventBox,
-    Registration,
-    Response,
-    ServerEvent,
-)
-from emulator.scenario.errors import DriverError, StepTimeout
-from emulator.scenario.values import content_to_tree
 from emulator.server import events as server_events
 from emulator.server import operations
 from emulator.server.bootstrap import BootstrapConfig as ServerBootstrapConfig
@@ -45,6 +36,15 @@ from emulator.server.errors import (
 )
 from emulator.server.registration import Registration as ServerRegistration
 from emulator.server.server import LwM2MServer, Observation
+from scenario_tool.driver import (
+    BootstrapConfig,
+    EventBox,
+    Registration,
+    Response,
+    ServerEvent,
+)
+from scenario_tool.errors import DriverError, StepTimeout
+from scenario_tool.values import content_to_tree
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,14 @@
 A transport only moves bytes: what it reads goes to ``on_data`` (normally
 ``ModuleHost.feed``), what the module says comes in through ``write``. Both kinds bound the
 output nobody reads and count what they drop, and neither busy-loops or blocks.
-``serve`` builds the modules of a ``quecemu serve`` run and wires them to their transports,
-an optional trace and optional baud pacing.
+:mod:`emulator.app.serve` builds the modules of a ``quecemu serve`` run and wires them to
+their transports, an optional trace and optional baud pacing.
 """
 
-from emulator.transport.pacing import BaudPacer
-from emulator.transport.port import PortEvent, PortStats
-from emulator.transport.pty import PtyPort
-from emulator.transport.tcp import TcpPort
-from emulator.transport.trace import TraceWriter
+from emulator.adapters.port.pacing import BaudPacer
+from emulator.adapters.port.port import PortEvent, PortStats
+from emulator.adapters.port.pty import PtyPort
+from emulator.adapters.port.tcp import TcpPort
+from emulator.adapters.port.trace import TraceWriter
 
 __all__ = ["BaudPacer", "PortEvent", "PortStats", "PtyPort", "TcpPort", "TraceWriter"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import serial
 
-from emulator.transport.serve import Emulator, ServeOptions
+from emulator.app.serve import Emulator, ServeOptions
 
 SCRIPT = (
     "ATE0",
@@ -38,7 +38,7 @@ SCRIPT = (
 )
 
 PROFILE = "EC200U"
-CONFORMANCE = Path(__file__).resolve().parent.parent / "scenarios" / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[2] / "scenarios" / "conformance"
 
 
 def _exchange(port: serial.Serial, command: str, timeout: float = 5.0) -> list[str]:
@@ -86,7 +86,7 @@ async def _run_module(link: Path) -> int:
 
 def _run_conformance(leshan: str | None, out_dir: Path, leshan_bs: str | None = None) -> int:
     try:
-        from emulator.scenario.cli import run_files
+        from scenario_tool.cli import run_files
     except ImportError as exc:
         print(f"\n(conformance set not available in this build: {exc})")
         return 0
@@ -111,7 +111,7 @@ def _run_conformance(leshan: str | None, out_dir: Path, leshan_bs: str | None = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m emulator.demo",
+        prog="python -m emulator.app.demo",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -10,7 +10,7 @@ bootstrap, queue-mode wake/sleep), after the listening lines and ``ready``::
     notification dev1 /3/0/13 seq=3 1700000060
     deregistered dev1 id=3f2a9c01
 
-Stops cleanly on SIGINT/SIGTERM. ``main()`` makes ``python -m emulator.server.cli`` work too;
+Stops cleanly on SIGINT/SIGTERM. ``main()`` makes ``python -m emulator.app.server_cli`` work too;
 the ``quecemu`` command reaches it through :func:`add_subparser`.
 """
 
@@ -25,14 +25,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from emulator.adapters.port.tcp import parse_address
 from emulator.lwm2m.model import Content, flatten
 from emulator.lwm2m.paths import LwM2MPath
-from emulator.transport.tcp import parse_address
-
-from .bootstrap import BootstrapConfig, ServerAccount
-from .credentials import parse_psk_key
-from .errors import ServerApiError
-from .events import (
+from emulator.server.bootstrap import BootstrapConfig, ServerAccount
+from emulator.server.credentials import parse_psk_key
+from emulator.server.errors import ServerApiError
+from emulator.server.events import (
     Awake,
     BootstrapFailed,
     BootstrapFinished,
@@ -46,9 +45,9 @@ from .events import (
     Sleeping,
     Updated,
 )
-from .registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
-from .server import LwM2MServer
-from .text import printable
+from emulator.server.registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
+from emulator.server.server import LwM2MServer
+from emulator.server.text import printable
 
 __all__ = ["add_subparser", "build_parser", "describe", "main", "run"]
 
@@ -283,7 +282,7 @@ def add_subparser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m emulator.server.cli``."""
+    """The parser of ``python -m emulator.app.server_cli``."""
     parser = argparse.ArgumentParser(
         prog="quecemu server",
         description=DESCRIPTION,
@@ -439,7 +438,7 @@ async def serve(args: argparse.Namespace) -> int:
         for name in server.listeners:
             _say(f"listening {name} {server.uri(name)}")
         if args.http is not None:
-            from .http import start_http  # aiohttp is loaded only when asked for
+            from emulator.server.http import start_http  # aiohttp is loaded only when asked for
 
             token = args.http_token or os.environ.get(HTTP_TOKEN_ENV) or None
             http = await start_http(server, *args.http, token=token)
@@ -486,7 +485,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m emulator.server.cli [options]``."""
+    """``python -m emulator.app.server_cli [options]``."""
     args = build_parser().parse_args(argv)
     return run(args)
 

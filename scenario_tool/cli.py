@@ -21,17 +21,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from emulator.scenario import junit as junit_report
-from emulator.scenario.errors import DriverError, ScenarioFormatError, Unreachable
-from emulator.scenario.format import Scenario, load_scenario, profile_problem
-from emulator.scenario.http import BaseUrl, request
-from emulator.scenario.runner import (
+from scenario_tool import junit as junit_report
+from scenario_tool.errors import DriverError, ScenarioFormatError, Unreachable
+from scenario_tool.format import Scenario, load_scenario, profile_problem
+from scenario_tool.http import BaseUrl, request
+from scenario_tool.runner import (
     Runner,
     RunOptions,
     ScenarioResult,
     transcript_default_path,
 )
-from emulator.scenario.transcript import Transcript
+from scenario_tool.transcript import Transcript
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -58,7 +58,7 @@ examples:
 
 
 def add_subparser(subparsers: Any) -> None:
-    """Hook for ``emulator.cli``: adds ``scenario run`` and ``scenario check``."""
+    """Hook for ``emulator.app.cli``: adds ``scenario run`` and ``scenario check``."""
     parser = subparsers.add_parser(
         "scenario",
         help="run or check LwM2M/AT scenario files",
@@ -196,7 +196,7 @@ async def preflight(options: RunOptions) -> None:
             except DriverError:
                 pass  # it answered, if oddly: the driver will say more
     if options.port is not None:
-        from emulator.scenario.atlink import ExternalPort
+        from scenario_tool.atlink import ExternalPort
 
         port = ExternalPort(options.port)
         await port.open()
@@ -335,7 +335,7 @@ def _run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m emulator.scenario.cli run ...`` works without the main CLI."""
+    """``python -m scenario_tool.cli run ...`` works without the main CLI."""
     parser = argparse.ArgumentParser(prog="quecemu")
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_subparser(subparsers)

@@ -27,7 +27,7 @@ import aiomqtt
 import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
 
-from emulator.destinations import DestinationRefused, NameNotResolved, resolve
+from emulator.adapters.destinations import DestinationRefused, NameNotResolved, resolve
 from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
 from emulator.mqtt.model import (
     MqttClients,
@@ -45,7 +45,7 @@ from emulator.mqtt.model import (
 from emulator.tls import TlsSetupError, client_context
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost
+    from emulator.adapters.host import ModuleHost
 
 log = logging.getLogger(__name__)
 

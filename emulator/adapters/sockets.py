@@ -1,7 +1,7 @@
 """The TCP/IP stack's asyncio adapter: real sockets on the PC for the connection table.
 
 It takes the core's request events (``emulator.tcpip.events``), resolves and routes every
-destination through the module's virtual network map (:mod:`emulator.netmap`), and reports
+destination through the module's virtual network map (:mod:`emulator.adapters.netmap`), and reports
 results back into the core through ``host.apply`` (so the URCs are flushed at once). One
 object per module; nothing here decides what the module says.
 """
@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from emulator.adapters.netmap import DestinationRefused, HostNotFound, NetworkMap, network_map_of
 from emulator.module.events import ModuleEvent
-from emulator.netmap import DestinationRefused, HostNotFound, NetworkMap, network_map_of
 from emulator.tcpip.events import (
     DnsQuery,
     NtpRequest,
@@ -35,7 +35,7 @@ from emulator.tcpip.events import (
 )
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost
+    from emulator.adapters.host import ModuleHost
     from emulator.tcpip.core import TcpipCore
 
 log = logging.getLogger(__name__)

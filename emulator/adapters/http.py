@@ -3,7 +3,7 @@
 aiohttp is a kept asyncio HTTP client (connection handling, TLS through an
 ``ssl.SSLContext``, chunked bodies, a pluggable resolver); the emulator already runs on
 asyncio, so it fits where an own HTTP/1.1 client would be a toy. Names go through
-:mod:`emulator.destinations` (the resolver), so the module reaches only what the emulator
+:mod:`emulator.adapters.destinations` (the resolver), so the module reaches only what the emulator
 allows. Each request uses a fresh connection, as a module's HTTP stack does.
 """
 
@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from emulator.destinations import DestinationRefused, NameNotResolved, resolve
+from emulator.adapters.destinations import DestinationRefused, NameNotResolved, resolve
 from emulator.http.model import (
     HttpCancelRequested,
     HttpError,
@@ -33,7 +33,7 @@ from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, 
 from emulator.tls import TlsSetupError, client_context
 
 if TYPE_CHECKING:
-    from emulator.host import ModuleHost
+    from emulator.adapters.host import ModuleHost
     from emulator.module.virtual import VirtualModule
 
 log = logging.getLogger(__name__)

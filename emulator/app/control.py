@@ -24,9 +24,9 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from emulator.app.serve import ServedModule
 from emulator.module.events import ModuleEvent, SmsSent
 from emulator.sms.model import DeliveryResult, NotDeliverable, sms_state
-from emulator.transport.serve import ServedModule
 
 HELP = (
     "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "

@@ -33,7 +33,7 @@ from typing import Any, Final
 import yaml
 
 from emulator.lwm2m.paths import LwM2MPath
-from emulator.scenario.errors import ScenarioFormatError, Where
+from scenario_tool.errors import ScenarioFormatError, Where
 
 # Names the runner defines for every scenario (see runner.Variables); scenarios add their own
 # under ``vars``.
@@ -162,7 +162,7 @@ def _hex(value: Any) -> str:
 
 def _code(value: Any) -> str:
     """A CoAP response code: ``2.05``, ``"2.05"``, ``205`` or a name (``CONTENT``)."""
-    from emulator.scenario.values import normalise_code
+    from scenario_tool.values import normalise_code
 
     if isinstance(value, float):
         value = f"{value:.2f}"
@@ -526,7 +526,7 @@ class Scenario:
     where: Where
     source: str = field(default="")  # the file's path as given
     # module.map entries (NAME=ADDR, HOST:PORT=ADDR:PORT; may hold ${names}) and
-    # module.allow_external: the in-process module's virtual network (emulator.netmap)
+    # module.allow_external: the in-process module's virtual network (emulator.adapters.netmap)
     network_map: tuple[str, ...] = ()
     allow_external: bool = False
 
@@ -697,7 +697,7 @@ class _Parser:
     def network_map(self, node: yaml.Node) -> tuple[str, ...]:
         """``module.map``: NAME=ADDR / HOST:PORT=ADDR:PORT entries, checked unless they use
         ``${names}`` (those are checked once the runner has substituted them)."""
-        from emulator.netmap import NetworkMapError, parse_entry
+        from emulator.adapters.netmap import NetworkMapError, parse_entry
 
         entries = self.checked(FieldSpec(_text_list), node, "'module.map'")
         items = node.value if isinstance(node, yaml.SequenceNode) else []

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from emulator.scenario.errors import StepTimeout, Unreachable
-from emulator.scenario.http import os_reason
+from scenario_tool.errors import StepTimeout, Unreachable
+from scenario_tool.http import os_reason
 
 FINAL_RESULTS: Final = re.compile(
     r"(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|NO DIALTONE|\+CME ERROR: ?.*|\+CMS ERROR: ?.*|[0-9])"

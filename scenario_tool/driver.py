@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from emulator.scenario.errors import StepTimeout
-from emulator.scenario.values import Tree, describe_code, render
+from scenario_tool.errors import StepTimeout
+from scenario_tool.values import Tree, describe_code, render
 
 EVENT_KINDS = ("registration", "update", "deregistration", "bootstrap", "notification")
 

@@ -21,19 +21,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from emulator.lwm2m.linkformat import parse_links
-from emulator.scenario.atlink import AtLink, ExternalPort
-from emulator.scenario.driver import BootstrapConfig, ServerDriver, ServerEvent
-from emulator.scenario.errors import (
+from scenario_tool.atlink import AtLink, ExternalPort
+from scenario_tool.driver import BootstrapConfig, ServerDriver, ServerEvent
+from scenario_tool.errors import (
     DriverError,
     ScenarioError,
     StepTimeout,
     Unreachable,
     UnsupportedOperation,
 )
-from emulator.scenario.format import Scenario, Step, substitute, substitute_text
-from emulator.scenario.relay import DOWNLINK, FaultPolicy, UdpRelay, summarise
-from emulator.scenario.transcript import Transcript, escape
-from emulator.scenario.values import describe_code, mismatch, render, text_form
+from scenario_tool.format import Scenario, Step, substitute, substitute_text
+from scenario_tool.relay import DOWNLINK, FaultPolicy, UdpRelay, summarise
+from scenario_tool.transcript import Transcript, escape
+from scenario_tool.values import describe_code, mismatch, render, text_form
 
 BOOT_TIMEOUT: Final = 15.0  # seconds for an in-process module to finish its boot URCs
 SETTLE_TIMEOUT: Final = 5.0  # teardown steps (deregistering, closing sockets)
@@ -98,7 +98,7 @@ class _InProcessModule:
     """A VirtualModule hosted here; world controls are available."""
 
     def __init__(self, profile_name: str, link: AtLink, transcript: _Recorder) -> None:
-        from emulator.host import ModuleHost
+        from emulator.adapters.host import ModuleHost
         from emulator.module.events import BootCompleted, SmsSent
         from emulator.module.profile import load_profile
         from emulator.module.virtual import VirtualModule
@@ -225,11 +225,11 @@ class _Session:
     # -- setting up
     def _make_driver(self) -> ServerDriver:
         if self.options.server == "embedded":
-            from emulator.scenario.embedded import EmbeddedDriver
+            from scenario_tool.embedded import EmbeddedDriver
 
             return EmbeddedDriver()
         if self.options.server == "leshan":
-            from emulator.scenario.leshan import LeshanDriver
+            from scenario_tool.leshan import LeshanDriver
 
             if not self.options.leshan_url:
                 raise ScenarioError("--server leshan needs the Leshan URL")
@@ -320,7 +320,7 @@ class _Session:
 
     def _attach_network_map(self) -> None:
         """``module.map`` / ``module.allow_external`` on top of the profile's network map."""
-        from emulator.netmap import NetworkMap, NetworkMapError, attach_network_map
+        from emulator.adapters.netmap import NetworkMap, NetworkMapError, attach_network_map
 
         scenario = self.scenario
         if not scenario.network_map and not scenario.allow_external:

@@ -1,5 +1,5 @@
 """Where the module's MQTT and HTTP(S) stacks connect: the virtual network map
-(:mod:`emulator.netmap`) asked in one place, its refusals turned into OSErrors so that the
+(:mod:`emulator.adapters.netmap`) asked in one place, its refusals turned into OSErrors so that the
 libraries underneath (aiohttp's resolver hook, our own connect) treat them as the network
 failures they stand for.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emulator import netmap
+from emulator.adapters import netmap
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
