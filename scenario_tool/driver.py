@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar
 
 from scenario_tool.errors import StepTimeout
 from scenario_tool.values import Tree, describe_code, render
-
-EVENT_KINDS = ("registration", "update", "deregistration", "bootstrap", "notification")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,30 +46,106 @@ class Registration:
         return " ".join(parts)
 
 
+# --------------------------------------------------------------------------- events
+# One union of small frozen events, produced alike by both drivers (from our server's own
+# events, or from Leshan's server-sent events): the runner waits on a type, the transcript
+# prints ``summary()``; nothing is told apart by a string.
 @dataclass(frozen=True, kw_only=True)
-class ServerEvent:
-    """Something the server saw, as the runner waits for it and the transcript shows it."""
+class Registered:
+    """The server accepted a Register (TS 1.0 §5.3.1)."""
 
-    kind: str  # one of EVENT_KINDS, or "log" (a CoAP message the server traced)
+    name: ClassVar[str] = "registration"
     endpoint: str
     at: float  # loop time when the driver received it
+    registration: Registration
+
+    def summary(self) -> str:
+        return f"REGISTRATION {self.registration.summary()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Updated:
+    """The server accepted an Update (TS 1.0 §5.3.2)."""
+
+    name: ClassVar[str] = "update"
+    endpoint: str
+    at: float
+    registration: Registration
+
+    def summary(self) -> str:
+        return f"UPDATE {self.registration.summary()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deregistered:
+    """A registration ended: a De-register (TS 1.0 §5.3.3) or, ``expired``, its lifetime."""
+
+    name: ClassVar[str] = "deregistration"
+    endpoint: str
+    at: float
     registration: Registration | None = None
-    path: str | None = None  # notification: the observed path
-    value: Tree | None = None  # notification: the new value
-    ok: bool = True  # bootstrap: finished (True) or failed (False)
+    expired: bool = False
+
+    def summary(self) -> str:
+        return f"DEREGISTRATION ep={self.endpoint}" + (
+            " (lifetime expired)" if self.expired else ""
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootstrapEnded:
+    """A bootstrap sequence finished (``ok``) or failed (TS 1.0 §5.2)."""
+
+    name: ClassVar[str] = "bootstrap"
+    endpoint: str
+    at: float
+    ok: bool = True
     detail: str = ""
 
     def summary(self) -> str:
-        if self.kind in ("registration", "update") and self.registration is not None:
-            return f"{self.kind.upper()} {self.registration.summary()}"
-        if self.kind == "notification":
-            return f"NOTIFY ep={self.endpoint} {self.path} = {render(self.value)}"
-        if self.kind == "bootstrap":
-            state = "finished" if self.ok else "FAILED"
-            return f"BOOTSTRAP ep={self.endpoint} {state} {self.detail}".rstrip()
-        if self.kind == "log":
-            return self.detail
-        return f"{self.kind.upper()} ep={self.endpoint} {self.detail}".rstrip()
+        state = "finished" if self.ok else "FAILED"
+        return f"BOOTSTRAP ep={self.endpoint} {state} {self.detail}".rstrip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notified:
+    """An Observe notification (RFC 7641 §4.2); ``error`` when its content was unreadable."""
+
+    name: ClassVar[str] = "notification"
+    endpoint: str
+    at: float
+    path: str
+    value: Tree | None = None
+    error: str = ""
+
+    def summary(self) -> str:
+        shown = f"({self.error})" if self.error else render(self.value)
+        return f"NOTIFY ep={self.endpoint} {self.path} = {shown}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerNote:
+    """Something for the transcript only (a sleeping client, a stopped server, and with
+    ``coap`` a CoAP message the server traced)."""
+
+    name: ClassVar[str] = "log"
+    endpoint: str
+    at: float
+    text: str
+    coap: bool = False
+
+    def summary(self) -> str:
+        return self.text
+
+
+ServerEvent: TypeAlias = (
+    Registered | Updated | Deregistered | BootstrapEnded | Notified | ServerNote
+)
+# What a scenario's ``wait:`` names, by the name it uses (format.WAIT_EVENTS).
+WAITABLE: Final[Mapping[str, type[ServerEvent]]] = {
+    kind.name: kind for kind in (Registered, Updated, Deregistered, BootstrapEnded, Notified)
+}
+EventT = TypeVar("EventT", bound=ServerEvent)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,14 +208,6 @@ class ServerDriver(Protocol):
     async def watch(self, endpoint: str) -> None:
         """Start following one endpoint's events before it registers."""
 
-    async def wait_registration(self, endpoint: str, timeout: float) -> ServerEvent: ...
-
-    async def wait_update(self, endpoint: str, timeout: float) -> ServerEvent: ...
-
-    async def wait_deregistration(self, endpoint: str, timeout: float) -> ServerEvent: ...
-
-    async def wait_bootstrap(self, endpoint: str, timeout: float) -> ServerEvent: ...
-
     async def read(
         self, endpoint: str, path: str, *, content_format: str | None, timeout: float
     ) -> Response: ...
@@ -167,10 +233,6 @@ class ServerDriver(Protocol):
         self, endpoint: str, path: str, *, content_format: str | None, timeout: float
     ) -> Response: ...
 
-    async def next_notification(
-        self, endpoint: str, path: str | None, timeout: float
-    ) -> ServerEvent: ...
-
     async def cancel_observe(self, endpoint: str, path: str, *, timeout: float) -> Response: ...
 
     async def write_attributes(
@@ -190,15 +252,21 @@ class ServerDriver(Protocol):
 
 @dataclass
 class _Waiter:
-    kind: str
+    kind: type[Any]  # one of ServerEvent's types
     endpoint: str
     path: str | None
     future: asyncio.Future[ServerEvent]
 
+    def matches(self, event: ServerEvent) -> bool:
+        if type(event) is not self.kind or event.endpoint != self.endpoint:
+            return False
+        return self.path is None or (isinstance(event, Notified) and event.path == self.path)
+
 
 @dataclass
 class EventBox:
-    """Server events in arrival order; each is taken by at most one wait."""
+    """Server events in arrival order; each is taken by at most one wait. Both drivers post
+    here, and every wait of the runner is :meth:`take` of an event type."""
 
     events: list[ServerEvent] = field(default_factory=list)
     listeners: list[EventListener] = field(default_factory=list)
@@ -214,43 +282,38 @@ class EventBox:
         for listener in list(self.listeners):
             listener(event)
         for waiter in list(self._waiters):
-            if not waiter.future.done() and self._matches(event, waiter):
+            if not waiter.future.done() and waiter.matches(event):
                 self._taken.add(index)
                 self._waiters.remove(waiter)
                 waiter.future.set_result(event)
                 return
 
-    @staticmethod
-    def _matches(event: ServerEvent, waiter: _Waiter) -> bool:
-        if event.kind != waiter.kind or event.endpoint != waiter.endpoint:
-            return False
-        return waiter.path is None or event.path == waiter.path
-
     async def take(
         self,
-        kind: str,
+        kind: type[EventT],
         endpoint: str,
         timeout: float,
         *,
         path: str | None = None,
         since: float | None = None,
-    ) -> ServerEvent:
-        """The oldest untaken ``kind`` event of ``endpoint`` (and ``path``), waiting if needed;
-        with ``since``, events that came before that time do not count."""
+    ) -> EventT:
+        """The oldest untaken ``kind`` event of ``endpoint`` (and, for notifications,
+        ``path``), waiting if needed; with ``since``, events that came before that time do
+        not count."""
         waiter = _Waiter(kind, endpoint, path, asyncio.get_running_loop().create_future())
         for index, event in enumerate(self.events):
             if since is not None and event.at < since:
                 continue
-            if index not in self._taken and self._matches(event, waiter):
+            if index not in self._taken and waiter.matches(event):
                 self._taken.add(index)
-                return event
+                return _as(kind, event)
         self._waiters.append(waiter)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+            return _as(kind, await asyncio.wait_for(asyncio.shield(waiter.future), timeout))
         except TimeoutError:
             if waiter.future.done():  # matched in the same instant the time ran out
-                return waiter.future.result()
-            what = f"{kind} of {endpoint}" + (f" on {path}" if path else "")
+                return _as(kind, waiter.future.result())
+            what = f"{kind.name} of {endpoint}" + (f" on {path}" if path else "")
             seen = self.describe_recent(endpoint)
             raise StepTimeout(f"no {what} within {timeout:g} s{seen}") from None
         finally:
@@ -259,7 +322,12 @@ class EventBox:
 
     def describe_recent(self, endpoint: str) -> str:
         """A hint for timeouts: what the server did see (other endpoints' names matter)."""
-        others = sorted({e.endpoint for e in self.events if e.kind == "registration"} - {endpoint})
+        others = sorted({e.endpoint for e in self.events if isinstance(e, Registered)} - {endpoint})
         if others:
             return f" (the server saw registrations of: {', '.join(others)})"
         return ""
+
+
+def _as(kind: type[EventT], event: ServerEvent) -> EventT:
+    assert isinstance(event, kind)  # _Waiter.matches compared the type
+    return event

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from emulator.lwm2m.definitions import ResourceType
@@ -38,10 +38,16 @@ from emulator.server.registration import Registration as ServerRegistration
 from emulator.server.server import LwM2MServer, Observation
 from scenario_tool.driver import (
     BootstrapConfig,
+    BootstrapEnded,
+    Deregistered,
     EventBox,
+    Notified,
+    Registered,
     Registration,
     Response,
     ServerEvent,
+    ServerNote,
+    Updated,
 )
 from scenario_tool.errors import DriverError, StepTimeout
 from scenario_tool.values import content_to_tree
@@ -181,9 +187,7 @@ class EmbeddedDriver:
         if self.server is None:
             raise DriverError("the server is already stopped")
         await self._halt()
-        self._events.post(
-            ServerEvent(kind="log", endpoint="", at=self._now(), detail="server stopped")
-        )
+        self._events.post(ServerNote(endpoint="", at=self._now(), text="server stopped"))
 
     async def restart(self) -> None:
         if self.server is not None:
@@ -197,11 +201,10 @@ class EmbeddedDriver:
             self._ports = {}
             await self.start()
         self._events.post(
-            ServerEvent(
-                kind="log",
+            ServerNote(
                 endpoint="",
                 at=self._now(),
-                detail=f"server started again on the same ports {sorted(self._ports.values())}",
+                text=f"server started again on the same ports {sorted(self._ports.values())}",
             )
         )
 
@@ -227,84 +230,9 @@ class EmbeddedDriver:
         return asyncio.get_running_loop().time()
 
     def _on_event(self, event: server_events.ServerEvent) -> None:
-        now = self._now()
-        post = self._events.post
-        if isinstance(event, server_events.Registered):
-            post(
-                ServerEvent(
-                    kind="registration",
-                    endpoint=event.endpoint,
-                    at=now,
-                    registration=registration_of(event.registration),
-                )
-            )
-        elif isinstance(event, server_events.Updated):
-            post(
-                ServerEvent(
-                    kind="update",
-                    endpoint=event.endpoint,
-                    at=now,
-                    registration=registration_of(event.registration),
-                )
-            )
-        elif isinstance(event, server_events.Deregistered | server_events.Expired):
-            expired = isinstance(event, server_events.Expired)
-            post(
-                ServerEvent(
-                    kind="deregistration",
-                    endpoint=event.endpoint,
-                    at=now,
-                    registration=registration_of(event.registration),
-                    detail="(lifetime expired)" if expired else "",
-                )
-            )
-        elif isinstance(event, server_events.Notification):
-            value = content_to_tree(event.content) if event.content is not None else None
-            post(
-                ServerEvent(
-                    kind="notification",
-                    endpoint=event.endpoint,
-                    at=now,
-                    path=str(event.path),
-                    value=value,
-                    ok=event.error is None,
-                    detail=event.error or f"seq={event.sequence}",
-                )
-            )
-        elif isinstance(event, server_events.BootstrapFinished):
-            post(ServerEvent(kind="bootstrap", endpoint=event.endpoint, at=now, ok=True))
-        elif isinstance(event, server_events.BootstrapFailed):
-            post(
-                ServerEvent(
-                    kind="bootstrap", endpoint=event.endpoint, at=now, ok=False, detail=event.reason
-                )
-            )
-        elif isinstance(event, server_events.ObservationEnded):
-            text = f"observation of {event.path} ended: {event.reason}"
-            post(ServerEvent(kind="log", endpoint=event.endpoint, at=now, detail=text))
-        elif isinstance(event, server_events.BootstrapRequested):
-            text = f"BOOTSTRAP-REQUEST ep={event.endpoint}"
-            post(ServerEvent(kind="log", endpoint=event.endpoint, at=now, detail=text))
-        else:  # Awake, Sleeping
-            name = type(event).__name__.upper()
-            post(ServerEvent(kind="log", endpoint=event.endpoint, at=now, detail=f"{name}"))
-
-    async def wait_registration(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("registration", endpoint, timeout)
-
-    async def wait_update(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("update", endpoint, timeout)
-
-    async def wait_deregistration(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("deregistration", endpoint, timeout)
-
-    async def wait_bootstrap(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("bootstrap", endpoint, timeout)
-
-    async def next_notification(
-        self, endpoint: str, path: str | None, timeout: float
-    ) -> ServerEvent:
-        return await self._events.take("notification", endpoint, timeout, path=path)
+        translate = _TRANSLATIONS.get(type(event))
+        if translate is not None:
+            self._events.post(translate(event, self._now()))
 
     # ------------------------------------------------------------------ operations
     def _format(self, endpoint: str, content_format: str | None) -> ContentFormat:
@@ -474,6 +402,41 @@ class EmbeddedDriver:
         self._bootstrap[endpoint] = server_config
         if self.server is not None:
             self.server.set_bootstrap_config(endpoint, server_config)
+
+
+# The server's events as the scenario's (driver.ServerEvent), one line each.
+def _note(text: Callable[[Any], str]) -> Callable[[Any, float], ServerEvent]:
+    return lambda e, at: ServerNote(endpoint=e.endpoint, at=at, text=text(e))
+
+
+def _notified(e: server_events.Notification, at: float) -> ServerEvent:
+    value = content_to_tree(e.content) if e.content is not None else None
+    return Notified(endpoint=e.endpoint, at=at, path=str(e.path), value=value, error=e.error or "")
+
+
+_TRANSLATIONS: Final[Mapping[type, Callable[[Any, float], ServerEvent]]] = {
+    server_events.Registered: lambda e, at: Registered(
+        endpoint=e.endpoint, at=at, registration=registration_of(e.registration)
+    ),
+    server_events.Updated: lambda e, at: Updated(
+        endpoint=e.endpoint, at=at, registration=registration_of(e.registration)
+    ),
+    server_events.Deregistered: lambda e, at: Deregistered(
+        endpoint=e.endpoint, at=at, registration=registration_of(e.registration)
+    ),
+    server_events.Expired: lambda e, at: Deregistered(
+        endpoint=e.endpoint, at=at, registration=registration_of(e.registration), expired=True
+    ),
+    server_events.Notification: _notified,
+    server_events.BootstrapFinished: lambda e, at: BootstrapEnded(endpoint=e.endpoint, at=at),
+    server_events.BootstrapFailed: lambda e, at: BootstrapEnded(
+        endpoint=e.endpoint, at=at, ok=False, detail=e.reason
+    ),
+    server_events.ObservationEnded: _note(lambda e: f"observation of {e.path} ended: {e.reason}"),
+    server_events.BootstrapRequested: _note(lambda e: f"BOOTSTRAP-REQUEST ep={e.endpoint}"),
+    server_events.Awake: _note(lambda e: "AWAKE"),
+    server_events.Sleeping: _note(lambda e: "SLEEPING"),
+}
 
 
 def _diagnostic(answer: Any) -> str:

@@ -27,8 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import yaml
 
@@ -136,6 +137,16 @@ def _choice(*choices: str) -> Check:
     return check
 
 
+def _member(kind: type[StrEnum]) -> Check:
+    def check(value: Any) -> StrEnum:
+        if not isinstance(value, str) or value not in kind.__members__.values():
+            names = ", ".join(member.value for member in kind)
+            raise _Invalid(f"must be one of {names}; got {_show(value)}")
+        return kind(value)
+
+    return check
+
+
 def _path(level_min: int = 1, level_max: int = 4) -> Check:
     def check(value: Any) -> str:
         text = _text(value)
@@ -209,24 +220,47 @@ RESOURCE_TYPES: Final = (
 )
 FORMATS: Final = ("tlv", "text", "json", "senml_json", "cbor", "opaque")
 DIRECTIONS: Final = ("both", "uplink", "downlink")
-WAIT_EVENTS: Final = ("registration", "update", "deregistration", "bootstrap", "notification")
-FAULTS: Final = (
-    "drop",
-    "delay",
-    "clear",
-    "network_cut",
-    "network_restore",
-    "server_stop",
-    "server_restart",
-    "pdp_reject",
-    "signal",
-    "reboot",
-    "power_on",
-    "network_time",
-    "sim_remove",
-    "sim_insert",
-    "sms_reject",
-)
+
+
+class WaitFor(StrEnum):
+    """What a ``wait:`` step waits for (driver.WAITABLE maps each to its event type)."""
+
+    REGISTRATION = "registration"
+    UPDATE = "update"
+    DEREGISTRATION = "deregistration"
+    BOOTSTRAP = "bootstrap"
+    NOTIFICATION = "notification"
+
+
+class Fault(StrEnum):
+    """How a ``fault:`` step changes the world: the relay, the server, the module's radio."""
+
+    DROP = "drop"
+    DELAY = "delay"
+    CLEAR = "clear"
+    NETWORK_CUT = "network_cut"
+    NETWORK_RESTORE = "network_restore"
+    SERVER_STOP = "server_stop"
+    SERVER_RESTART = "server_restart"
+    PDP_REJECT = "pdp_reject"
+    SIGNAL = "signal"
+    REBOOT = "reboot"
+    POWER_ON = "power_on"
+    NETWORK_TIME = "network_time"
+    SIM_REMOVE = "sim_remove"
+    SIM_INSERT = "sim_insert"
+    SMS_REJECT = "sms_reject"
+
+
+class Quiet(StrEnum):
+    """What must not come during a ``quiet:`` step."""
+
+    NOTIFICATION = "notification"
+    URC = "urc"
+
+
+WAIT_EVENTS: Final = tuple(WaitFor)
+FAULTS: Final = tuple(Fault)
 
 _WITHIN = FieldSpec(_number(0.001), default=10.0, doc="seconds to wait at most")
 _AFTER = FieldSpec(_number(0.0), default=0.0, doc="it must not come earlier (seconds)")
@@ -269,7 +303,7 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
         "expect an unsolicited result code matching a regex",
     ),
     "wait": StepSpec(
-        FieldSpec(_choice(*WAIT_EVENTS), doc="the server-side event"),
+        FieldSpec(_member(WaitFor), doc="the server-side event"),
         {},
         "wait for an event the server sees",
         variants={
@@ -398,7 +432,7 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
         "configure what the bootstrap server writes to the endpoint",
     ),
     "fault": StepSpec(
-        FieldSpec(_choice(*FAULTS), doc="the fault"),
+        FieldSpec(_member(Fault), doc="the fault"),
         {},
         "change the world: network, server, radio",
         variants={
@@ -438,7 +472,7 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
         },
     ),
     "quiet": StepSpec(
-        FieldSpec(_choice("notification", "urc"), doc="what must not come"),
+        FieldSpec(_member(Quiet), doc="what must not come"),
         {},
         "nothing of that kind comes for a while (e.g. after cancelling an observation)",
         variants={
@@ -487,31 +521,297 @@ _COMMON_FIELDS: Final[Mapping[str, FieldSpec]] = {
 }
 
 
-# --------------------------------------------------------------------------- the result
+# --------------------------------------------------------------------------- the steps
+# One frozen dataclass per action, built once by the parser from the fields STEP_SPECS
+# checked; the runner dispatches on the type. Values may still hold ``${names}``: they are
+# substituted when the scenario runs (the runner knows the endpoint and the ports then).
+# YAML field names that are Python keywords (or read badly as attributes) are renamed:
+FIELD_NAMES: Final[Mapping[str, str]] = {
+    "for": "period",
+    "from": "sender",
+    "type": "value_type",
+    "format": "content_format",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Step:
-    """One validated step. ``params`` holds every field of the action (defaults filled in)."""
+    """What every step has: its place in the scenario and an optional label."""
 
+    action: ClassVar[str]  # the YAML action key
+    subject_field: ClassVar[str]  # the attribute holding the action key's value
     index: int  # 1-based within the scenario
-    action: str
-    subject: Any
-    params: Mapping[str, Any]
-    label: str | None
     where: Where
+    label: str | None = None
+
+    @property
+    def subject(self) -> Any:
+        return getattr(self, self.subject_field)
+
+    def fields(self) -> dict[str, Any]:
+        """The action's fields by their YAML names (defaults filled in), subject excluded."""
+        spec = STEP_SPECS[self.action]
+        allowed = spec.variants[self.subject] if spec.variants is not None else spec.fields
+        return {key: getattr(self, FIELD_NAMES.get(key, key)) for key in allowed}
 
     def describe(self) -> str:
         """One line for progress output: ``send AT+QLWREG``, ``fault drop share=0.3``."""
         if self.label:
             return self.label
-        extra = ""
-        if self.action == "fault":
-            extra = " ".join(
-                f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in self.params.items()
-                if v is not None and k != "seed"
-            )
-        subject = f"{self.subject:g}s" if isinstance(self.subject, float) else self.subject
-        return " ".join(str(part) for part in (self.action, subject, extra) if part != "")
+        subject = self.subject
+        return (
+            f"{self.action} {subject:g}s"
+            if isinstance(subject, float)
+            else f"{self.action} {subject}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendStep(Step):
+    action: ClassVar[str] = "send"
+    subject_field: ClassVar[str] = "command"
+    command: str
+    expect: tuple[str, ...] | None = None
+    match: str | None = None
+    within: float = 5.0
+    payload: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UrcStep(Step):
+    action: ClassVar[str] = "urc"
+    subject_field: ClassVar[str] = "text"
+    text: str
+    within: float = 10.0
+    after: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UrcMatchStep(Step):
+    action: ClassVar[str] = "urc_match"
+    subject_field: ClassVar[str] = "pattern"
+    pattern: str
+    within: float = 10.0
+    after: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChecksValue:
+    """A step that compares a value with ``expect`` (a tree) or ``match`` (a regex)."""
+
+    expect: Any = None
+    match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitStep(ChecksValue, Step):
+    action: ClassVar[str] = "wait"
+    subject_field: ClassVar[str] = "event"
+    event: WaitFor
+    within: float = 10.0
+    after: float = 0.0
+    endpoint: str = "${endpoint}"
+    lifetime: int | None = None
+    binding: str | None = None
+    lwm2m_version: str | None = None
+    objects: tuple[str, ...] | None = None
+    secure: bool | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationStep(Step):
+    """A request the server sends the client; ``code`` is the CoAP code it must answer."""
+
+    subject_field: ClassVar[str] = "path"
+    path: str
+    endpoint: str = "${endpoint}"
+    within: float = 10.0
+    code: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadStep(ChecksValue, OperationStep):
+    action: ClassVar[str] = "read"
+    code: str | None = "2.05"
+    content_format: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteStep(OperationStep):
+    action: ClassVar[str] = "write"
+    value: Any
+    value_type: str | None = None
+    code: str | None = "2.04"
+    content_format: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecuteStep(OperationStep):
+    action: ClassVar[str] = "execute"
+    args: str | None = None
+    code: str | None = "2.04"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObserveStep(ChecksValue, OperationStep):
+    action: ClassVar[str] = "observe"
+    code: str | None = "2.05"
+    content_format: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelObserveStep(OperationStep):
+    action: ClassVar[str] = "cancel_observe"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteAttributesStep(OperationStep):
+    action: ClassVar[str] = "write_attributes"
+    pmin: int | None = None
+    pmax: int | None = None
+    gt: float | None = None
+    lt: float | None = None
+    st: float | None = None
+    code: str | None = "2.04"
+
+    def attributes(self) -> dict[str, float]:
+        """The attributes given (TS 1.0 §5.1.2), in the order the query lists them."""
+        given = {"pmin": self.pmin, "pmax": self.pmax, "gt": self.gt, "lt": self.lt, "st": self.st}
+        return {name: float(value) for name, value in given.items() if value is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiscoverStep(OperationStep):
+    action: ClassVar[str] = "discover"
+    contains: tuple[str, ...] | None = None
+    code: str | None = "2.05"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPskStep(Step):
+    action: ClassVar[str] = "set_psk"
+    subject_field: ClassVar[str] = "endpoint"
+    endpoint: str
+    identity: str
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigureBootstrapStep(Step):
+    action: ClassVar[str] = "configure_bootstrap"
+    subject_field: ClassVar[str] = "endpoint"
+    endpoint: str
+    server_uri: str
+    security: str = "nosec"
+    identity: str | None = None
+    key: str | None = None
+    short_id: int = 1
+    lifetime: int = 86400
+    binding: str = "U"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultStep(Step):
+    """One class for every fault; the fields a fault does not take stay None (the parser
+    refuses them, STEP_SPECS["fault"].variants)."""
+
+    action: ClassVar[str] = "fault"
+    subject_field: ClassVar[str] = "fault"
+    fault: Fault
+    share: float | None = None
+    direction: str = "both"
+    seed: int | None = None
+    seconds: float | None = None
+    reject: bool = True
+    rssi: int | None = None
+    tz: int = 0
+    dst: int = 0
+    time: float | None = None
+    code: int = 500
+
+    def describe(self) -> str:
+        if self.label:
+            return self.label
+        extra = " ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in self.fields().items()
+            if v is not None and k != "seed"
+        )
+        return f"fault {self.fault} {extra}".rstrip()
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuietStep(Step):
+    action: ClassVar[str] = "quiet"
+    subject_field: ClassVar[str] = "what"
+    what: Quiet
+    period: float
+    endpoint: str = "${endpoint}"
+    path: str | None = None
+    match: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverSmsStep(Step):
+    action: ClassVar[str] = "deliver_sms"
+    subject_field: ClassVar[str] = "text"
+    text: str
+    sender: str = DEFAULT_SMS_SENDER
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmsSentStep(Step):
+    action: ClassVar[str] = "sms_sent"
+    subject_field: ClassVar[str] = "text"
+    text: str
+    to: str | None = None
+    within: float = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttPublishStep(Step):
+    action: ClassVar[str] = "mqtt_publish"
+    subject_field: ClassVar[str] = "topic"
+    topic: str
+    broker: str
+    payload: str = ""
+    qos: int = 0
+    retain: bool = False
+    within: float = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseStep(Step):
+    action: ClassVar[str] = "pause"
+    subject_field: ClassVar[str] = "seconds"
+    seconds: float
+
+
+STEP_TYPES: Final[Mapping[str, type[Step]]] = {
+    kind.action: kind
+    for kind in (
+        SendStep,
+        UrcStep,
+        UrcMatchStep,
+        WaitStep,
+        ReadStep,
+        WriteStep,
+        ExecuteStep,
+        ObserveStep,
+        CancelObserveStep,
+        WriteAttributesStep,
+        DiscoverStep,
+        SetPskStep,
+        ConfigureBootstrapStep,
+        FaultStep,
+        QuietStep,
+        DeliverSmsStep,
+        SmsSentStep,
+        MqttPublishStep,
+        PauseStep,
+    )
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -754,14 +1054,10 @@ class _Parser:
         if "name" in entries:
             label = self.checked(_COMMON_FIELDS["name"], entries["name"][1], f"{what}: 'name'")
         self.check_variables(node, known_vars, what)
-        return Step(
-            index=index,
-            action=action,
-            subject=subject,
-            params=params,
-            label=label,
-            where=self.where(node),
-        )
+        step_type = STEP_TYPES[action]
+        values = {FIELD_NAMES.get(key, key): value for key, value in params.items()}
+        values[step_type.subject_field] = subject
+        return step_type(index=index, where=self.where(node), label=label, **values)
 
     def check_combinations(
         self, action: str, subject: Any, params: dict[str, Any], node: yaml.Node, what: str

@@ -40,10 +40,15 @@ from emulator.lwm2m.paths import LwM2MPath
 from emulator.lwm2m.registry import ObjectRegistry, default_registry
 from scenario_tool.driver import (
     BootstrapConfig,
+    BootstrapEnded,
+    Deregistered,
     EventBox,
+    Notified,
+    Registered,
     Registration,
     Response,
-    ServerEvent,
+    ServerNote,
+    Updated,
 )
 from scenario_tool.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
 from scenario_tool.http import BaseUrl, EventStream, HttpResponse, SseEvent, request
@@ -265,39 +270,33 @@ class LeshanDriver:
             # 2.x and late 1.x wrap an update as {"registration": ..., "update": ...}
             reg_json = data.get("registration", data) if name == "UPDATED" else data
             registration = parse_registration(reg_json)
-            kind = {"REGISTRATION": "registration", "UPDATED": "update"}.get(name, "deregistration")
-            if kind == "registration" and registration.endpoint in self._bootstrap_pending:
+            now = self._now()
+            if name == "REGISTRATION" and registration.endpoint in self._bootstrap_pending:
                 # Leshan 1.x's bootstrap server says nothing; the client registering with the
                 # server it was given is the proof that Bootstrap-Finish went through.
                 self._bootstrap_pending.discard(registration.endpoint)
                 self._events.post(
-                    ServerEvent(
-                        kind="bootstrap",
+                    BootstrapEnded(
                         endpoint=registration.endpoint,
-                        at=self._now(),
+                        at=now,
                         detail="(Leshan 1.x: seen as the endpoint's registration)",
                     )
                 )
-            self._events.post(
-                ServerEvent(
-                    kind=kind,
-                    endpoint=registration.endpoint,
-                    at=self._now(),
-                    registration=registration,
+            endpoint = registration.endpoint
+            if name == "REGISTRATION":
+                self._events.post(Registered(endpoint=endpoint, at=now, registration=registration))
+            elif name == "UPDATED":
+                self._events.post(Updated(endpoint=endpoint, at=now, registration=registration))
+            else:
+                self._events.post(
+                    Deregistered(endpoint=endpoint, at=now, registration=registration)
                 )
-            )
         elif name == "NOTIFICATION":
             data = json.loads(sse.data)
             path = str(data.get("res", ""))
             value = self.tree(data.get("val"), path)
             self._events.post(
-                ServerEvent(
-                    kind="notification",
-                    endpoint=str(data["ep"]),
-                    at=self._now(),
-                    path=path,
-                    value=value,
-                )
+                Notified(endpoint=str(data["ep"]), at=self._now(), path=path, value=value)
             )
         elif name == "REQUEST_RESPONSE":
             data = json.loads(sse.data)
@@ -312,7 +311,7 @@ class LeshanDriver:
             return  # the same events arrive on the unfiltered stream
         data = json.loads(sse.data)
         self._events.post(
-            ServerEvent(kind="log", endpoint=endpoint, at=self._now(), detail=coap_log_line(data))
+            ServerNote(endpoint=endpoint, at=self._now(), text=coap_log_line(data), coap=True)
         )
 
     def _on_bootstrap_event(self, sse: SseEvent) -> None:
@@ -324,42 +323,14 @@ class LeshanDriver:
         message = str(data.get("message", "")).replace("\n", " | ")
         if name in ("finished", "failed"):
             self._events.post(
-                ServerEvent(
-                    kind="bootstrap",
-                    endpoint=endpoint,
-                    at=self._now(),
-                    ok=name == "finished",
-                    detail=message,
+                BootstrapEnded(
+                    endpoint=endpoint, at=self._now(), ok=name == "finished", detail=message
                 )
             )
         else:
             self._events.post(
-                ServerEvent(
-                    kind="log",
-                    endpoint=endpoint,
-                    at=self._now(),
-                    detail=f"bootstrap {name}: {message}",
-                )
+                ServerNote(endpoint=endpoint, at=self._now(), text=f"bootstrap {name}: {message}")
             )
-
-    async def wait_registration(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("registration", endpoint, timeout)
-
-    async def wait_update(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("update", endpoint, timeout)
-
-    async def wait_deregistration(self, endpoint: str, timeout: float) -> ServerEvent:
-        return await self._events.take("deregistration", endpoint, timeout)
-
-    async def wait_bootstrap(self, endpoint: str, timeout: float) -> ServerEvent:
-        if self.bootstrap_base is None:
-            raise UnsupportedOperation("no Leshan bootstrap server was given (--leshan-bs URL)")
-        return await self._events.take("bootstrap", endpoint, timeout)
-
-    async def next_notification(
-        self, endpoint: str, path: str | None, timeout: float
-    ) -> ServerEvent:
-        return await self._events.take("notification", endpoint, timeout, path=path)
 
     # ------------------------------------------------------------------ operations
     def _client_target(self, endpoint: str, path: str, suffix: str = "") -> str:
@@ -794,7 +765,7 @@ def coap_log_line(data: Mapping[str, Any]) -> str:
     """One transcript line from a Leshan COAPLOG event (Californium's message trace)."""
     arrow = "<-" if data.get("incoming") else "->"
     parts = [
-        f"coap {arrow}",
+        arrow,
         str(data.get("type", "")),
         str(data.get("code", "")),
         f"mid={data.get('mId')}",

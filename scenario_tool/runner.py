@@ -15,14 +15,26 @@ import contextlib
 import re
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from emulator.lwm2m.linkformat import parse_links
 from scenario_tool.atlink import AtLink, ExternalPort
-from scenario_tool.driver import BootstrapConfig, ServerDriver, ServerEvent
+from scenario_tool.driver import (
+    WAITABLE,
+    BootstrapConfig,
+    BootstrapEnded,
+    Notified,
+    Registered,
+    Registration,
+    Response,
+    ServerDriver,
+    ServerEvent,
+    ServerNote,
+    Updated,
+)
 from scenario_tool.errors import (
     DriverError,
     ScenarioError,
@@ -30,7 +42,37 @@ from scenario_tool.errors import (
     Unreachable,
     UnsupportedOperation,
 )
-from scenario_tool.format import Scenario, Step, substitute, substitute_text
+from scenario_tool.format import (
+    STEP_TYPES,
+    CancelObserveStep,
+    ChecksValue,
+    ConfigureBootstrapStep,
+    DeliverSmsStep,
+    DiscoverStep,
+    ExecuteStep,
+    Fault,
+    FaultStep,
+    MqttPublishStep,
+    ObserveStep,
+    OperationStep,
+    PauseStep,
+    Quiet,
+    QuietStep,
+    ReadStep,
+    Scenario,
+    SendStep,
+    SetPskStep,
+    SmsSentStep,
+    Step,
+    UrcMatchStep,
+    UrcStep,
+    WaitFor,
+    WaitStep,
+    WriteAttributesStep,
+    WriteStep,
+    substitute,
+    substitute_text,
+)
 from scenario_tool.relay import DOWNLINK, FaultPolicy, UdpRelay, summarise
 from scenario_tool.transcript import Transcript, escape
 from scenario_tool.values import describe_code, mismatch, render, text_form
@@ -188,8 +230,8 @@ class _Recorder:
         return observe
 
     def server_event(self, event: ServerEvent) -> None:
-        if event.kind == "log" and event.detail.startswith("coap "):
-            self.transcript.write(event.at, "coap", event.detail[5:])
+        if isinstance(event, ServerNote) and event.coap:
+            self.transcript.write(event.at, "coap", event.text)
         else:
             self.transcript.write(event.at, "srv", event.summary())
 
@@ -385,7 +427,7 @@ class _Session:
         started = self.rec.now()
         line = self.rec.line("step", f"{step.index} {step.describe()}  ({step.where})")
         try:
-            summary = await self._dispatch(step, started)
+            summary = await _HANDLERS[type(step)](self, step, started)
         except StepFailed as exc:
             failed_at = exc.line or self.rec.line(
                 "FAIL", f"step {step.index}: expected {exc.expected}; got {exc.got}"
@@ -417,8 +459,8 @@ class _Session:
             transcript_line=line,
         )
 
-    def _p(self, step: Step, name: str) -> Any:
-        return substitute(step.params.get(name), self.variables)
+    def _value(self, value: Any) -> Any:
+        return substitute(value, self.variables)
 
     def _text(self, value: Any) -> str:
         return substitute_text(str(value), self.variables)
@@ -434,243 +476,150 @@ class _Session:
         assert self.driver is not None
         return self.driver
 
-    async def _dispatch(self, step: Step, started: float) -> str:
-        handler = getattr(self, f"_step_{step.action}")
-        result: str = await handler(step, started)
-        return result
-
-    async def _step_send(self, step: Step, started: float) -> str:
-        command = self._text(step.subject)
-        payload = step.params.get("payload")
-        answer = await self.link.command(
-            command, step.params["within"], None if payload is None else self._text(payload)
-        )
+    async def _send(self, step: SendStep, started: float) -> str:
+        command = self._text(step.command)
+        payload = None if step.payload is None else self._text(step.payload)
+        answer = await self.link.command(command, step.within, payload)
         lines = list(answer.lines)
         got = " | ".join(lines) or "nothing"
-        expect = step.params.get("expect")
-        pattern = step.params.get("match")
-        if expect is not None:
-            wanted = [self._text(x) for x in expect]
+        if step.expect is not None:
+            wanted = [self._text(x) for x in step.expect]
             if [x.strip() for x in lines] != [x.strip() for x in wanted]:
                 raise StepFailed(" | ".join(wanted), got)
-        elif pattern is not None:
-            if re.search(self._regex(pattern), "\n".join(lines), re.MULTILINE) is None:
-                raise StepFailed(f"a response matching /{self._text(pattern)}/", got)
+        elif step.match is not None:
+            if re.search(self._regex(step.match), "\n".join(lines), re.MULTILINE) is None:
+                raise StepFailed(f"a response matching /{self._text(step.match)}/", got)
         elif answer.final != "OK":
             raise StepFailed("OK", got)
         return got
 
     async def _take_urc(
-        self, step: Step, started: float, matches: Callable[[str], bool], what: str
+        self,
+        step: UrcStep | UrcMatchStep,
+        started: float,
+        matches: Callable[[str], bool],
+        what: str,
     ) -> str:
-        within = step.params["within"]
         try:
-            urc = await self.link.take_urc(matches, within)
+            urc = await self.link.take_urc(matches, step.within)
         except StepTimeout:
             pending = [u.text for u in self.link.untaken_urcs()]
             got = "URCs " + " | ".join(pending[-6:]) if pending else "no URC"
-            raise StepFailed(f"{what} within {within:g} s", got) from None
-        after = step.params.get("after") or 0.0
-        if after > 0 and urc.at - started < after:
+            raise StepFailed(f"{what} within {step.within:g} s", got) from None
+        if step.after > 0 and urc.at - started < step.after:
             raise StepFailed(
-                f"{what} not before {after:g} s",
+                f"{what} not before {step.after:g} s",
                 f"it came after {urc.at - started:.3f} s",
                 urc.transcript_line,
             )
         return f"{urc.text}  ({_timing(urc.at - started)}line {urc.transcript_line})"
 
-    async def _step_urc(self, step: Step, started: float) -> str:
-        text = self._text(step.subject).strip()
+    async def _urc(self, step: UrcStep, started: float) -> str:
+        text = self._text(step.text).strip()
         return await self._take_urc(step, started, lambda line: line.strip() == text, repr(text))
 
-    async def _step_urc_match(self, step: Step, started: float) -> str:
-        pattern = re.compile(self._regex(step.subject))
+    async def _urc_match(self, step: UrcMatchStep, started: float) -> str:
+        pattern = re.compile(self._regex(step.pattern))
         return await self._take_urc(
             step,
             started,
             lambda line: pattern.fullmatch(line.strip()) is not None,
-            f"a URC matching /{self._text(step.subject)}/",
+            f"a URC matching /{self._text(step.pattern)}/",
         )
 
-    async def _step_wait(self, step: Step, started: float) -> str:
+    async def _wait(self, step: WaitStep, started: float) -> str:
         driver = self._need_driver()
-        endpoint = self._text(step.params["endpoint"])
-        within = step.params["within"]
-        kind = step.subject
-        event: ServerEvent
-        if kind == "registration":
-            event = await driver.wait_registration(endpoint, within)
-        elif kind == "update":
-            event = await driver.wait_update(endpoint, within)
-        elif kind == "deregistration":
-            event = await driver.wait_deregistration(endpoint, within)
-        elif kind == "bootstrap":
-            event = await driver.wait_bootstrap(endpoint, within)
-            if not event.ok:
-                raise StepFailed("the bootstrap to finish", f"it failed: {event.detail}")
-        else:
-            path = self._p(step, "path")
-            event = await driver.next_notification(endpoint, path, within)
+        endpoint = self._text(step.endpoint)
+        if step.event is WaitFor.BOOTSTRAP and driver.bootstrap_address() is None:
+            raise UnsupportedOperation(f"the {driver.kind} server was given no bootstrap server")
+        path = None if step.path is None else self._text(step.path)
+        event = await driver.events.take(WAITABLE[step.event], endpoint, step.within, path=path)
+        if isinstance(event, BootstrapEnded) and not event.ok:
+            raise StepFailed("the bootstrap to finish", f"it failed: {event.detail}")
+        if isinstance(event, Notified):
             self._check_value(step, event.value, f"notification of {event.path}")
-        after = step.params.get("after") or 0.0
-        if after > 0 and event.at - started < after:
+        if step.after > 0 and event.at - started < step.after:
             raise StepFailed(
-                f"the {kind} not before {after:g} s", f"it came after {event.at - started:.3f} s"
+                f"the {step.event} not before {step.after:g} s",
+                f"it came after {event.at - started:.3f} s",
             )
-        registration = event.registration
-        if registration is not None:
-            for name, actual in (
-                ("lifetime", registration.lifetime),
-                ("binding", registration.binding),
-                ("lwm2m_version", registration.lwm2m_version),
-                ("secure", registration.secure),
-            ):
-                want = self._p(step, name) if name in step.params else None
-                if want is not None and str(want).lower() != str(actual).lower():
-                    raise StepFailed(
-                        f"{name} {want}", f"{name} {actual} ({registration.summary()})"
-                    )
-            objects = self._p(step, "objects") if "objects" in step.params else None
-            if objects:
-                listed = {_link_target(link) for link in registration.object_links}
-                missing = [o for o in objects if _link_target(o) not in listed]
-                if missing:
-                    raise StepFailed(
-                        f"objects {', '.join(objects)}",
-                        f"no {', '.join(missing)} in {','.join(registration.object_links)}",
-                    )
+        if isinstance(event, Registered | Updated):
+            self._check_registration(step, event.registration)
         return f"{event.summary()}  ({_timing(event.at - started)}as seen by the server)"
 
-    def _check_value(self, step: Step, value: Any, what: str) -> None:
-        expect = self._p(step, "expect") if "expect" in step.params else None
-        pattern = step.params.get("match")
+    def _check_registration(self, step: WaitStep, registration: Registration) -> None:
+        for name, want, actual in (
+            ("lifetime", step.lifetime, registration.lifetime),
+            ("binding", step.binding, registration.binding),
+            ("lwm2m_version", step.lwm2m_version, registration.lwm2m_version),
+            ("secure", step.secure, registration.secure),
+        ):
+            want = self._value(want)
+            if want is not None and str(want).lower() != str(actual).lower():
+                raise StepFailed(f"{name} {want}", f"{name} {actual} ({registration.summary()})")
+        objects = self._value(step.objects)
+        if objects:
+            listed = {_link_target(link) for link in registration.object_links}
+            missing = [o for o in objects if _link_target(o) not in listed]
+            if missing:
+                raise StepFailed(
+                    f"objects {', '.join(objects)}",
+                    f"no {', '.join(missing)} in {','.join(registration.object_links)}",
+                )
+
+    def _check_value(self, step: ChecksValue, value: Any, what: str) -> None:
+        expect = self._value(step.expect)
         if expect is not None:
             problem = mismatch(expect, value)
             if problem is not None:
                 raise StepFailed(f"{what} = {render(expect)}", f"{render(value)} ({problem})")
+        pattern = step.match
         if pattern is not None and re.search(self._regex(pattern), text_form(value)) is None:
             raise StepFailed(f"{what} matching /{self._text(pattern)}/", render(value))
 
-    def _check_code(self, step: Step, code: str | None, error: str, what: str) -> None:
-        wanted = step.params.get("code")
-        if wanted is None or code is None:
-            return
-        if code != wanted:
-            extra = f" ({error})" if error else ""
+    async def _operate(self, step: OperationStep, started: float) -> str:
+        """Every server operation in the same stages: the request (the one part that
+        differs, ``_OPERATIONS``), its transcript line, the CoAP code, then the content."""
+        operation = _OPERATIONS[type(step)]
+        path = self._text(step.path)
+        endpoint = self._text(step.endpoint)
+        what = f"{operation.verb} {path}"
+        response, note = await operation.request(self, self._need_driver(), step, endpoint, path)
+        self.rec.line("op", f"{what}{note} -> {response.summary()}")
+        if step.code is not None and response.code is not None and response.code != step.code:
+            extra = f" ({response.error})" if response.error else ""
             raise StepFailed(
-                f"{what} answered {describe_code(wanted)}", f"{describe_code(code)}{extra}"
+                f"{what} answered {describe_code(step.code)}",
+                f"{describe_code(response.code)}{extra}",
             )
-
-    async def _step_read(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        response = await self._need_driver().read(
-            self._text(step.params["endpoint"]),
-            path,
-            content_format=step.params.get("format"),
-            timeout=step.params["within"],
-        )
-        self.rec.line("op", f"read {path} -> {response.summary()}")
-        self._check_code(step, response.code, response.error, f"read {path}")
-        if response.code is None or response.code.startswith("2."):
+        if response.code is not None and not response.code.startswith("2."):
+            return response.summary()
+        if isinstance(step, ChecksValue):
             self._check_value(step, response.value, path)
+        if isinstance(step, DiscoverStep):
+            for wanted in self._value(step.contains) or ():
+                if not _link_present(wanted, response.links):
+                    raise StepFailed(f"a link {wanted}", ",".join(response.links) or "no links")
         return response.summary()
 
-    async def _step_write(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        value = self._p(step, "value")
-        response = await self._need_driver().write(
-            self._text(step.params["endpoint"]),
-            path,
-            value,
-            step.params.get("type"),
-            content_format=step.params.get("format"),
-            timeout=step.params["within"],
-        )
-        self.rec.line("op", f"write {path} = {render(value)} -> {response.summary()}")
-        self._check_code(step, response.code, response.error, f"write {path}")
-        return response.summary()
-
-    async def _step_execute(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        args = self._p(step, "args")
-        response = await self._need_driver().execute(
-            self._text(step.params["endpoint"]),
-            path,
-            None if args is None else str(args),
-            timeout=step.params["within"],
-        )
-        self.rec.line("op", f"execute {path} {args or ''} -> {response.summary()}")
-        self._check_code(step, response.code, response.error, f"execute {path}")
-        return response.summary()
-
-    async def _step_discover(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        response = await self._need_driver().discover(
-            self._text(step.params["endpoint"]), path, timeout=step.params["within"]
-        )
-        self.rec.line("op", f"discover {path} -> {response.summary()}")
-        self._check_code(step, response.code, response.error, f"discover {path}")
-        for wanted in self._p(step, "contains") or ():
-            if not _link_present(wanted, response.links):
-                raise StepFailed(f"a link {wanted}", ",".join(response.links) or "no links")
-        return response.summary()
-
-    async def _step_observe(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        response = await self._need_driver().observe(
-            self._text(step.params["endpoint"]),
-            path,
-            content_format=step.params.get("format"),
-            timeout=step.params["within"],
-        )
-        self.rec.line("op", f"observe {path} -> {response.summary()}")
-        self._check_code(step, response.code, response.error, f"observe {path}")
-        if response.code is None or response.code.startswith("2."):
-            self._check_value(step, response.value, path)
-        return response.summary()
-
-    async def _step_cancel_observe(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        response = await self._need_driver().cancel_observe(
-            self._text(step.params["endpoint"]), path, timeout=step.params["within"]
-        )
-        self.rec.line("op", f"cancel observe {path} -> {response.summary()}")
-        return response.summary()
-
-    async def _step_write_attributes(self, step: Step, started: float) -> str:
-        path = self._text(step.subject)
-        attributes = {
-            name: float(step.params[name])
-            for name in ("pmin", "pmax", "gt", "lt", "st")
-            if step.params.get(name) is not None
-        }
-        response = await self._need_driver().write_attributes(
-            self._text(step.params["endpoint"]), path, attributes, timeout=step.params["within"]
-        )
-        query = "&".join(f"{k}={v:g}" for k, v in attributes.items())
-        self.rec.line("op", f"write attributes {path}?{query} -> {response.summary()}")
-        self._check_code(step, response.code, response.error, f"write attributes {path}")
-        return response.summary()
-
-    async def _step_set_psk(self, step: Step, started: float) -> str:
-        endpoint = self._text(step.subject)
-        identity = self._text(step.params["identity"])
-        key = bytes.fromhex(self._text(step.params["key"]))
+    async def _set_psk(self, step: SetPskStep, started: float) -> str:
+        endpoint = self._text(step.endpoint)
+        identity = self._text(step.identity)
+        key = bytes.fromhex(self._text(step.key))
         await self._need_driver().set_psk(endpoint, identity, key)
         self.rec.line("op", f"PSK of {endpoint}: identity {identity!r}, {len(key)}-byte key")
         return f"{endpoint} identity {identity!r}"
 
-    async def _step_configure_bootstrap(self, step: Step, started: float) -> str:
-        endpoint = self._text(step.subject)
-        key = step.params.get("key")
+    async def _configure_bootstrap(self, step: ConfigureBootstrapStep, started: float) -> str:
+        endpoint = self._text(step.endpoint)
         config = BootstrapConfig(
-            server_uri=self._text(step.params["server_uri"]),
-            short_id=step.params["short_id"],
-            lifetime=step.params["lifetime"],
-            binding=self._text(step.params["binding"]),
-            security=step.params["security"],
-            identity=self._text(step.params["identity"]) if step.params.get("identity") else None,
-            key=bytes.fromhex(self._text(key)) if key else None,
+            server_uri=self._text(step.server_uri),
+            short_id=step.short_id,
+            lifetime=step.lifetime,
+            binding=self._text(step.binding),
+            security=step.security,
+            identity=self._text(step.identity) if step.identity else None,
+            key=bytes.fromhex(self._text(step.key)) if step.key else None,
         )
         await self._need_driver().configure_bootstrap(endpoint, config)
         self.rec.line(
@@ -686,75 +635,20 @@ class _Session:
             )
         return self.module
 
-    async def _step_fault(self, step: Step, started: float) -> str:
-        kind = step.subject
-        params = step.params
-        if kind == "drop":
-            self.policy.set_drop(params["share"], params["direction"], params.get("seed"))
-        elif kind == "delay":
-            self.policy.set_delay(params["seconds"], params["direction"])
-        elif kind == "clear":
-            self.policy.clear()
-        elif kind == "network_cut":
-            self._module(kind).apply(lambda module, now: module.set_coverage(False, now))
-        elif kind == "network_restore":
-            self._module(kind).apply(lambda module, now: module.set_coverage(True, now))
-        elif kind == "pdp_reject":
-            reject = bool(params["reject"])
-            self._module(kind).apply(lambda module, now: module.set_pdp_reject(reject))
-        elif kind == "signal":
-            rssi = int(params["rssi"])
-            self._module(kind).apply(lambda module, now: module.set_signal(rssi, now))
-        elif kind == "reboot":
-            self._module(kind).apply(lambda module, now: module.reboot(now, "scenario fault"))
-        elif kind in ("power_on", "network_time", "sim_remove", "sim_insert"):
-            self._world_control(step)
-        elif kind == "sms_reject":
-            from emulator.sms.model import sms_state
-
-            code = int(params["code"]) if params["reject"] else None
-
-            def refuse(module: Any, now: float) -> None:
-                sms_state(module).refuse_sends = code
-
-            self._module(kind).apply(refuse)
-        elif kind == "server_stop":
-            await self._need_driver().stop()
-        elif kind == "server_restart":
-            driver = self._need_driver()
-            await driver.restart()
-            self._retarget(driver)
+    async def _fault(self, step: FaultStep, started: float) -> str:
+        await _FAULTS[step.fault](self, step)
         self.rec.line("fault", step.describe())
         return "done"
 
-    def _world_control(self, step: Step) -> None:
-        """The module's power key, the network's time, the SIM holder (VirtualModule's
-        world controls); one the module refuses fails the step with its reason."""
+    def _on_module(self, step: FaultStep, change: Callable[[Any, float], None]) -> None:
+        """A change of the module's world (VirtualModule's controls); one the module
+        refuses fails the step with its reason."""
         from emulator.at.errors import CmeError
-        from emulator.module.state import SimState
-
-        kind = step.subject
-        params = step.params
-
-        def act(module: Any, now: float) -> None:
-            if kind == "power_on":
-                module.power_on(now)
-            elif kind == "network_time":
-                unix = params.get("time")
-                module.network_time(
-                    now,
-                    unix_time=None if unix is None else float(unix),
-                    tz_quarters=int(params["tz"]),
-                    dst=int(params["dst"]),
-                )
-            else:
-                state = SimState.NOT_INSERTED if kind == "sim_remove" else SimState.READY
-                module.set_sim(state, now)
 
         try:
-            self._module(kind).apply(act)
+            self._module(step.fault).apply(change)
         except CmeError as exc:
-            raise StepFailed(f"the module to accept {kind}", str(exc)) from None
+            raise StepFailed(f"the module to accept {step.fault}", str(exc)) from None
 
     def _retarget(self, driver: ServerDriver) -> None:
         """A restarted server that could not get its old ports back is followed by the relays."""
@@ -769,10 +663,10 @@ class _Session:
             if target is not None and target != relay.target:
                 relay.retarget(target)
 
-    async def _step_quiet(self, step: Step, started: float) -> str:
-        period = float(step.params["for"])
-        if step.subject == "urc":
-            pattern = step.params.get("match")
+    async def _quiet(self, step: QuietStep, started: float) -> str:
+        period = step.period
+        if step.what is Quiet.URC:
+            pattern = step.match
             regex = re.compile(self._regex(pattern)) if pattern else None
             urc = await self.link.next_new_urc(
                 lambda line: regex is None or regex.fullmatch(line.strip()) is not None, period
@@ -785,11 +679,11 @@ class _Session:
                     urc.transcript_line,
                 )
             return f"no URC for {period:g} s"
-        endpoint = self._text(step.params["endpoint"])
-        path = self._p(step, "path")
+        endpoint = self._text(step.endpoint)
+        path = None if step.path is None else self._text(step.path)
         try:
             event = await self._need_driver().events.take(
-                "notification", endpoint, period, path=path, since=started
+                Notified, endpoint, period, path=path, since=started
             )
         except StepTimeout:
             return f"no notification for {period:g} s"
@@ -798,11 +692,11 @@ class _Session:
             f"{event.summary()} after {event.at - started:.3f} s",
         )
 
-    async def _step_deliver_sms(self, step: Step, started: float) -> str:
+    async def _deliver_sms(self, step: DeliverSmsStep, started: float) -> str:
         from emulator.sms.model import NotDeliverable
 
-        sender = self._text(step.params["from"])
-        text = self._text(step.subject)
+        sender = self._text(step.sender)
+        text = self._text(step.text)
         results: list[Any] = []
 
         def deliver(module: Any, now: float) -> None:
@@ -819,11 +713,9 @@ class _Session:
         self.rec.line("sms>", f"{sender}: {text!r} ({where})")
         return f"delivered ({where})"
 
-    async def _step_sms_sent(self, step: Step, started: float) -> str:
-        text = self._text(step.subject)
-        to = step.params.get("to")
-        wanted_to = None if to is None else self._text(to)
-        within = step.params["within"]
+    async def _sms_sent(self, step: SmsSentStep, started: float) -> str:
+        text = self._text(step.text)
+        wanted_to = None if step.to is None else self._text(step.to)
 
         def matches(event: Any) -> bool:
             return bool(
@@ -831,42 +723,218 @@ class _Session:
             )
 
         module = self._module("sms_sent")
-        sms = await module.take_sms(matches, within)
+        sms = await module.take_sms(matches, step.within)
         if sms is None:
             seen = [f"{e.destination}: {e.text!r}" for e in module.sms_sent[module._sms_taken :]]
             got = "sent " + " | ".join(seen[-4:]) if seen else "no SMS sent"
             what = f"an SMS {text!r}" + (f" to {wanted_to}" if wanted_to else "")
-            raise StepFailed(f"{what} within {within:g} s", got)
+            raise StepFailed(f"{what} within {step.within:g} s", got)
         return f"{sms.destination}: {sms.text!r} (TP-MR {sms.reference})"
 
-    async def _step_mqtt_publish(self, step: Step, started: float) -> str:
+    async def _mqtt_publish(self, step: MqttPublishStep, started: float) -> str:
         """Another MQTT client publishes through the broker (aiomqtt, as the module's stack)."""
         import aiomqtt
 
-        topic = self._text(step.subject)
-        broker = self._text(step.params["broker"])
+        topic = self._text(step.topic)
+        broker = self._text(step.broker)
         host, _, port_text = broker.rpartition(":")
-        payload = self._text(step.params["payload"]).encode()
-        within = float(step.params["within"])
+        payload = self._text(step.payload).encode()
         try:
-            async with asyncio.timeout(within):
+            async with asyncio.timeout(step.within):
                 async with aiomqtt.Client(
                     host.strip("[]") or "127.0.0.1",
                     int(port_text),
                     identifier=f"quecemu-scenario-{step.index}",
                 ) as client:
-                    await client.publish(
-                        topic, payload, qos=step.params["qos"], retain=step.params["retain"]
-                    )
+                    await client.publish(topic, payload, qos=step.qos, retain=step.retain)
         except (aiomqtt.MqttError, OSError, TimeoutError, ValueError) as exc:
             raise StepFailed(
                 f"a publish to {topic!r} through {broker}", str(exc) or "timeout"
             ) from None
         return f"{len(payload)} bytes to {topic} through {broker}"
 
-    async def _step_pause(self, step: Step, started: float) -> str:
-        await asyncio.sleep(float(step.subject))
-        return f"{step.subject:g} s"
+    async def _pause(self, step: PauseStep, started: float) -> str:
+        await asyncio.sleep(step.seconds)
+        return f"{step.seconds:g} s"
+
+
+# --------------------------------------------------------------------------- the tables
+# Each step type to its handler; a step type without one fails the import-time check below.
+_Handler = Callable[[_Session, Any, float], Awaitable[str]]
+_HANDLERS: Final[Mapping[type[Step], _Handler]] = {
+    SendStep: _Session._send,
+    UrcStep: _Session._urc,
+    UrcMatchStep: _Session._urc_match,
+    WaitStep: _Session._wait,
+    ReadStep: _Session._operate,
+    WriteStep: _Session._operate,
+    ExecuteStep: _Session._operate,
+    ObserveStep: _Session._operate,
+    CancelObserveStep: _Session._operate,
+    WriteAttributesStep: _Session._operate,
+    DiscoverStep: _Session._operate,
+    SetPskStep: _Session._set_psk,
+    ConfigureBootstrapStep: _Session._configure_bootstrap,
+    FaultStep: _Session._fault,
+    QuietStep: _Session._quiet,
+    DeliverSmsStep: _Session._deliver_sms,
+    SmsSentStep: _Session._sms_sent,
+    MqttPublishStep: _Session._mqtt_publish,
+    PauseStep: _Session._pause,
+}
+assert set(_HANDLERS) == set(STEP_TYPES.values()), "a step type without a handler"
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """The one stage of a server operation that differs: the driver call (and what the
+    transcript adds after the path)."""
+
+    verb: str
+    request: Callable[[_Session, ServerDriver, Any, str, str], Awaitable[tuple[Response, str]]]
+
+
+async def _read(
+    session: _Session, driver: ServerDriver, step: ReadStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    response = await driver.read(
+        endpoint, path, content_format=step.content_format, timeout=step.within
+    )
+    return response, ""
+
+
+async def _write(
+    session: _Session, driver: ServerDriver, step: WriteStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    value = session._value(step.value)
+    response = await driver.write(
+        endpoint,
+        path,
+        value,
+        step.value_type,
+        content_format=step.content_format,
+        timeout=step.within,
+    )
+    return response, f" = {render(value)}"
+
+
+async def _execute(
+    session: _Session, driver: ServerDriver, step: ExecuteStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    args = session._value(step.args)
+    text = None if args is None else str(args)
+    response = await driver.execute(endpoint, path, text, timeout=step.within)
+    return response, f" {text}" if text else ""
+
+
+async def _observe(
+    session: _Session, driver: ServerDriver, step: ObserveStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    response = await driver.observe(
+        endpoint, path, content_format=step.content_format, timeout=step.within
+    )
+    return response, ""
+
+
+async def _cancel_observe(
+    session: _Session, driver: ServerDriver, step: CancelObserveStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    return await driver.cancel_observe(endpoint, path, timeout=step.within), ""
+
+
+async def _write_attributes(
+    session: _Session, driver: ServerDriver, step: WriteAttributesStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    attributes = step.attributes()
+    response = await driver.write_attributes(endpoint, path, attributes, timeout=step.within)
+    return response, "?" + "&".join(f"{k}={v:g}" for k, v in attributes.items())
+
+
+async def _discover(
+    session: _Session, driver: ServerDriver, step: DiscoverStep, endpoint: str, path: str
+) -> tuple[Response, str]:
+    return await driver.discover(endpoint, path, timeout=step.within), ""
+
+
+_OPERATIONS: Final[Mapping[type[OperationStep], _Operation]] = {
+    ReadStep: _Operation("read", _read),
+    WriteStep: _Operation("write", _write),
+    ExecuteStep: _Operation("execute", _execute),
+    ObserveStep: _Operation("observe", _observe),
+    CancelObserveStep: _Operation("cancel observe", _cancel_observe),
+    WriteAttributesStep: _Operation("write attributes", _write_attributes),
+    DiscoverStep: _Operation("discover", _discover),
+}
+
+
+# The faults: the relay's policy, the server, the module's world.
+async def _drop(session: _Session, step: FaultStep) -> None:
+    assert step.share is not None  # required by the grammar
+    session.policy.set_drop(step.share, step.direction, step.seed)
+
+
+async def _delay(session: _Session, step: FaultStep) -> None:
+    assert step.seconds is not None  # required by the grammar
+    session.policy.set_delay(step.seconds, step.direction)
+
+
+async def _clear(session: _Session, step: FaultStep) -> None:
+    session.policy.clear()
+
+
+async def _server_stop(session: _Session, step: FaultStep) -> None:
+    await session._need_driver().stop()
+
+
+async def _server_restart(session: _Session, step: FaultStep) -> None:
+    driver = session._need_driver()
+    await driver.restart()
+    session._retarget(driver)
+
+
+def _module_fault(change: Callable[[FaultStep, Any, float], None]) -> _FaultHandler:
+    async def fault(session: _Session, step: FaultStep) -> None:
+        session._on_module(step, lambda module, now: change(step, module, now))
+
+    return fault
+
+
+def _set_sim(step: FaultStep, module: Any, now: float) -> None:
+    from emulator.module.state import SimState
+
+    inserted = step.fault is Fault.SIM_INSERT
+    module.set_sim(SimState.READY if inserted else SimState.NOT_INSERTED, now)
+
+
+def _network_time(step: FaultStep, module: Any, now: float) -> None:
+    module.network_time(now, unix_time=step.time, tz_quarters=step.tz, dst=step.dst)
+
+
+def _sms_reject(step: FaultStep, module: Any, now: float) -> None:
+    from emulator.sms.model import sms_state
+
+    sms_state(module).refuse_sends = step.code if step.reject else None
+
+
+_FaultHandler = Callable[[_Session, FaultStep], Awaitable[None]]
+_FAULTS: Final[Mapping[Fault, _FaultHandler]] = {
+    Fault.DROP: _drop,
+    Fault.DELAY: _delay,
+    Fault.CLEAR: _clear,
+    Fault.SERVER_STOP: _server_stop,
+    Fault.SERVER_RESTART: _server_restart,
+    Fault.NETWORK_CUT: _module_fault(lambda s, module, now: module.set_coverage(False, now)),
+    Fault.NETWORK_RESTORE: _module_fault(lambda s, module, now: module.set_coverage(True, now)),
+    Fault.PDP_REJECT: _module_fault(lambda s, module, now: module.set_pdp_reject(s.reject)),
+    Fault.SIGNAL: _module_fault(lambda s, module, now: module.set_signal(s.rssi, now)),
+    Fault.REBOOT: _module_fault(lambda s, module, now: module.reboot(now, "scenario fault")),
+    Fault.POWER_ON: _module_fault(lambda s, module, now: module.power_on(now)),
+    Fault.NETWORK_TIME: _module_fault(_network_time),
+    Fault.SIM_REMOVE: _module_fault(_set_sim),
+    Fault.SIM_INSERT: _module_fault(_set_sim),
+    Fault.SMS_REJECT: _module_fault(_sms_reject),
+}
+assert set(_FAULTS) == set(Fault), "a fault without a handler"
 
 
 def _timing(delta: float) -> str:
@@ -902,11 +970,11 @@ def _link_present(wanted: str, links: Sequence[str]) -> bool:
 
 def _expectation(step: Step, variables: dict[str, Any]) -> str:
     """What a step waited for, for timeouts and driver errors."""
-    if step.action == "wait":
-        return f"a {step.subject} within {step.params['within']:g} s"
-    if step.action in ("read", "write", "execute", "observe", "discover", "write_attributes"):
-        code = step.params.get("code")
-        return f"{step.action} {substitute_text(str(step.subject), variables)}" + (
+    if isinstance(step, WaitStep):
+        return f"a {step.event} within {step.within:g} s"
+    if isinstance(step, OperationStep) and not isinstance(step, CancelObserveStep):
+        code = step.code
+        return f"{step.action} {substitute_text(step.path, variables)}" + (
             f" answered {describe_code(code)}" if code else ""
         )
     return step.describe()
@@ -1011,20 +1079,10 @@ class Runner:
         return [await self.run(scenario) for scenario in scenarios]
 
 
-SERVER_FAULTS: Final = ("server_stop", "server_restart")
-SMS_STEPS: Final = ("deliver_sms", "sms_sent")
-MODULE_FAULTS: Final = (
-    "network_cut",
-    "network_restore",
-    "pdp_reject",
-    "signal",
-    "reboot",
-    "power_on",
-    "network_time",
-    "sim_remove",
-    "sim_insert",
-    "sms_reject",
-)
+SERVER_FAULTS: Final = frozenset({Fault.SERVER_STOP, Fault.SERVER_RESTART})
+RELAY_FAULTS: Final = frozenset({Fault.DROP, Fault.DELAY})
+SMS_STEPS: Final = (DeliverSmsStep, SmsSentStep)
+MODULE_FAULTS: Final = frozenset(Fault) - SERVER_FAULTS - RELAY_FAULTS - {Fault.CLEAR}
 
 
 def unsupported_reason(scenario: Scenario, options: RunOptions) -> str | None:
@@ -1033,22 +1091,22 @@ def unsupported_reason(scenario: Scenario, options: RunOptions) -> str | None:
     Stopping a server needs one the runner owns (the embedded one); changing the radio needs
     the module in this process; bootstrapping against Leshan needs its bootstrap server.
     """
-    faults = {step.subject for step in scenario.steps if step.action == "fault"}
+    faults = {step.fault for step in scenario.steps if isinstance(step, FaultStep)}
     if options.server == "leshan":
-        if faults & set(SERVER_FAULTS):
+        if faults & SERVER_FAULTS:
             return "it stops and restarts the server, which only the embedded server allows"
         uses_bootstrap = any(
-            step.action == "configure_bootstrap"
-            or (step.action == "wait" and step.subject == "bootstrap")
+            isinstance(step, ConfigureBootstrapStep)
+            or (isinstance(step, WaitStep) and step.event is WaitFor.BOOTSTRAP)
             for step in scenario.steps
         )
         if uses_bootstrap and not options.leshan_bootstrap_url:
             return "it bootstraps, and no Leshan bootstrap server was given (--leshan-bs URL)"
-    if not options.relay and faults & {"drop", "delay"}:
+    if not options.relay and faults & RELAY_FAULTS:
         return "it drops or delays datagrams, which needs the fault relay (no --no-relay)"
-    if options.port is not None and faults & set(MODULE_FAULTS):
+    if options.port is not None and faults & MODULE_FAULTS:
         return "it changes the module's radio, which needs the in-process module (no --port)"
-    if options.port is not None and any(s.action in SMS_STEPS for s in scenario.steps):
+    if options.port is not None and any(isinstance(s, SMS_STEPS) for s in scenario.steps):
         return "it plays the SMS network, which needs the in-process module (no --port)"
     return None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scenario_tool.format import Scenario, load_scenario
+from scenario_tool.format import Scenario, WriteAttributesStep, load_scenario
 from scenario_tool.runner import Runner, RunOptions
 from scenario_tool.transcript import Transcript
 
@@ -70,7 +70,7 @@ def test_the_set_covers_what_the_product_promises() -> None:
     ]:
         assert uses(action, subject), (action, subject)
     assert any(
-        step.action == "write_attributes" and step.params["pmin"] and step.params["pmax"]
+        isinstance(step, WriteAttributesStep) and step.pmin and step.pmax
         for scenario in scenarios
         for step in scenario.steps
     )

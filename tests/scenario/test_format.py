@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 from scenario_tool.errors import ScenarioFormatError
-from scenario_tool.format import STEP_SPECS, load_scenario, parse_scenario, substitute
+from scenario_tool.format import (
+    FIELD_NAMES,
+    STEP_SPECS,
+    STEP_TYPES,
+    Fault,
+    FaultStep,
+    ReadStep,
+    SendStep,
+    WriteStep,
+    load_scenario,
+    parse_scenario,
+    substitute,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,14 +101,19 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
     assert scenario.timeout == 30.0
     actions = [step.action for step in scenario.steps]
     assert set(actions) == set(STEP_SPECS)
+    assert set(type(step) for step in scenario.steps) == set(STEP_TYPES.values())
     send = scenario.steps[0]
-    assert send.params == {"expect": None, "match": None, "within": 5.0, "payload": None}
+    assert isinstance(send, SendStep)
+    assert send.fields() == {"expect": None, "match": None, "within": 5.0, "payload": None}
     assert send.where.line == 7
     read = scenario.steps[7]
-    assert read.params["code"] == "2.05" and read.params["endpoint"] == "${endpoint}"
-    assert scenario.steps[8].params["code"] == "2.04"
+    assert isinstance(read, ReadStep)
+    assert read.code == "2.05" and read.endpoint == "${endpoint}"
+    assert isinstance(scenario.steps[8], WriteStep) and scenario.steps[8].code == "2.04"
     drop = scenario.steps[16]
-    assert drop.params == {"share": 0.5, "direction": "both", "seed": 7}
+    assert isinstance(drop, FaultStep) and drop.fault is Fault.DROP
+    assert drop.fields() == {"share": 0.5, "direction": "both", "seed": 7}
+    assert drop.describe() == "fault drop share=0.5 direction=both"
     assert scenario.steps[-1].describe() == "let time pass"
 
 
@@ -184,3 +201,15 @@ def test_the_documentation_names_every_step_and_field() -> None:
             assert heading in text, heading
             for name in fields:
                 assert f"`{name}`" in text, (action, subject, name)
+
+
+def test_every_field_of_the_grammar_is_an_attribute_of_its_step_type() -> None:
+    import dataclasses
+
+    assert set(STEP_TYPES) == set(STEP_SPECS)
+    for action, spec in STEP_SPECS.items():
+        attributes = {f.name for f in dataclasses.fields(STEP_TYPES[action])}
+        assert STEP_TYPES[action].subject_field in attributes, action
+        for fields in (spec.variants or {"": spec.fields}).values():
+            for name in fields:
+                assert FIELD_NAMES.get(name, name) in attributes, (action, name)

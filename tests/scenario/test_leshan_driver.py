@@ -9,7 +9,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from scenario_tool.driver import BootstrapConfig
+from scenario_tool.driver import (
+    BootstrapConfig,
+    BootstrapEnded,
+    Deregistered,
+    Notified,
+    Registered,
+    Updated,
+)
 from scenario_tool.errors import DriverError, StepTimeout, Unreachable, UnsupportedOperation
 from scenario_tool.leshan import LeshanDriver
 from tests.scenario.fake_leshan import SLEEPY, SLOW, FakeLeshan, registration_json
@@ -45,7 +52,7 @@ async def test_registration_update_and_deregistration_events_are_waited_for(
     await driver.watch(EP)
     fake.wait_streams(2)
     fake.emit("REGISTRATION", registration_json(EP, generation=fake.generation), endpoint=EP)
-    event = await driver.wait_registration(EP, 2)
+    event = await driver.events.take(Registered, EP, 2)
     registration = event.registration
     assert registration is not None
     assert (registration.lifetime, registration.binding, registration.lwm2m_version) == (
@@ -57,13 +64,13 @@ async def test_registration_update_and_deregistration_events_are_waited_for(
     assert registration.secure is False
     update = {"registration": registration_json(EP, lifetime=60), "update": {"lifetime": 60}}
     fake.emit("UPDATED", update, endpoint=EP)
-    event = await driver.wait_update(EP, 2)
+    event = await driver.events.take(Updated, EP, 2)
     assert event.registration is not None and event.registration.lifetime == 60
     fake.emit("DEREGISTRATION", registration_json(EP), endpoint=EP)
-    await driver.wait_deregistration(EP, 2)
+    await driver.events.take(Deregistered, EP, 2)
     # The ep-filtered stream delivered the same events: none of them counts twice.
     with pytest.raises(StepTimeout, match="no registration"):
-        await driver.wait_registration(EP, 0.3)
+        await driver.events.take(Registered, EP, 0.3)
 
 
 async def test_coap_log_events_of_a_watched_endpoint_reach_the_transcript(
@@ -75,7 +82,7 @@ async def test_coap_log_events_of_a_watched_endpoint_reach_the_transcript(
     lines: list[str] = []
 
     def listener(event: object) -> None:
-        lines.append(getattr(event, "detail", ""))
+        lines.append(getattr(event, "text", ""))
         seen.set()
 
     driver.events.add_listener(listener)
@@ -90,7 +97,7 @@ async def test_coap_log_events_of_a_watched_endpoint_reach_the_transcript(
     }
     fake.emit("COAPLOG", log, endpoint=EP)
     await asyncio.wait_for(seen.wait(), 2)
-    assert lines == ["coap <- CON POST mid=7 token=ab Uri-Path: rd '</1/0>'"]
+    assert lines == ["<- CON POST mid=7 token=ab Uri-Path: rd '</1/0>'"]
 
 
 async def test_a_timeout_names_other_endpoints_the_server_saw(
@@ -99,7 +106,7 @@ async def test_a_timeout_names_other_endpoints_the_server_saw(
     fake.emit("REGISTRATION", registration_json("urn:imei:111"))
     await asyncio.sleep(0)  # nothing to wait on: the point is that EP never comes
     with pytest.raises(StepTimeout, match="saw registrations of: urn:imei:111"):
-        await driver.wait_registration(EP, 0.5)
+        await driver.events.take(Registered, EP, 0.5)
 
 
 async def test_reads_come_back_as_plain_values(fake: FakeLeshan, driver: LeshanDriver) -> None:
@@ -153,7 +160,7 @@ async def test_execute_observe_attributes_discover_cancel(
     response = await driver.observe(EP, "/3/0/9", content_format=None, timeout=2)
     assert (response.code, response.value) == ("2.05", 87)
     assert fake.requests[-1].path.endswith("/3/0/9/observe")
-    notification = await driver.next_notification(EP, "/3/0/9", 2)
+    notification = await driver.events.take(Notified, EP, 2, path="/3/0/9")
     assert notification.value == 80
     response = await driver.write_attributes(EP, "/3/0/9", {"pmin": 1.0, "pmax": 2.0}, timeout=2)
     assert response.code == "2.04"
@@ -236,7 +243,7 @@ async def test_the_bootstrap_server_is_configured_and_followed() -> None:
         bootstrap.wait_streams(1)
         bootstrap.emit("BSSESSION", {"name": "new session", "endpoint": EP, "message": "hi"})
         bootstrap.emit("BSSESSION", {"name": "finished", "endpoint": EP, "message": "ok"})
-        event = await driver.wait_bootstrap(EP, 2)
+        event = await driver.events.take(BootstrapEnded, EP, 2)
         assert event.ok
     finally:
         await driver.close()
@@ -255,13 +262,13 @@ async def test_a_leshan_1x_bootstrap_is_seen_through_the_dm_registration() -> No
         assert driver.api == "1"
         await driver.configure_bootstrap(EP, BootstrapConfig(server_uri="coap://127.0.0.1:5683"))
         with pytest.raises(StepTimeout):
-            await driver.wait_bootstrap(EP, 0.2)
+            await driver.events.take(BootstrapEnded, EP, 0.2)
         server.wait_streams(1)
         server.emit("REGISTRATION", registration_json(EP, generation=1))
-        event = await driver.wait_bootstrap(EP, 2)
+        event = await driver.events.take(BootstrapEnded, EP, 2)
         assert event.ok and "registration" in event.summary()
         # The registration itself is still there for the scenario's next wait.
-        registration = await driver.wait_registration(EP, 2)
+        registration = await driver.events.take(Registered, EP, 2)
         assert registration.registration is not None
         assert not [r for r in bootstrap.requests if "event" in r.path]
     finally:

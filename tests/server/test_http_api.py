@@ -358,6 +358,7 @@ async def test_the_coap_log_never_shows_a_psk(
 async def test_leshan_driver_speaks_to_it_with_a_token(
     server: LwM2MServer, make_device: DeviceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from scenario_tool.driver import Registered
     from scenario_tool.leshan import LeshanDriver
 
     http = await start_http(server, "127.0.0.1", 0, token="t0ken")
@@ -368,7 +369,7 @@ async def test_leshan_driver_speaks_to_it_with_a_token(
         assert driver.api == "2"
         device = await make_device(EP)
         await device.register()
-        event = await driver.wait_registration(EP, 10)
+        event = await driver.events.take(Registered, EP, 10)
         assert event.registration is not None and event.registration.lifetime == 300
         read = await driver.read(EP, "/3/0", content_format=None, timeout=5)
         assert read.code == "2.05" and read.value[13] == 1_700_000_000  # type: ignore[index]
