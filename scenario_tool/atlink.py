@@ -234,10 +234,16 @@ class AtLink:
         self._taken = self.urcs.index(urc) + 1
         return urc
 
-    async def next_new_urc(self, matches: Callable[[str], bool], timeout: float) -> Urc | None:
-        """A URC ``matches`` accepts among those arriving from now on (None: none came);
-        nothing is taken."""
-        return await self._wait_urc(len(self.urcs), matches, timeout)
+    async def next_new_urc(
+        self, matches: Callable[[str], bool], timeout: float, *, since: int | None = None
+    ) -> Urc | None:
+        """A URC ``matches`` accepts among those arriving from now on, or from the
+        ``since``-th URC (None: none came); nothing is taken."""
+        return await self._wait_urc(len(self.urcs) if since is None else since, matches, timeout)
+
+    def take_all_urcs(self) -> None:
+        """Every URC so far counts as taken (a scenario's URC steps look at later ones)."""
+        self._taken = len(self.urcs)
 
     async def _wait_urc(
         self, start: int, matches: Callable[[str], bool], timeout: float

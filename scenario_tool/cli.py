@@ -72,8 +72,8 @@ def add_subparser(subparsers: Any) -> None:
         usage="quecemu scenario run FILE... [--server embedded | --server leshan URL]\n"
         "                            [--leshan-bs URL] [--leshan-coap-host HOST]"
         " [--leshan-api auto|1|2]\n"
-        "                            [--port HOST:PORT|DEVICE] [--profile NAME|FILE]"
-        " [--no-relay]\n"
+        "                            [--port HOST:PORT|DEVICE [--keep-state]]"
+        " [--profile NAME|FILE] [--no-relay]\n"
         "                            [--junit OUT.xml] [--transcript OUT] [--quiet]",
         help="run scenario files",
         description=DESCRIPTION,
@@ -106,7 +106,15 @@ def add_subparser(subparsers: Any) -> None:
     run.add_argument(
         "--port",
         metavar="HOST:PORT|DEVICE",
-        help="drive an external emulator's AT port instead of an in-process module",
+        help="drive an external emulator's AT port instead of an in-process module; before "
+        "each scenario it is rebooted and given its factory settings (docs/scenarios.md)",
+    )
+    run.add_argument(
+        "--keep-state",
+        dest="reset_module",
+        action="store_false",
+        help="with --port: run each scenario on the module as it is (no reboot, no factory "
+        "settings)",
     )
     run.add_argument("--profile", metavar="NAME|FILE", help="module profile for every scenario")
     run.add_argument(
@@ -214,6 +222,7 @@ def run_files(
     port: str | None = None,
     profile: str | None = None,
     relay: bool = True,
+    reset_module: bool = True,
     junit: Path | None = None,
     transcript: Path | None = None,
     progress: Callable[[str], None] | None = _stdout,
@@ -236,6 +245,7 @@ def run_files(
         port=port,
         profile=profile,
         relay=relay,
+        reset_module=reset_module,
         progress=progress,
     )
     transcript_path = transcript or transcript_default_path()
@@ -328,6 +338,7 @@ def _run_command(args: argparse.Namespace) -> int:
         port=args.port,
         profile=args.profile,
         relay=args.relay,
+        reset_module=args.reset_module,
         junit=args.junit,
         transcript=args.transcript,
         progress=None if args.quiet else _stdout,

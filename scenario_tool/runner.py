@@ -95,6 +95,9 @@ class RunOptions:
     port: str | None = None  # an external emulator's AT port (HOST:PORT or a device path)
     profile: str | None = None  # overrides every scenario's module.profile
     relay: bool = True  # False: the module talks to the server directly (no drop/delay faults)
+    # With ``port``: reboot the module and restore factory settings before each scenario
+    # (False: run on the module as it is, e.g. to look at what the last scenario left).
+    reset_module: bool = True
     progress: Progress | None = None
 
 
@@ -313,6 +316,8 @@ class _Session:
             self.port.on_data = self.link.on_data
             await self.port.open()
             await self._until_answering()
+            if self.options.reset_module:
+                await self._reset_external()
             imei = await self._ask("AT+GSN", r"\d{15}")
             imsi = await self._ask("AT+CIMI", r"\d{6,15}")
             msisdn = ""
@@ -399,6 +404,41 @@ class _Session:
                     f"the module at {self.options.port} does not answer AT with OK "
                     f"(tried for {BOOT_TIMEOUT:g} s)"
                 )
+
+    async def _reset_external(self) -> None:
+        """Put an external module into a known state, as a fresh one: no LwM2M start-up
+        registration, a reboot (registrations, sessions, sockets, PDP contexts and volatile
+        settings gone; AT+CFUN=1,1, 27.007 §8.2), then the factory settings of the AT port
+        (AT&F, V.250 §6.1.2) and of the LwM2M client (AT+QLWCFG="reset"). What the module
+        keeps in NV beyond that (SMS storage, files) stays. docs/scenarios.md says why."""
+        self.rec.line("setup", f"resetting the module at {self.options.port} (reboot, factory)")
+        # Off first: with "startup",1 kept in NV the reboot would register to a server of an
+        # earlier scenario, and the client's configuration cannot be reset while it runs.
+        await self._reset_command('AT+QLWCFG="startup",0', optional=True)
+        mark = len(self.link.urcs)
+        await self._reset_command("AT+CFUN=1,1")
+        ready = await self.link.next_new_urc(
+            lambda line: line.strip() == "RDY", BOOT_TIMEOUT, since=mark
+        )
+        if ready is None:
+            raise Unreachable(
+                f"the module at {self.options.port} did not boot again (no RDY) within "
+                f"{BOOT_TIMEOUT:g} s of AT+CFUN=1,1"
+            )
+        await self._until_answering()
+        await self._reset_command("AT&F")
+        await self._reset_command('AT+QLWCFG="reset"', optional=True)
+        self.link.take_all_urcs()
+
+    async def _reset_command(self, command: str, *, optional: bool = False) -> None:
+        """One command of the reset; ``optional``: a firmware without it answers ERROR."""
+        answer = await self.link.command(command, SETTLE_TIMEOUT)
+        if answer.final == "OK" or (optional and answer.final == "ERROR"):
+            return
+        raise ScenarioError(
+            f"the module at {self.options.port} could not be reset: {command} answered "
+            f"{' | '.join(answer.lines)} (--keep-state runs on the module as it is)"
+        )
 
     async def _ask(self, command: str, pattern: str) -> str:
         answer = await self.link.command(command, 5.0)

@@ -465,3 +465,78 @@ def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
     finally:
         serve.terminate()
         serve.wait(10)
+
+
+def _serve_tcp(*extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``quecemu serve --tcp 127.0.0.1:0`` and the address it printed once ready."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--tcp", "127.0.0.1:0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert serve.stdout is not None
+    address = ""
+    for line in serve.stdout:  # "module 0 EC200U IMEI ... tcp 127.0.0.1:40001", then "ready"
+        found = re.search(r"tcp (\S+:\d+)", line)
+        if found:
+            address = found.group(1)
+        if line.strip() == "ready":
+            break
+    if not address:
+        serve.terminate()
+        raise AssertionError(f"quecemu serve printed no TCP address: {serve.stderr.read()}")
+    return serve, address
+
+
+def test_the_conformance_set_passes_twice_against_one_external_module(tmp_path: Path) -> None:
+    # Each scenario starts on a rebooted module with factory settings: what the previous one
+    # left (a registration, "startup",1 in NV, a PSK account) does not leak into the next.
+    files = sorted((ROOT / "scenarios" / "conformance").glob("*.yaml"))
+    serve, address = _serve_tcp()
+    try:
+        for attempt in (1, 2):
+            out = Output()
+            status = run(files, out, port=address, transcript=tmp_path / f"t{attempt}.log")
+            assert status == EXIT_OK, f"run {attempt}:\n{out.text}\n{out.errors}"
+            passed = re.search(r"(\d+) passed", "\n".join(out.summary))
+            assert passed and int(passed.group(1)) >= 12, out.summary
+        transcript = (tmp_path / "t2.log").read_text()
+        assert "resetting the module at" in transcript
+        assert 'at>>   AT+QLWCFG="reset"' in transcript
+    finally:
+        serve.terminate()
+        serve.wait(10)
+
+
+def test_keep_state_runs_on_the_module_as_the_last_scenario_left_it(tmp_path: Path) -> None:
+    registers = write(
+        tmp_path,
+        "registers.yaml",
+        """\
+        name: registers
+        steps:
+          - send: AT+QLWCFG="security",1,1000,"${server_uri}",0,3
+          - send: AT+QLWCFG="server",1,300,1,60,86400,0,"U"
+          - send: AT+QLWREG
+          - urc: '+QLWURC: "ready","successfully",1000'
+          - wait: registration
+        """,
+    )
+    serve, address = _serve_tcp()
+    try:
+        out = Output()
+        assert run([registers], out, port=address, transcript=tmp_path / "a.log") == EXIT_OK
+        # Without the reset the module is still registered with the first run's server.
+        out = Output()
+        status = run(
+            [registers], out, port=address, reset_module=False, transcript=tmp_path / "b.log"
+        )
+        assert status == EXIT_FAILED, out.text
+        assert "+CME ERROR: 3" in out.text
+        out = Output()
+        assert run([registers], out, port=address, transcript=tmp_path / "c.log") == EXIT_OK
+    finally:
+        serve.terminate()
+        serve.wait(10)
