@@ -24,6 +24,7 @@ __all__ = [
     "NotRegistered",
     "ObservationClosed",
     "PreconditionFailed",
+    "QueueFull",
     "RequestEntityTooLarge",
     "ServerApiError",
     "ServiceUnavailable",
@@ -102,6 +103,19 @@ class DeviceTimeout(ServerApiError, TimeoutError):
         super().__init__(f"{operation} on {endpoint!r}: {reason}")
         self.endpoint = endpoint
         self.operation = operation
+
+
+class QueueFull(ServerApiError):
+    """A sleeping queue-mode client already has as many calls waiting for it as the server
+    holds per client (TS 1.0 §5.3.1: requests wait until it wakes up; the wait is bounded)."""
+
+    def __init__(self, *, endpoint: str, limit: int) -> None:
+        super().__init__(
+            f"endpoint {endpoint!r} is asleep (queue mode) and already has {limit} requests "
+            "waiting for it to wake up"
+        )
+        self.endpoint = endpoint
+        self.limit = limit
 
 
 class ObservationClosed(ServerApiError):

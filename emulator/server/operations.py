@@ -10,7 +10,7 @@ The asyncio adapter only turns a ``DeviceRequest`` into an aiocoap ``Message`` a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, TypeAlias
 
 from emulator.lwm2m.attributes import ATTRIBUTE_NAMES
@@ -48,8 +48,10 @@ __all__ = [
     "delete",
     "discover",
     "execute",
+    "method_name",
     "observe",
     "read",
+    "under",
     "write",
     "write_attributes",
 ]
@@ -62,6 +64,19 @@ class Method:
     POST: Final = 2
     PUT: Final = 3
     DELETE: Final = 4
+
+
+_METHOD_NAMES: Final = {
+    Method.GET: "GET",
+    Method.POST: "POST",
+    Method.PUT: "PUT",
+    Method.DELETE: "DELETE",
+}
+
+
+def method_name(method: int) -> str:
+    """``2`` → ``"POST"`` (for log lines); an unknown method code as its number."""
+    return _METHOD_NAMES.get(method, str(method))
 
 
 # Response codes (RFC 7252 §12.1.2) as raw code bytes.
@@ -89,6 +104,12 @@ class DeviceRequest:
     observe: int | None = None
     #: Response codes that mean success for this operation.
     success: frozenset[int] = frozenset({CONTENT})
+
+
+def under(prefix: tuple[str, ...], request: DeviceRequest) -> DeviceRequest:
+    """``request`` addressed below ``prefix``: the alternate path a client announced for its
+    objects (TS 1.0 §5.3.1, ``</lwm2m>;rt="oma.lwm2m"``)."""
+    return replace(request, path=prefix + request.path) if prefix else request
 
 
 def read(path: LwM2MPath, fmt: ContentFormat) -> DeviceRequest:
