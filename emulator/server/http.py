@@ -44,6 +44,7 @@ from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.paths import LwM2MPath
 
 from . import leshan_json as shapes
+from .core import DEFAULT_MAX_QUEUED
 from .credentials import parse_psk_key
 from .errors import (
     BadDeviceResponse,
@@ -76,8 +77,9 @@ log = logging.getLogger("emulator.server.http")
 DEFAULT_TIMEOUT: Final = 5.0
 #: Events queued for one slow event-stream reader before it is disconnected.
 STREAM_BACKLOG: Final = 1000
-#: Requests held for one sleeping queue-mode client before new ones are refused (503).
-MAX_DELAYED_PER_CLIENT: Final = 100
+#: Requests held for one sleeping queue-mode client before new ones are refused (503): the
+#: server core's own bound, so a request the face accepts is never refused by the core.
+MAX_DELAYED_PER_CLIENT: Final = DEFAULT_MAX_QUEUED
 #: Comment lines keep idle streams open through proxies and reveal dead readers.
 PING_INTERVAL: Final = 10.0
 #: Where the web page's files live (package data).

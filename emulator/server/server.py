@@ -1,12 +1,14 @@
-"""The asyncio adapter: :class:`LwM2MServer` runs the sans-I/O cores on aiocoap.
+"""The asyncio adapter: :class:`LwM2MServer` runs the sans-I/O :class:`~.core.ServerCore` on
+aiocoap.
 
 It owns one aiocoap context for the LwM2M server listeners (plain CoAP and/or DTLS-PSK) and,
 if asked, a second one for a dedicated bootstrap listener. A single path-capable root resource
-per context dispatches the client-initiated interfaces (``/rd``, ``/rd/{id}``, ``/bs``) to
-:class:`~emulator.server.registration.RegistrationStore` and the bootstrap runner, renders
-their errors at one place, and the public ``read``/``write``/... coroutines send the requests
-of :mod:`emulator.server.operations` back to the client over the address (and DTLS session) it
-last registered or updated from.
+per context hands every client request to the core and returns its answer; the public
+``read``/``write``/``observe``... coroutines ask the core for a ticket and wait for it. The
+core's actions become aiocoap requests back to the client over the address (and DTLS session)
+it last registered or updated from, and what comes back is reported to the core. Everything
+the server decides (queue mode, observation freshness, bootstrap sequencing, expiry) is in the
+core; this module only moves messages and time.
 """
 
 from __future__ import annotations
@@ -16,55 +18,43 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, TypeVar, cast
 
 from aiocoap import Code, Context, Message, resource
 from aiocoap import error as coap_error
 
-from emulator.lwm2m.errors import BadRequest, CodecError, LwM2MError, MethodNotAllowed, NotFound
 from emulator.lwm2m.formats import ContentFormat
-from emulator.lwm2m.linkformat import Link, parse_links
+from emulator.lwm2m.linkformat import Link
 from emulator.lwm2m.model import Content
 from emulator.lwm2m.paths import LwM2MPath
-from emulator.lwm2m.registry import ObjectRegistry, default_registry
+from emulator.lwm2m.registry import ObjectRegistry
 
 from . import operations
-from .bootstrap import BootstrapConfig, bootstrap_requests, parse_bootstrap_query
+from .bootstrap import BootstrapConfig
+from .core import DEFAULT_MAX_QUEUED, ObservationRecord, ServerCore
 from .credentials import PskClaim, PskCredentials, PskStore, parse_psk_key
-from .errors import (
-    BadDeviceResponse,
-    DeviceErrorResponse,
-    DeviceTimeout,
-    Forbidden,
-    NotRegistered,
-    ObservationClosed,
-    ServerApiError,
-    ServiceUnavailable,
-)
+from .errors import ObservationClosed
 from .events import (
-    Awake,
-    BootstrapFailed,
-    BootstrapFailure,
-    BootstrapFinished,
-    BootstrapRequested,
     Deregistered,
     Expired,
     Notification,
     ObservationEndCause,
-    ObservationEnded,
     Registered,
     ServerEvent,
-    Sleeping,
+)
+from .messages import (
+    Action,
+    CancelExchange,
+    Completed,
+    DeviceResponse,
+    IncomingRequest,
+    SendCancel,
+    SendRequest,
+    StartObservation,
+    ToObservation,
 )
 from .operations import DeviceRequest, WriteValue
-from .registration import (
-    DEFAULT_AWAKE_TIME,
-    DEFAULT_MAX_LINK_BYTES,
-    Registration,
-    RegistrationStore,
-)
-from .text import printable
+from .registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
 from .transport import (
     Listener,
     ObservationExchange,
@@ -100,16 +90,6 @@ class _RoutineTransportNoise(logging.Filter):
 
 _COAP_LOG = logging.getLogger("emulator.server.coap")
 _COAP_LOG.addFilter(_RoutineTransportNoise())
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeviceResponse:
-    """A client's raw answer (from :meth:`LwM2MServer.send`)."""
-
-    code: int
-    content_format: int | None
-    payload: bytes
-    location_path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,34 +148,38 @@ class Observation:
     observation ends; :meth:`next` waits for one with a timeout.
     """
 
-    def __init__(
-        self, server: LwM2MServer, endpoint: str, path: LwM2MPath, fmt: ContentFormat
-    ) -> None:
-        self.endpoint = endpoint
-        self.path = path
-        self.content_format = fmt
-        self.initial: Content | None = None
-        self.token = b""
-        #: Why it ended, or ``None`` while it is active.
-        self.end_cause: ObservationEndCause | None = None
-        self.end_detail = ""
+    def __init__(self, server: LwM2MServer, record: ObservationRecord) -> None:
         self._server = server
-        self._exchange: ObservationExchange | None = None
+        self._record = record
+        self.endpoint = record.endpoint
+        self.path = record.path
+        self.content_format = record.content_format
         self._queue: asyncio.Queue[Notification | None] = asyncio.Queue()
-        self._last_sequence: int | None = None
-        self._last_time = 0.0
+
+    @property
+    def initial(self) -> Content | None:
+        """The content of the first response."""
+        return self._record.initial
+
+    @property
+    def token(self) -> bytes:
+        """The CoAP token of the observation's exchange (an active cancel reuses it)."""
+        return self._record.token
 
     @property
     def active(self) -> bool:
         """True until the observation is cancelled or ends."""
-        return self.end_cause is None
+        return self._record.active
+
+    @property
+    def end_cause(self) -> ObservationEndCause | None:
+        """Why it ended, or ``None`` while it is active."""
+        return self._record.end_cause
 
     @property
     def end_reason(self) -> str | None:
         """Why it ended as text, or ``None`` while it is active."""
-        if self.end_cause is None:
-            return None
-        return f"{self.end_cause}: {self.end_detail}" if self.end_detail else str(self.end_cause)
+        return self._record.end_reason
 
     async def next(self, timeout: float | None = None) -> Notification:
         """The next notification (those that arrived before the end are still returned).
@@ -221,25 +205,6 @@ class Observation:
         """Cancel it (see :meth:`LwM2MServer.cancel_observe`)."""
         await self._server.cancel_observe(self, active=active, timeout=timeout)
 
-    def _is_fresh(self, sequence: int | None, now: float) -> bool:
-        # RFC 7641 §3.4: a notification is newer if its 24-bit sequence number is ahead
-        # (modulo wrap) or more than 128 s passed since the last one.
-        if sequence is None or self._last_sequence is None:
-            return True
-        last = self._last_sequence
-        return (
-            (last < sequence < last + 2**23)
-            or (sequence < last and last - sequence > 2**23)
-            or now > self._last_time + 128
-        )
-
-    def _end(self, cause: ObservationEndCause, detail: str = "") -> bool:
-        if self.end_cause is not None:
-            return False
-        self.end_cause, self.end_detail = cause, detail
-        self._queue.put_nowait(None)
-        return True
-
 
 class _RootResource(resource.Resource):  # type: ignore[misc]
     """Every request to one context lands here with its whole Uri-Path (a ``Site`` would hand
@@ -252,52 +217,31 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
         self.context: Context | None = None
 
     async def render(self, request: Message) -> Message:
-        try:
-            return self._dispatch(request)
-        except LwM2MError as err:
-            # The one place client-request errors become CoAP answers.
-            log.info(
-                "%s %s from %s: %s %s",
-                request.code,
-                _uri(request),
-                _where(request),
-                err.code_text,
-                printable(str(err)),
-            )
-            answer = Message(code=Code(err.code), payload=str(err).encode())
-            if isinstance(err, ServiceUnavailable):
-                answer.opt.max_age = err.max_age
-            return answer
-
-    def _dispatch(self, request: Message) -> Message:
-        path = tuple(request.opt.uri_path)
-        method = request.code
-        if self._serves_registration and path[:1] == ("rd",):
-            if len(path) == 1:
-                if method != Code.POST:
-                    raise MethodNotAllowed("/rd takes POST (Register)")
-                return self._server._handle_register(self, request)
-            if len(path) == 2:
-                if method == Code.POST:
-                    return self._server._handle_update(self, request, path[1])
-                if method == Code.DELETE:
-                    return self._server._handle_deregister(request, path[1])
-                raise MethodNotAllowed("/rd/{id} takes POST (Update) or DELETE (De-register)")
-        elif path == ("bs",):
-            if method != Code.POST:
-                raise MethodNotAllowed("/bs takes POST (Bootstrap-Request)")
-            return self._server._handle_bootstrap_request(self, request)
-        raise NotFound(f"no such resource: /{'/'.join(path)}")
-
-
-def _uri(request: Message) -> str:
-    """The request's path and query, escaped for a log line (the peer chose them)."""
-    query = "&".join(request.opt.uri_query)
-    return printable("/" + "/".join(request.opt.uri_path) + (f"?{query}" if query else ""))
-
-
-def _where(request: Message) -> str:
-    return str(getattr(request.remote, "hostinfo", request.remote))
+        assert self.context is not None
+        incoming = IncomingRequest(
+            method=int(request.code),
+            path=tuple(request.opt.uri_path),
+            query=tuple(request.opt.uri_query),
+            payload=bytes(request.payload),
+            content_format=request.opt.content_format,
+            address=str(getattr(request.remote, "hostinfo", request.remote)),
+            secure_endpoint=_claimed_endpoint(request.remote),
+        )
+        server = self._server
+        answer = server.core.handle_request(
+            incoming,
+            _Peer(self.context, request.remote),
+            server._loop.time(),
+            registration=self._serves_registration,
+        )
+        # Requests the core queued (a bootstrap run) go out from tasks: after this answer.
+        server._flush()
+        message = Message(
+            code=Code(answer.code), payload=answer.payload, location_path=answer.location_path
+        )
+        if answer.max_age is not None:
+            message.opt.max_age = answer.max_age
+        return message
 
 
 def _claimed_endpoint(remote: Any) -> str | None:
@@ -312,8 +256,35 @@ def _as_path(path: str | LwM2MPath) -> LwM2MPath:
     return path if isinstance(path, LwM2MPath) else LwM2MPath.parse(path)
 
 
-def _diagnostic(payload: bytes) -> str:
-    return payload.decode("utf-8", "replace")[:200]
+def _response(message: Message) -> DeviceResponse:
+    return DeviceResponse(
+        code=int(message.code),
+        content_format=message.opt.content_format,
+        payload=bytes(message.payload),
+        location_path=tuple(message.opt.location_path),
+        observe=message.opt.observe,
+    )
+
+
+def _message(request: DeviceRequest, peer: _Peer) -> Message:
+    message = Message(
+        code=Code(request.method),
+        uri_path=request.path,
+        uri_query=request.query,
+        payload=request.payload,
+    )
+    if request.content_format is not None:
+        message.opt.content_format = request.content_format
+    if request.accept is not None:
+        message.opt.accept = request.accept
+    if request.observe is not None:
+        message.opt.observe = request.observe
+    message.remote = peer.remote
+    return message
+
+
+def _transport_error(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 class LwM2MServer:
@@ -332,32 +303,39 @@ class LwM2MServer:
         supported_versions: Iterable[str] = ("1.0", "1.1"),
         max_registrations: int | None = None,
         max_link_bytes: int | None = DEFAULT_MAX_LINK_BYTES,
+        max_queued_requests: int = DEFAULT_MAX_QUEUED,
     ) -> None:
-        self.registry = registry or default_registry()
-        self.request_timeout = request_timeout
-        self.credentials = PskStore()
-        self.bootstrap_configs: dict[str, BootstrapConfig] = {}
+        #: The sans-I/O server this adapter runs.
+        self.core = ServerCore(
+            registry=registry,
+            awake_time=awake_time,
+            request_timeout=request_timeout,
+            supported_versions=supported_versions,
+            max_registrations=max_registrations,
+            max_link_bytes=max_link_bytes,
+            max_queued=max_queued_requests,
+        )
+        self.registry = self.core.registry
+        self.credentials: PskStore = self.core.credentials
+        self.bootstrap_configs: dict[str, BootstrapConfig] = self.core.bootstrap_configs
         #: Every event in order (the oldest are dropped past 10 000 unread events).
         self.events: asyncio.Queue[ServerEvent] = asyncio.Queue()
         self.events_dropped = 0
         self.listeners: dict[str, Listener] = {}
-        self._store = RegistrationStore(
-            supported_versions=tuple(supported_versions),
-            psk_required=self.credentials.__contains__,
-            awake_time=awake_time,
-            max_registrations=max_registrations,
-            max_link_bytes=max_link_bytes,
-        )
         self._loop = asyncio.get_running_loop()
         self._contexts: list[Context] = []
-        self._peers: dict[str, _Peer] = {}
-        self._observations: dict[str, dict[bytes, Observation]] = {}
-        self._awake_signals: dict[str, asyncio.Event] = {}
-        self._bootstrap_tasks: dict[str, asyncio.Task[None]] = {}
         self._subscribers: set[Subscription] = set()
+        self._calls: dict[int, asyncio.Future[object]] = {}
+        self._watched: dict[int, Observation] = {}
+        self._exchanges: dict[int, asyncio.Task[None] | ObservationExchange] = {}
+        self._flushing = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self._stopped = False
+
+    @property
+    def request_timeout(self) -> float:
+        return self.core.request_timeout
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -377,6 +355,7 @@ class LwM2MServer:
         supported_versions: Iterable[str] = ("1.0", "1.1"),
         max_registrations: int | None = None,
         max_link_bytes: int | None = DEFAULT_MAX_LINK_BYTES,
+        max_queued_requests: int = DEFAULT_MAX_QUEUED,
     ) -> LwM2MServer:
         """Bind the listeners and return the running server.
 
@@ -384,7 +363,8 @@ class LwM2MServer:
         ``bootstrap_coaps`` add a listener that serves only the bootstrap interface. Port 0
         picks a free port (read it back from :attr:`coap_port` ...). DTLS listeners need a
         specific address (not ``0.0.0.0``). ``psk`` maps endpoint → (identity, key as hex
-        text or bytes).
+        text or bytes). ``max_queued_requests`` bounds the calls waiting for one sleeping
+        queue-mode client (more raise :class:`~emulator.server.errors.QueueFull`).
         """
         if coap is None and coaps is None and bootstrap is None and bootstrap_coaps is None:
             raise ValueError("give at least one listener address")
@@ -395,26 +375,24 @@ class LwM2MServer:
             supported_versions=supported_versions,
             max_registrations=max_registrations,
             max_link_bytes=max_link_bytes,
+            max_queued_requests=max_queued_requests,
         )
         for endpoint, (identity, key) in (psk or {}).items():
             server.set_psk(endpoint, identity, key)
         try:
-            if coap is not None or coaps is not None:
-                context = await server._new_context(serves_registration=True)
-                if coap is not None:
-                    server.listeners["coap"] = await add_udp_listener(context, coap)
-                if coaps is not None:
-                    server.listeners["coaps"] = await add_dtls_listener(
-                        context, coaps, server.credentials
-                    )
-            if bootstrap is not None or bootstrap_coaps is not None:
-                context = await server._new_context(serves_registration=False)
-                if bootstrap is not None:
-                    server.listeners["bootstrap"] = await add_udp_listener(context, bootstrap)
-                if bootstrap_coaps is not None:
-                    server.listeners["bootstrap_coaps"] = await add_dtls_listener(
-                        context, bootstrap_coaps, server.credentials
-                    )
+            for serves_registration, plain, secure, names in (
+                (True, coap, coaps, ("coap", "coaps")),
+                (False, bootstrap, bootstrap_coaps, ("bootstrap", "bootstrap_coaps")),
+            ):
+                if plain is None and secure is None:
+                    continue
+                context = server._new_context(serves_registration=serves_registration)
+                if plain is not None:
+                    server.listeners[names[0]] = await add_udp_listener(context, plain)
+                if secure is not None:
+                    listener = await add_dtls_listener(context, secure, server.credentials)
+                    server.listeners[names[1]] = listener
+                    server.core.dtls_listeners.add((listener.host, listener.port))
             # After binding: a config pointing at our own DTLS listener adds its PSK.
             for endpoint, config in (bootstrap_configs or {}).items():
                 server.set_bootstrap_config(endpoint, config)
@@ -427,7 +405,7 @@ class LwM2MServer:
             )
         return server
 
-    async def _new_context(self, *, serves_registration: bool) -> Context:
+    def _new_context(self, *, serves_registration: bool) -> Context:
         root = _RootResource(self, serves_registration=serves_registration)
         context = Context(loop=self._loop, serversite=root, loggername="emulator.server.coap")
         root.context = context
@@ -439,19 +417,14 @@ class LwM2MServer:
         if self._stopped:
             return
         self._stopped = True
+        self.core.close()
+        self._flush()
         if self._timer is not None:
             self._timer.cancel()
-        for task in self._bootstrap_tasks.values():
-            task.cancel()
-        for endpoint in list(self._observations):
-            self._end_observations(endpoint, ObservationEndCause.SERVER_STOPPED)
-        for signal in self._awake_signals.values():
-            signal.set()
         for context in self._contexts:
             if context.request_interfaces:  # aiocoap cannot shut down a context without any
                 await context.shutdown()
         self._contexts.clear()
-        self._peers.clear()
 
     async def __aenter__(self) -> LwM2MServer:
         return self
@@ -496,7 +469,7 @@ class LwM2MServer:
         """Give ``endpoint`` a PSK (``key`` as hex text or bytes). From now on the endpoint
         must register over DTLS with that identity; the next handshake uses the new key."""
         key_bytes = parse_psk_key(key) if isinstance(key, str) else bytes(key)
-        return self.credentials.set(endpoint, identity, key_bytes)
+        return self.core.set_psk(endpoint, identity, key_bytes)
 
     def remove_psk(self, endpoint: str) -> bool:
         """Forget ``endpoint``'s PSK."""
@@ -508,26 +481,7 @@ class LwM2MServer:
         An account whose ``coaps://`` URI is this server's own DTLS listener also puts its PSK
         in the credential store, so the client can register with what it was given.
         """
-        if not endpoint:
-            raise ValueError("the endpoint name is empty")
-        for account in config.servers:
-            if account.psk_identity and account.psk_key and self._is_own_dtls_uri(account.uri):
-                self.set_psk(endpoint, account.psk_identity, account.psk_key)
-        self.bootstrap_configs[endpoint] = config
-
-    def _is_own_dtls_uri(self, uri: str) -> bool:
-        parts = urlsplit(uri)
-        try:
-            port = parts.port
-        except ValueError:
-            return False
-        return any(
-            listener.scheme == "coaps"
-            and parts.scheme == "coaps"
-            and parts.hostname == listener.host
-            and port == listener.port
-            for listener in self.listeners.values()
-        )
+        self.core.set_bootstrap_config(endpoint, config)
 
     def remove_bootstrap_config(self, endpoint: str) -> bool:
         """Forget ``endpoint``'s bootstrap configuration."""
@@ -537,19 +491,20 @@ class LwM2MServer:
 
     def registration(self, endpoint: str) -> Registration | None:
         """``endpoint``'s current registration, or ``None``."""
-        return self._store.by_endpoint(endpoint)
+        return self.core.registration(endpoint)
 
     def registrations(self) -> tuple[Registration, ...]:
         """All current registrations."""
-        return self._store.registrations()
+        return self.core.registrations()
 
     def is_awake(self, endpoint: str) -> bool:
         """True if a request to ``endpoint`` would be sent now (see queue mode)."""
-        return self._store.is_awake(endpoint)
+        return self.core.is_awake(endpoint)
 
     def observations(self, endpoint: str) -> tuple[Observation, ...]:
         """``endpoint``'s active observations."""
-        return tuple(self._observations.get(endpoint, {}).values())
+        records = self.core.observations(endpoint)
+        return tuple(self._watched[r.id] for r in records if r.id in self._watched)
 
     def subscribe(self) -> Subscription:
         """A new event stream from now on (use ``with server.subscribe() as events:``)."""
@@ -578,7 +533,7 @@ class LwM2MServer:
     async def wait_registered(self, endpoint: str, timeout: float | None = 10.0) -> Registration:
         """``endpoint``'s registration, waiting for it to register if it has not yet."""
         with self.subscribe() as subscription:
-            current = self._store.by_endpoint(endpoint)
+            current = self.core.registration(endpoint)
             if current is not None:
                 return current
             event = await subscription.wait_for(
@@ -592,7 +547,7 @@ class LwM2MServer:
     ) -> Deregistered | Expired | None:
         """Wait until ``endpoint`` deregisters or expires (``None``: it was not registered)."""
         with self.subscribe() as subscription:
-            if self._store.by_endpoint(endpoint) is None:
+            if self.core.registration(endpoint) is None:
                 return None
             event = await subscription.wait_for(
                 lambda e: isinstance(e, Deregistered | Expired) and e.endpoint == endpoint,
@@ -604,12 +559,8 @@ class LwM2MServer:
     async def wait_awake(self, endpoint: str, timeout: float | None = 10.0) -> Registration:
         """Wait until requests to ``endpoint`` can be sent (at once unless it is a sleeping
         queue-mode client; then until its next Register/Update)."""
-        deadline = None if timeout is None else self._loop.time() + timeout
-        await self._wait_awake(endpoint, deadline, "wait-awake")
-        registration = self._store.by_endpoint(endpoint)
-        if registration is None:
-            raise NotRegistered(endpoint)
-        return registration
+        ticket = self.core.wait_awake(endpoint, now=self._loop.time(), timeout=timeout)
+        return cast(Registration, await self._result(ticket))
 
     # -- device management and information reporting ------------------------------------------
 
@@ -622,10 +573,9 @@ class LwM2MServer:
         timeout: float | None = None,
     ) -> Content:
         """Read (TS 1.0 §5.4.1) and return the decoded content."""
-        target = _as_path(path)
-        fmt = self._require(endpoint).default_format if format is None else format
-        response = await self._device_request(endpoint, operations.read(target, fmt), timeout)
-        return self._decode(endpoint, "read", response, target, fmt)
+        now = self._loop.time()
+        ticket = self.core.read(endpoint, _as_path(path), format, now=now, timeout=timeout)
+        return cast(Content, await self._result(ticket))
 
     async def write(
         self,
@@ -640,10 +590,11 @@ class LwM2MServer:
         """Write (TS 1.0 §5.4.3): replace (PUT) or, with ``replace=False``, partial update
         (POST) of an object instance. ``value`` is content, a bare value for a resource, or
         a mapping resource id → value for an instance."""
-        target = _as_path(path)
-        fmt = self._require(endpoint).default_format if format is None else format
-        request = operations.write(target, value, fmt, self.registry, replace=replace)
-        await self._device_request(endpoint, request, timeout)
+        target, now = _as_path(path), self._loop.time()
+        ticket = self.core.write(
+            endpoint, target, value, format, replace=replace, now=now, timeout=timeout
+        )
+        await self._result(ticket)
 
     async def execute(
         self,
@@ -654,20 +605,15 @@ class LwM2MServer:
         timeout: float | None = None,
     ) -> None:
         """Execute (TS 1.0 §5.4.4)."""
-        await self._device_request(endpoint, operations.execute(_as_path(path), arguments), timeout)
+        await self._request(endpoint, operations.execute(_as_path(path), arguments), timeout)
 
     async def discover(
         self, endpoint: str, path: str | LwM2MPath, *, timeout: float | None = None
     ) -> list[Link]:
         """Discover (TS 1.0 §5.4.2): the links (with attributes) the client reports."""
-        target = _as_path(path)
-        response = await self._device_request(endpoint, operations.discover(target), timeout)
-        try:
-            return parse_links(response.payload)
-        except CodecError as exc:
-            raise BadDeviceResponse(
-                endpoint=endpoint, operation="discover", reason=str(exc)
-            ) from exc
+        now = self._loop.time()
+        ticket = self.core.discover(endpoint, _as_path(path), now=now, timeout=timeout)
+        return cast(list[Link], await self._result(ticket))
 
     async def write_attributes(
         self,
@@ -679,9 +625,8 @@ class LwM2MServer:
     ) -> None:
         """Write-Attributes (TS 1.0 §5.4.4), e.g. ``{"pmin": 1, "pmax": 10}``; a ``None``
         value removes that attribute."""
-        await self._device_request(
-            endpoint, operations.write_attributes(_as_path(path), attributes), timeout
-        )
+        request = operations.write_attributes(_as_path(path), attributes)
+        await self._request(endpoint, request, timeout)
 
     async def create(
         self,
@@ -694,35 +639,23 @@ class LwM2MServer:
     ) -> LwM2MPath:
         """Create (TS 1.0 §5.4.5) on ``/o`` (the client picks the id) or ``/o/i``; returns
         the new instance's path."""
-        target = _as_path(path)
-        fmt = self._require(endpoint).default_format if format is None else format
-        request = operations.create(target, value, fmt, self.registry)
-        response = await self._device_request(endpoint, request, timeout)
-        if response.location_path:
-            try:
-                return LwM2MPath.from_segments(response.location_path)
-            except ValueError as exc:
-                raise BadDeviceResponse(
-                    endpoint=endpoint, operation="create", reason=str(exc)
-                ) from exc
-        if target.is_object_instance:
-            return target
-        raise BadDeviceResponse(
-            endpoint=endpoint, operation="create", reason="2.01 without Location-Path"
-        )
+        now = self._loop.time()
+        ticket = self.core.create(endpoint, _as_path(path), value, format, now=now, timeout=timeout)
+        return cast(LwM2MPath, await self._result(ticket))
 
     async def delete(
         self, endpoint: str, path: str | LwM2MPath, *, timeout: float | None = None
     ) -> None:
         """Delete (TS 1.0 §5.4.6) an object instance."""
-        await self._device_request(endpoint, operations.delete(_as_path(path)), timeout)
+        await self._request(endpoint, operations.delete(_as_path(path)), timeout)
 
     async def send(
         self, endpoint: str, request: DeviceRequest, *, timeout: float | None = None
     ) -> DeviceResponse:
         """Send any :class:`~emulator.server.operations.DeviceRequest` and return the raw
         answer, whatever its code (for tests of odd cases)."""
-        return await self._device_request(endpoint, request, timeout, check=False)
+        ticket = self.core.send(endpoint, request, now=self._loop.time(), timeout=timeout)
+        return cast(DeviceResponse, await self._result(ticket))
 
     async def observe(
         self,
@@ -734,59 +667,18 @@ class LwM2MServer:
     ) -> Observation:
         """Observe (TS 1.0 §5.5.1). Returns the :class:`Observation`; notifications arrive
         on it and as :class:`~emulator.server.events.Notification` events."""
-        target = _as_path(path)
-        fmt = self._require(endpoint).default_format if format is None else format
-        deadline = self._deadline(timeout)
-        await self._wait_awake(endpoint, deadline, "observe")
-        peer = self._peers[endpoint]
-        observation = Observation(self, endpoint, target, fmt)
-        message = self._message(endpoint, operations.observe(target, fmt), peer)
-        exchange = await start_observation(
-            peer.context,
-            message,
-            on_notification=lambda m: self._on_notification(observation, m),
-            on_end=lambda exc: self._on_observation_end(observation, exc),
-        )
-        observation._exchange = exchange
-        observation.token = exchange.token
+        now = self._loop.time()
+        ticket = self.core.observe(endpoint, _as_path(path), format, now=now, timeout=timeout)
+        record = self.core.observation(ticket)
+        assert record is not None
+        observation = self._watched[ticket] = Observation(self, record)
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await asyncio.shield(exchange.response)
-        except TimeoutError:
-            exchange.forget()
-            self._store.mark_sleeping(endpoint)
-            self._pump()
-            raise DeviceTimeout(
-                endpoint=endpoint, operation="observe", reason="no answer"
-            ) from None
-        except (coap_error.Error, OSError) as exc:
-            exchange.forget()
-            raise DeviceTimeout(
-                endpoint=endpoint, operation="observe", reason=str(exc) or type(exc).__name__
-            ) from exc
-        self._heard(endpoint)
-        if response.code != Code.CONTENT:
-            observation._end(ObservationEndCause.REFUSED)
-            raise DeviceErrorResponse(
-                endpoint=endpoint,
-                operation="observe",
-                code=int(response.code),
-                diagnostic=_diagnostic(response.payload),
-            )
-        answer = DeviceResponse(
-            code=int(response.code),
-            content_format=response.opt.content_format,
-            payload=bytes(response.payload),
-        )
-        try:
-            observation.initial = self._decode(endpoint, "observe", answer, target, fmt)
-        except BadDeviceResponse:
-            exchange.forget()
+            await self._result(ticket)
+        except BaseException:
+            self._watched.pop(ticket, None)
             raise
-        if response.opt.observe is None:
-            observation._end(ObservationEndCause.NOT_OBSERVABLE)
-        else:
-            self._observations.setdefault(endpoint, {})[exchange.token] = observation
+        if not observation.active:
+            self._watched.pop(ticket, None)
         return observation
 
     async def cancel_observe(
@@ -815,333 +707,129 @@ class LwM2MServer:
             if not observation.active:
                 continue
             cancelled += 1
-            self._forget_observation(observation, ObservationEndCause.CANCELLED)
-            if active:
-                await self._cancel_actively(observation, timeout)
+            ticket = self.core.cancel_observation(
+                observation._record.id, active=active, now=self._loop.time(), timeout=timeout
+            )
+            if ticket is None:
+                self._flush()
+            else:
+                await self._result(ticket)
         return cancelled
 
-    # -- the registration and bootstrap interfaces (called by _RootResource) ------------------
+    # -- calls: a ticket from the core, its outcome from a Completed action --------------------
 
-    def _handle_register(self, root: _RootResource, request: Message) -> Message:
-        registration = self._store.register(
-            request.opt.uri_query,
-            bytes(request.payload),
-            content_format=request.opt.content_format,
-            address=_where(request),
-            secure_endpoint=_claimed_endpoint(request.remote),
-            now=self._loop.time(),
-        )
-        assert root.context is not None
-        self._peers[registration.endpoint] = _Peer(root.context, request.remote)
-        self._pump()
-        return Message(code=Code.CREATED, location_path=("rd", registration.registration_id))
+    async def _request(self, endpoint: str, request: DeviceRequest, timeout: float | None) -> None:
+        ticket = self.core.request(endpoint, request, now=self._loop.time(), timeout=timeout)
+        await self._result(ticket)
 
-    def _handle_update(
-        self, root: _RootResource, request: Message, registration_id: str
-    ) -> Message:
-        registration = self._store.update(
-            registration_id,
-            request.opt.uri_query,
-            bytes(request.payload),
-            content_format=request.opt.content_format,
-            address=_where(request),
-            secure_endpoint=_claimed_endpoint(request.remote),
-            now=self._loop.time(),
-        )
-        assert root.context is not None
-        # The client may come from a new port or DTLS session: answer there from now on.
-        self._peers[registration.endpoint] = _Peer(root.context, request.remote)
-        self._pump()
-        return Message(code=Code.CHANGED)
-
-    def _handle_deregister(self, request: Message, registration_id: str) -> Message:
-        self._store.deregister(registration_id, secure_endpoint=_claimed_endpoint(request.remote))
-        self._pump()
-        return Message(code=Code.DELETED)
-
-    def _handle_bootstrap_request(self, root: _RootResource, request: Message) -> Message:
-        endpoint = parse_bootstrap_query(request.opt.uri_query)
-        claimed = _claimed_endpoint(request.remote)
-        if claimed is not None and claimed != endpoint:
-            raise Forbidden(f"the DTLS identity belongs to endpoint {claimed!r}, not {endpoint!r}")
-        # A PSK in the store is for registering; bootstrapping in the clear stays allowed (a
-        # factory-fresh device often knows only a NoSec bootstrap account).
-        config = self.bootstrap_configs.get(endpoint)
-        if config is None:
-            # TS 1.0 §5.2.7.1: 4.00 Bad Request for an unknown endpoint client name.
-            raise BadRequest(f"no bootstrap configuration for endpoint {endpoint!r}")
-        assert root.context is not None
-        peer = _Peer(root.context, request.remote)
-        running = self._bootstrap_tasks.pop(endpoint, None)
-        if running is not None:
-            running.cancel()
-        self._publish(BootstrapRequested(endpoint=endpoint))
-        self._bootstrap_tasks[endpoint] = self._loop.create_task(
-            self._run_bootstrap(endpoint, peer, config), name=f"bootstrap of {endpoint}"
-        )
-        return Message(code=Code.CHANGED)
-
-    async def _run_bootstrap(self, endpoint: str, peer: _Peer, config: BootstrapConfig) -> None:
-        # The 2.04 to the Bootstrap-Request goes out first; then the server drives the client.
-        await asyncio.sleep(0)
+    async def _result(self, ticket: int) -> Any:
+        future = self._calls[ticket] = self._loop.create_future()
+        self._flush()
         try:
-            for request in bootstrap_requests(config, self.registry):
-                deadline = self._deadline(None)
-                await self._exchange(
-                    endpoint, peer, request, deadline, check=True, registered=False
-                )
-        except ServerApiError as exc:
-            cause = (
-                BootstrapFailure.NO_ANSWER
-                if isinstance(exc, DeviceTimeout)
-                else BootstrapFailure.DEVICE_ERROR
-            )
-            self._publish(BootstrapFailed(endpoint=endpoint, cause=cause, reason=str(exc)))
-        except Exception as exc:  # a codec error in our own config: report, do not crash
-            log.exception("bootstrap of %s failed", endpoint)
-            self._publish(
-                BootstrapFailed(
-                    endpoint=endpoint,
-                    cause=BootstrapFailure.CONFIGURATION,
-                    reason=f"internal error: {exc}",
-                )
-            )
-        else:
-            self._publish(BootstrapFinished(endpoint=endpoint))
-        finally:
-            if self._bootstrap_tasks.get(endpoint) is asyncio.current_task():
-                del self._bootstrap_tasks[endpoint]
-
-    # -- sending ------------------------------------------------------------------------------
-
-    def _require(self, endpoint: str) -> Registration:
-        registration = self._store.by_endpoint(endpoint)
-        if registration is None:
-            raise NotRegistered(endpoint)
-        return registration
-
-    def _deadline(self, timeout: float | None) -> float:
-        return self._loop.time() + (self.request_timeout if timeout is None else timeout)
-
-    async def _wait_awake(self, endpoint: str, deadline: float | None, operation: str) -> None:
-        while True:
-            if self._store.by_endpoint(endpoint) is None:
-                raise NotRegistered(endpoint)
-            if self._store.is_awake(endpoint):
-                return
-            # Queue mode (TS 1.0 §5.3.1 binding Q): hold the request until the client is
-            # heard from again.
-            signal = self._awake_signals.setdefault(endpoint, asyncio.Event())
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await signal.wait()
-            except TimeoutError:
-                raise DeviceTimeout(
-                    endpoint=endpoint,
-                    operation=operation,
-                    reason="the queue-mode client did not wake up in time",
-                ) from None
-            if self._stopped:
-                raise DeviceTimeout(endpoint=endpoint, operation=operation, reason="stopped")
-
-    async def _device_request(
-        self,
-        endpoint: str,
-        request: DeviceRequest,
-        timeout: float | None,
-        *,
-        check: bool = True,
-    ) -> DeviceResponse:
-        deadline = self._deadline(timeout)
-        await self._wait_awake(endpoint, deadline, request.operation)
-        peer = self._peers[endpoint]
-        try:
-            response = await self._exchange(endpoint, peer, request, deadline, check=check)
-        except DeviceTimeout:
-            self._store.mark_sleeping(endpoint)
-            self._pump()
+            result = await future
+        except asyncio.CancelledError:
+            self.core.abandon(ticket)
+            self._flush()
             raise
-        self._heard(endpoint)
-        return response
+        finally:
+            self._calls.pop(ticket, None)
+        return result
 
-    def _message(self, endpoint: str | None, request: DeviceRequest, peer: _Peer) -> Message:
-        path = request.path
-        registration = self._store.by_endpoint(endpoint) if endpoint else None
-        if registration is not None and registration.alternate_path != "/":
-            # Objects live under the alternate path the client announced (TS 1.0 §5.3.1).
-            prefix = tuple(s for s in registration.alternate_path.split("/") if s)
-            path = prefix + path
-        message = Message(
-            code=Code(request.method),
-            uri_path=path,
-            uri_query=request.query,
-            payload=request.payload,
-        )
-        if request.content_format is not None:
-            message.opt.content_format = request.content_format
-        if request.accept is not None:
-            message.opt.accept = request.accept
-        if request.observe is not None:
-            message.opt.observe = request.observe
-        message.remote = peer.remote
-        return message
+    # -- the core's actions -------------------------------------------------------------------
 
-    async def _exchange(
-        self,
-        endpoint: str,
-        peer: _Peer,
-        request: DeviceRequest,
-        deadline: float,
-        *,
-        check: bool,
-        registered: bool = True,
-    ) -> DeviceResponse:
-        # Bootstrap requests address the client's objects directly: no registration (and so no
-        # alternate path) is involved.
-        message = self._message(endpoint if registered else None, request, peer)
+    def _flush(self) -> None:
+        """Publish the core's events and perform its actions, then re-arm the timer."""
+        if self._flushing:
+            return  # a callback while flushing: the loop below picks its output up
+        self._flushing = True
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await peer.context.request(message).response
-        except TimeoutError:
-            raise DeviceTimeout(
-                endpoint=endpoint, operation=request.operation, reason="no answer in time"
-            ) from None
-        except (coap_error.Error, OSError) as exc:
-            raise DeviceTimeout(
-                endpoint=endpoint,
-                operation=request.operation,
-                reason=f"transport: {exc or type(exc).__name__}",
-            ) from None
-        code = int(response.code)
-        if check and code not in request.success:
-            raise DeviceErrorResponse(
-                endpoint=endpoint,
-                operation=request.operation,
-                code=code,
-                diagnostic=_diagnostic(response.payload),
+            while True:
+                event = self.core.next_event()
+                if event is not None:
+                    self._publish(event)
+                    continue
+                action = self.core.next_action()
+                if action is None:
+                    break
+                self._perform(action)
+        finally:
+            self._flushing = False
+        self._arm_timer()
+
+    def _perform(self, action: Action) -> None:
+        if isinstance(action, Completed):
+            future = self._calls.pop(action.ticket, None)
+            if future is not None and not future.done():
+                if action.error is not None:
+                    future.set_exception(action.error)
+                else:
+                    future.set_result(action.result)
+        elif isinstance(action, ToObservation):
+            observation = self._watched.get(action.observation)
+            if observation is not None:
+                observation._queue.put_nowait(action.notification)
+                if action.notification is None:
+                    del self._watched[action.observation]
+        elif isinstance(action, CancelExchange):
+            exchange = self._exchanges.pop(action.exchange, None)
+            if isinstance(exchange, ObservationExchange):
+                exchange.forget()
+            elif exchange is not None:
+                exchange.cancel()
+        elif isinstance(action, SendRequest | SendCancel | StartObservation) and not self._stopped:
+            self._exchanges[action.exchange] = self._loop.create_task(
+                self._exchange(action), name=f"LwM2M server exchange {action.exchange}"
             )
-        return DeviceResponse(
-            code=code,
-            content_format=response.opt.content_format,
-            payload=bytes(response.payload),
-            location_path=tuple(response.opt.location_path),
-        )
 
-    def _decode(
-        self,
-        endpoint: str,
-        operation: str,
-        response: DeviceResponse,
-        path: LwM2MPath,
-        fmt: ContentFormat,
-    ) -> Content:
+    async def _exchange(self, action: SendRequest | SendCancel | StartObservation) -> None:
+        peer = action.peer
+        assert isinstance(peer, _Peer)
+        message = _message(action.request, peer)
+        exchange = action.exchange
         try:
-            return operations.decode_answer(
-                response.payload, response.content_format, path, fmt, self.registry
-            )
-        except (LwM2MError, ValueError) as exc:
-            raise BadDeviceResponse(
-                endpoint=endpoint, operation=operation, reason=str(exc)
-            ) from exc
-
-    async def _cancel_actively(self, observation: Observation, timeout: float | None) -> None:
-        peer = self._peers.get(observation.endpoint)
-        if peer is None:
-            return
-        request = operations.cancel_observe(observation.path, observation.content_format)
-        message = self._message(observation.endpoint, request, peer)
-        try:
-            async with asyncio.timeout_at(self._deadline(timeout)):
-                await send_with_token(peer.context, message, observation.token)
-        except TimeoutError:
-            raise DeviceTimeout(
-                endpoint=observation.endpoint, operation="cancel-observe", reason="no answer"
-            ) from None
-        except (coap_error.Error, OSError) as exc:
-            raise DeviceTimeout(
-                endpoint=observation.endpoint,
-                operation="cancel-observe",
-                reason=str(exc) or type(exc).__name__,
-            ) from None
-        self._heard(observation.endpoint)
-
-    # -- observations -------------------------------------------------------------------------
-
-    def _on_notification(self, observation: Observation, message: Message) -> None:
-        now = self._loop.time()
-        sequence = message.opt.observe
-        if not observation.active or not observation._is_fresh(sequence, now):
-            return  # a retransmitted or reordered notification (RFC 7641 §3.4)
-        observation._last_sequence = sequence
-        observation._last_time = now
-        content: Content | None = None
-        problem: str | None = None
-        if int(message.code) != Code.CONTENT:
-            problem = f"notification with code {message.code}"
-        else:
-            try:
-                content = operations.decode_answer(
-                    bytes(message.payload),
-                    message.opt.content_format,
-                    observation.path,
-                    observation.content_format,
-                    self.registry,
+            if isinstance(action, StartObservation):
+                observation = await start_observation(
+                    peer.context,
+                    message,
+                    on_response=lambda m: self._report(
+                        self.core.response_received, exchange, _response(m)
+                    ),
+                    on_notification=lambda m: self._report(
+                        self.core.notification_received, exchange, _response(m)
+                    ),
+                    on_end=lambda exc: self._observation_ended(exchange, exc),
                 )
-            except (LwM2MError, ValueError) as exc:
-                problem = str(exc)
-        fmt = message.opt.content_format
-        event = Notification(
-            endpoint=observation.endpoint,
-            path=observation.path,
-            content=content,
-            content_format=ContentFormat.from_number(fmt) or fmt,
-            payload=bytes(message.payload),
-            sequence=sequence,
-            error=problem,
-        )
-        self._heard(observation.endpoint)
-        observation._queue.put_nowait(event)
-        self._publish(event)
-
-    def _on_observation_end(self, observation: Observation, exc: BaseException | None) -> None:
-        if exc is None:
-            self._forget_observation(observation, ObservationEndCause.ENDED_BY_CLIENT)
+                self.core.observation_started(exchange, observation.token)
+                if self._exchanges.get(exchange) is asyncio.current_task():
+                    self._exchanges[exchange] = observation
+                return
+            if isinstance(action, SendCancel):
+                response = await send_with_token(peer.context, message, action.token)
+            else:
+                response = await peer.context.request(message).response
+        except (coap_error.Error, OSError) as exc:
+            self._report(self.core.request_failed, exchange, _transport_error(exc))
         else:
-            self._forget_observation(observation, ObservationEndCause.TRANSPORT, str(exc))
+            if not isinstance(action, StartObservation):
+                self._report(self.core.response_received, exchange, _response(response))
+        finally:
+            if self._exchanges.get(exchange) is asyncio.current_task():
+                del self._exchanges[exchange]
 
-    def _forget_observation(
-        self, observation: Observation, cause: ObservationEndCause, detail: str = ""
-    ) -> None:
-        if not observation._end(cause, detail):
-            return
-        table = self._observations.get(observation.endpoint, {})
-        if table.get(observation.token) is observation:
-            del table[observation.token]
-        if observation._exchange is not None:
-            observation._exchange.forget()
-        self._publish(
-            ObservationEnded(
-                endpoint=observation.endpoint, path=observation.path, cause=cause, detail=detail
-            )
-        )
+    def _observation_ended(self, exchange: int, exc: BaseException | None) -> None:
+        if isinstance(self._exchanges.get(exchange), ObservationExchange):
+            del self._exchanges[exchange]
+        error = None if exc is None else _transport_error(exc)
+        self._report(self.core.observation_ended, exchange, error)
 
-    def _end_observations(self, endpoint: str, cause: ObservationEndCause) -> None:
-        for observation in list(self._observations.pop(endpoint, {}).values()):
-            self._forget_observation(observation, cause)
+    def _report(self, report: Callable[[int, Any, float], None], exchange: int, what: Any) -> None:
+        report(exchange, what, self._loop.time())
+        self._flush()
 
     # -- events and time ----------------------------------------------------------------------
 
-    def _heard(self, endpoint: str) -> None:
-        self._store.mark_heard(endpoint, self._loop.time())
-        self._pump()
-
-    def _pump(self) -> None:
-        while (event := self._store.next_event()) is not None:
-            self._publish(event)
-        self._arm_timer()
-
     def _arm_timer(self) -> None:
-        when = self._store.get_timer()
+        when = self.core.get_timer()
         if self._timer is not None:
             if when is not None and when == self._timer_when:
                 return
@@ -1154,37 +842,16 @@ class LwM2MServer:
     def _on_timer(self) -> None:
         self._timer = None
         # call_at may fire a hair early; never let that look like "not yet due" forever.
-        self._store.handle_timer(max(self._loop.time(), self._timer_when))
-        self._pump()
+        self.core.handle_timer(max(self._loop.time(), self._timer_when))
+        self._flush()
 
     def _publish(self, event: ServerEvent) -> None:
-        if isinstance(event, Registered) and event.replaced is not None:
-            self._end_observations(event.endpoint, ObservationEndCause.REGISTERED_AGAIN)
-        elif isinstance(event, Deregistered | Expired):
-            cause = (
-                ObservationEndCause.EXPIRED
-                if isinstance(event, Expired)
-                else ObservationEndCause.DEREGISTERED
-            )
-            self._end_observations(event.endpoint, cause)
-            self._peers.pop(event.endpoint, None)
-            self._wake_waiters(event.endpoint)
-        elif isinstance(event, Awake):
-            self._wake_waiters(event.endpoint)
-        elif isinstance(event, Sleeping):
-            self._awake_signals[event.endpoint] = asyncio.Event()
-        log.debug("event %s", event)
         if self.events.qsize() >= _EVENT_QUEUE_LIMIT:
             self.events.get_nowait()
             self.events_dropped += 1
         self.events.put_nowait(event)
         for subscription in list(self._subscribers):
             subscription.queue.put_nowait(event)
-
-    def _wake_waiters(self, endpoint: str) -> None:
-        signal = self._awake_signals.pop(endpoint, None)
-        if signal is not None:
-            signal.set()
 
 
 @contextlib.asynccontextmanager

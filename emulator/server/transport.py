@@ -99,35 +99,39 @@ async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
 
 
 class ObservationExchange:
-    """An outgoing GET with Observe=0 and everything that comes back on its token.
+    """An outgoing GET with Observe=0 and everything that comes back on its token, in order.
 
-    ``response`` resolves with the first response (or the transport error). Later
-    notifications go to ``on_notification``; ``on_end`` is called once when the exchange ends
-    (with the error, or ``None`` when the client ended it with a non-Observe response).
+    The first response goes to ``on_response``, later notifications to ``on_notification``;
+    ``on_end`` is called once when the exchange ends (with the transport error, or ``None``
+    when the client ended it with a non-Observe response or we forgot it). All three are
+    called synchronously, so the first response is always reported before the end.
     """
 
     def __init__(
         self,
+        on_response: Callable[[Message], None],
         on_notification: Callable[[Message], None],
         on_end: Callable[[BaseException | None], None],
     ) -> None:
-        self.response: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self.token: bytes = b""
+        self._on_response = on_response
         self._on_notification = on_notification
         self._on_end = on_end
+        self._answered = False
         self._ended = False
         self._stop: Callable[[], None] | None = None
 
     def _handle(self, event: Any) -> bool:
         message: Message | None = event.message
         exception: BaseException | None = event.exception
-        if not self.response.done():
-            if message is not None:
-                self.response.set_result(message)
-            else:
-                self.response.set_exception(exception or ConnectionError("request ended"))
-            if message is None or event.is_last or message.opt.observe is None:
-                self._end(None if message is not None else exception)
+        if not self._answered:
+            self._answered = True
+            if message is None:
+                self._end(exception or ConnectionError("request ended"))
+                return False
+            self._on_response(message)
+            if event.is_last or message.opt.observe is None:
+                self._end(None)
                 return False
             return True
         if message is not None:
@@ -155,11 +159,12 @@ async def start_observation(
     context: Context,
     request: Message,
     *,
+    on_response: Callable[[Message], None],
     on_notification: Callable[[Message], None],
     on_end: Callable[[BaseException | None], None],
 ) -> ObservationExchange:
     """Send ``request`` (a GET with Observe=0 and ``remote`` set) and return its exchange."""
-    exchange = ObservationExchange(on_notification, on_end)
+    exchange = ObservationExchange(on_response, on_notification, on_end)
     pipe = Pipe(request, context.log)
     exchange._stop = pipe.on_event(exchange._handle)
     interface = await context.find_remote_and_interface(request)
