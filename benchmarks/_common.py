@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import select
@@ -10,33 +9,11 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from emulator.module.profile import load_profile
-from emulator.module.virtual import BUILTIN_FAMILIES
-
 REPO = Path(__file__).resolve().parents[1]
-
-
-def profile_args(model: str = "EC200U") -> tuple[list[str], str]:
-    """``--model MODEL`` when every family of the model exists, else a temporary profile
-    limited to the families present (the note says which were left out)."""
-    families = load_profile(model).command_families
-    present = [
-        f
-        for f in families
-        if f not in BUILTIN_FAMILIES or importlib.util.find_spec(f"emulator.commands.{f}")
-    ]
-    if len(present) == len(families):
-        return ["--model", model], ""
-    handle, name = tempfile.mkstemp(prefix=f"bench-{model}-", suffix=".json")
-    with os.fdopen(handle, "w") as f:
-        json.dump({"extends": model, "command_families": present}, f)
-    missing = sorted(set(families) - set(present))
-    return ["--profile", name], f"families not in the tree yet, left out: {', '.join(missing)}"
 
 
 class ServeChild:

@@ -23,7 +23,7 @@ from pathlib import Path
 import serial
 
 import client_api
-from benchmarks._common import ServeChild, median, percentile, profile_args, report
+from benchmarks._common import ServeChild, median, percentile, report
 
 BOOT_SEQUENCE = (
     "AT+CMEE=2",
@@ -107,9 +107,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--commands", type=int, default=2000)
     args = parser.parse_args()
-    profile, note = profile_args()
-    if note:
-        print(f"note: {note}")
+    profile = ["--model", "EC200U"]
     with (
         tempfile.TemporaryDirectory() as tmp,
         ServeChild(*profile, "--link", str(Path(tmp) / "ttyQ")) as child,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import serial
 
-from benchmarks._common import ServeChild, profile_args, report, rss_bytes
+from benchmarks._common import ServeChild, report, rss_bytes
 
 
 def run(count: int, profile: list[str], tmp: Path) -> tuple[float, float, int, list[str]]:
@@ -43,9 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200)
     args = parser.parse_args()
-    profile, note = profile_args()
-    if note:
-        print(f"note: {note}")
+    profile = ["--model", "EC200U"]
     with tempfile.TemporaryDirectory() as tmp:
         _, _, base_rss, _ = run(1, profile, Path(tmp))
         ready, answered, rss, imeis = run(args.count, profile, Path(tmp))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import serial
 
-from benchmarks._common import ServeChild, cpu_seconds, profile_args, report
+from benchmarks._common import ServeChild, cpu_seconds, report
 
 TARGET = 0.01  # of one core
 
@@ -31,9 +31,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="per measurement")
     parser.add_argument("--count", type=int, default=1, help="modules in the process")
     args = parser.parse_args()
-    profile, note = profile_args()
-    if note:
-        print(f"note: {note}")
+    profile = ["--model", "EC200U"]
     with tempfile.TemporaryDirectory() as tmp:
         link = Path(tmp) / "ttyQ"
         with ServeChild(*profile, "--link", str(link), "--count", str(args.count)) as child:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import serial
 
-from benchmarks._common import ServeChild, median, percentile, profile_args, report
+from benchmarks._common import ServeChild, median, percentile, report
 
 ANSWER = b"AT\r\r\nOK\r\n"
 MEDIAN_TARGET_MS = 0.5
@@ -60,9 +60,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--transport", choices=("pty", "tcp"), default="pty")
     args = parser.parse_args()
-    profile, note = profile_args()
-    if note:
-        print(f"note: {note}")
+    profile = ["--model", "EC200U"]
     with tempfile.TemporaryDirectory() as tmp:
         where = ["--link", str(Path(tmp) / "ttyQ")]
         if args.transport == "tcp":

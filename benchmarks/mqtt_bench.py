@@ -35,7 +35,6 @@ from benchmarks._common import (
     cpu_seconds,
     median,
     percentile,
-    profile_args,
     report,
     rss_bytes,
 )
@@ -189,9 +188,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.path.exists(MOSQUITTO):
         raise SystemExit("mosquitto is not installed (make setup installs it)")
-    profile, note = profile_args()
-    if note:
-        print(f"note: {note}")
+    profile = ["--model", "EC200U"]
     with tempfile.TemporaryDirectory(prefix="bench-mqtt-") as folder:
         tmp = Path(folder)
         broker = Broker(tmp)

@@ -239,10 +239,12 @@ class Emulator:
         ports = served.ports
 
         def to_host(data: bytes) -> None:
-            for port_ in ports:
-                port_.write(data)
+            # What reached no port at all is traced as DROP, not TX: a boot URC sent while
+            # nobody had the port open is lost, as on a UART with nothing attached.
+            lost = min((port_.write(data) for port_ in ports), default=len(data))
             if trace is not None:
-                trace.record(label, "TX", data)
+                trace.record(label, "TX", data[: len(data) - lost])
+                trace.record(label, "DROP", data[len(data) - lost :])
 
         if opts.baud is not None:
             served.pacer = BaudPacer(opts.baud, to_host)

@@ -18,7 +18,6 @@ from emulator.module.state import is_valid_imei
 from tests.transport.helpers import (
     AtPort,
     ServeProcess,
-    available_families,
     write_test_profile,
 )
 
@@ -58,8 +57,6 @@ def test_sigint_stops_cleanly_too(tmp_path: Path, profile: Path) -> None:
 
 def test_a_terminal_tool_talks_to_it(tmp_path: Path, profile: Path) -> None:
     """As a user would: socat on the link, raw, no local echo."""
-    if "identity" not in available_families():
-        pytest.skip("the identity command family (ATI) is not in the tree yet")
     socat = shutil.which("socat")
     assert socat is not None, "socat is installed on these machines (preamble)"
     link = tmp_path / "ttyQ"
@@ -87,13 +84,11 @@ def test_count_gives_that_many_modules_with_their_own_imeis(tmp_path: Path, prof
         imeis = [m.imei for m in modules]
         assert len(set(imeis)) == 3 and all(is_valid_imei(i) for i in imeis)
         assert len({m.pty for m in modules}) == 3
-        has_identity = "identity" in available_families()
         for module in modules:
             with AtPort(module.device) as at:
                 assert at.command(b"AT\r") == b"AT\r\r\nOK\r\n"
-                if has_identity:
-                    answer = at.command(b"AT+GSN\r")
-                    assert answer == f"AT+GSN\r\r\n{module.imei}\r\n\r\nOK\r\n".encode()
+                answer = at.command(b"AT+GSN\r")
+                assert answer == f"AT+GSN\r\r\n{module.imei}\r\n\r\nOK\r\n".encode()
         assert proc.stop() == 0
     assert not any(os.path.lexists(tmp_path / f"ttyQ{i}") for i in range(3))
 
@@ -151,6 +146,64 @@ def test_trace_records_what_crossed_the_port(tmp_path: Path, profile: Path) -> N
     assert any(re.match(prefix + r'RX "AT\\r"$', line) for line in lines), lines
     assert any(re.match(prefix + r'TX "AT\\r\\r\\nOK\\r\\n"$', line) for line in lines), lines
     assert any(re.match(prefix + r"OPEN$", line) for line in lines), lines
+    # Nobody had the port open while the module booted: its boot URCs were lost, and the
+    # trace says so instead of claiming they were sent.
+    opened = next(i for i, line in enumerate(lines) if line.endswith(" OPEN"))
+    before = lines[:opened]
+    assert any(re.match(prefix + r'DROP ".*RDY', line) for line in before), lines
+    assert not any(" TX " in line for line in before), lines
+
+
+def test_a_live_link_is_never_taken_over(tmp_path: Path, profile: Path) -> None:
+    link = tmp_path / "ttyQ"
+    with serve(tmp_path, "--profile", profile, "--link", link) as first:
+        (module,) = first.wait_ready()
+        with serve(tmp_path, "--profile", profile, "--link", link) as second:
+            assert second.wait_exit() == 1
+            assert second.read_line(TIMEOUT) is None  # no module line, no "ready"
+            message = second.stderr()
+        assert f"cannot use link {link}: in use by another quecemu serve (pid {first.pid})" in (
+            message
+        ), message
+        assert "Traceback" not in message
+        # The first module keeps its link, and answers on it.
+        assert os.readlink(link) == module.pty
+        with AtPort(str(link)) as at:
+            assert at.command(b"AT\r") == b"AT\r\r\nOK\r\n"
+        assert first.stop() == 0
+    assert not os.path.lexists(link)
+
+
+def test_a_link_left_by_a_killed_run_is_taken(tmp_path: Path, profile: Path) -> None:
+    link = tmp_path / "ttyQ"
+    with serve(tmp_path, "--profile", profile, "--link", link) as crashed:
+        crashed.wait_ready()
+        crashed.stop(signal.SIGKILL)  # no clean-up: the link stays, its lock dies with it
+    assert os.path.islink(link)
+    with serve(tmp_path, "--profile", profile, "--link", link) as proc:
+        (module,) = proc.wait_ready()
+        assert os.readlink(link) == module.pty
+        with AtPort(str(link)) as at:
+            assert at.command(b"AT\r") == b"AT\r\r\nOK\r\n"
+        assert proc.stop() == 0
+    assert not os.path.lexists(link)
+
+
+@pytest.mark.parametrize("where", ["missing", "file"])
+def test_a_link_in_a_directory_that_is_not_there_is_a_clear_error(
+    tmp_path: Path, profile: Path, where: str
+) -> None:
+    parent = tmp_path / "nonexistent" / "dir"
+    if where == "file":
+        parent = tmp_path / "plain-file"
+        parent.write_text("")
+    link = parent / "ttyQ"
+    with serve(tmp_path, "--profile", profile, "--link", link) as proc:
+        assert proc.wait_exit() == 1
+        message = proc.stderr()
+    what = "does not exist" if where == "missing" else "is not a directory"
+    assert f"quecemu: error: cannot use link {link}: directory {parent} {what}" in message
+    assert "Traceback" not in message and "/dev/pts" not in message
 
 
 def test_tcp_port_zero_reports_the_address_it_got(tmp_path: Path, profile: Path) -> None:

@@ -6,7 +6,6 @@ Both are waited for on the readiness line they print, never on a sleep.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import queue
 import shutil
@@ -19,17 +18,6 @@ from typing import IO, Any
 START_LIMIT = 30.0  # seconds for a process to print its readiness line
 PEERS = Path(__file__).resolve().parents[1] / "peers"
 BASELINE_FAMILIES = ["basic", "identity", "sim", "network", "pdp", "power", "clock"]
-
-
-def lwm2m_family_present() -> bool:
-    """Whether the emulator has its AT+QLW* commands and their LwM2M client."""
-    try:
-        return all(
-            importlib.util.find_spec(name) is not None
-            for name in ("emulator.commands.lwm2m", "emulator.adapters.lwm2m_client")
-        )
-    except ModuleNotFoundError:
-        return False
 
 
 def _lines(stream: IO[str], into: queue.Queue[str | None]) -> None:
@@ -87,12 +75,11 @@ class Process:
 class Emulator:
     """``quecemu serve --link <dir>/ttyQ0``; ``link`` is the port the host opens."""
 
-    def __init__(self, directory: Path, *options: str, lwm2m: bool | None = None) -> None:
+    def __init__(self, directory: Path, *options: str, lwm2m: bool = True) -> None:
         self.directory = directory
         self.link = directory / "ttyQ0"
         self.options = list(options)
-        with_lwm2m = lwm2m_family_present() if lwm2m is None else lwm2m
-        if not with_lwm2m and "--profile" not in self.options:
+        if not lwm2m and "--profile" not in self.options:
             profile = directory / "baseline-profile.json"
             profile.write_text(
                 json.dumps({"extends": "EC200U", "command_families": BASELINE_FAMILIES})

@@ -17,15 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_emulator import Emulator, NodeServer, lwm2m_family_present
+from capi_emulator import Emulator, NodeServer
 
 import client_api
 from client_api import lwm2m
 from client_api.channel import AtChannel
-
-pytestmark = pytest.mark.skipif(
-    not lwm2m_family_present(), reason="the emulator has no AT+QLW* commands in this tree"
-)
 
 WAIT = 15.0
 IMEI = "869339060001965"

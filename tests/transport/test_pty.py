@@ -17,7 +17,7 @@ import pytest
 
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.port import PortEvent
-from emulator.adapters.port.pty import PtyPort
+from emulator.adapters.port.pty import LinkError, PtyPort
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
@@ -212,7 +212,7 @@ async def test_a_regular_file_is_not_clobbered(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("mine")
     fds_before = len(os.listdir("/proc/self/fd"))
-    with pytest.raises(FileExistsError, match="not a symlink"):
+    with pytest.raises(LinkError, match="not a symlink"):
         PtyPort(lambda data: None, link=path)
     assert path.read_text() == "mine"
     assert len(os.listdir("/proc/self/fd")) == fds_before  # the pty was released

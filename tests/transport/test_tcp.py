@@ -13,6 +13,7 @@ import pytest
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.port import PortEvent
 from emulator.adapters.port.tcp import TcpPort, parse_address
+from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
 from tests.transport.helpers import write_test_profile
@@ -29,7 +30,17 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     events: asyncio.Queue[PortEvent] = asyncio.Queue()
     port = await TcpPort.listen(host.feed, "127.0.0.1", 0, on_event=events.put_nowait)
     host.add_sink(port.write)
+    booted = asyncio.get_running_loop().create_future()
+
+    def on_event(event: ModuleEvent) -> None:
+        if isinstance(event, BootCompleted) and not booted.done():
+            booted.set_result(None)
+
+    host.add_listener(on_event)
     await host.start()
+    # The boot URCs (RDY, +CPIN: READY ...) come on the module's own schedule; a test that
+    # connects before they are out would read them ahead of its answer. serve waits the same way.
+    await asyncio.wait_for(booted, TIMEOUT)
     yield host, port, events
     port.close()
     await host.stop()

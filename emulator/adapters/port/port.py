@@ -38,8 +38,12 @@ class Port(Protocol):
 
     stats: PortStats
 
-    def write(self, data: bytes) -> None:
-        """Module output; never blocks and never raises for a slow or absent host."""
+    def write(self, data: bytes) -> int:
+        """Module output; never blocks and never raises for a slow or absent host.
+
+        Returns how many bytes at the end of ``data`` reached no host (dropped: nobody had
+        the port open, or the host stopped reading and the backlog is full), so a trace can
+        tell what was sent from what was lost."""
 
     def describe(self) -> str:
         """``pty /dev/pts/5 link /tmp/ttyQ0`` or ``tcp 127.0.0.1:40001``, for the ready lines."""

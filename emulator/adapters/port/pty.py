@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import termios
@@ -40,23 +41,91 @@ READ_SIZE = 64 * 1024
 READ_RETRY_DELAY = 1.0  # seconds; only after an unexpected read error, never while idle
 
 
+class LinkError(OSError):
+    """A ``--link`` that cannot be made; the message says which link and why."""
+
+    def __init__(self, link: Path, reason: str, code: int = errno.EINVAL) -> None:
+        super().__init__(code, f"cannot use link {link}: {reason}")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def check_link_directory(link: Path) -> None:
+    parent = link.parent
+    if not parent.is_dir():
+        what = "does not exist" if not parent.exists() else "is not a directory"
+        raise LinkError(link, f"directory {parent} {what}", errno.ENOENT)
+
+
+class LinkLock:
+    """Who serves a link: an exclusive ``flock`` on ``.<name>.lock`` beside it, held for
+    the port's life, with the holder's pid inside for the message others get.
+
+    The kernel drops the lock when its holder dies, so a link left by a crashed run is
+    stale (replaced) while a link whose lock is held belongs to a live run (refused).
+    """
+
+    def __init__(self, link: Path) -> None:
+        check_link_directory(link)
+        self.path = link.with_name(f".{link.name}.lock")
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                raise LinkError(link, exc.strerror or str(exc), exc.errno or errno.EIO) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                raise LinkError(
+                    link,
+                    f"in use by another quecemu serve (pid {holder}); "
+                    "stop it or choose another --link",
+                    errno.EBUSY,
+                ) from None
+            # The holder we waited on may have removed the file on exit: lock the file
+            # that is there now, not an orphan nobody else will look at.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
 def make_link(link: Path, target: str) -> None:
     """Point ``link`` at ``target``, replacing an old symlink atomically (a stale one from
-    a crashed run, or a live one: the newest emulator wins). A regular file is not ours to
-    clobber."""
+    a crashed run; the caller holds the link's ``LinkLock``, so it is no live run's). A
+    regular file is not ours to clobber."""
+    check_link_directory(link)
     if link.exists() and not link.is_symlink():
-        raise FileExistsError(
-            errno.EEXIST, "exists and is not a symlink; not replacing it", str(link)
-        )
+        raise LinkError(link, "it exists and is not a symlink; not replacing it", errno.EEXIST)
     temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()
-    os.symlink(target, temporary)
     try:
-        os.replace(temporary, link)
-    except OSError:
-        temporary.unlink()
-        raise
+        os.symlink(target, temporary)
+        try:
+            os.replace(temporary, link)
+        except OSError:
+            temporary.unlink()
+            raise
+    except OSError as exc:
+        raise LinkError(link, exc.strerror or str(exc), exc.errno or errno.EIO) from exc
 
 
 def remove_link(link: Path, target: str) -> None:
@@ -98,6 +167,7 @@ class PtyPort:
         self._dropping = False
         self._closed = False
         self.link = link
+        self._link_lock: LinkLock | None = None
         self._master, self._slave = os.openpty()
         try:
             # Raw: no echo of our own output back into us, no CR->LF translation.
@@ -111,6 +181,7 @@ class PtyPort:
                     self.path, self._host_opened_or_closed, self._lost_track
                 )
             if link is not None:
+                self._link_lock = LinkLock(link)
                 make_link(link, self.path)
         except BaseException:
             self._release()
@@ -139,19 +210,20 @@ class PtyPort:
         return text
 
     # ----------------------------------------------------------------- output
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
         if self._closed or not data:
-            return
+            return len(data)
         if not self.host_present:
             self.stats.bytes_dropped += len(data)
-            return
+            return len(data)
         if len(self._backlog):
-            self._keep(data)  # keep the order: older bytes go first
-            return
+            return self._keep(data)  # keep the order: older bytes go first
         written = self._write_now(data)
         if written < len(data):
-            self._keep(data[written:])
+            dropped = self._keep(data[written:])
             self._arm_writer()
+            return dropped
+        return 0
 
     def _write_now(self, data: bytes) -> int:
         try:
@@ -166,14 +238,16 @@ class PtyPort:
         self.stats.bytes_out += written
         return written
 
-    def _keep(self, data: bytes) -> None:
-        if self._backlog.add(data) and not self._dropping:
+    def _keep(self, data: bytes) -> int:
+        dropped = self._backlog.add(data)
+        if dropped and not self._dropping:
             self._dropping = True
             log.warning(
                 "%s: the host is not reading; dropping output beyond %d buffered bytes",
                 self.path,
                 self._backlog.limit,
             )
+        return dropped
 
     def _arm_writer(self) -> None:
         if not self._writer_armed:
@@ -212,6 +286,11 @@ class PtyPort:
             self._pause_reading("end of file")
             return
         self.stats.bytes_in += len(data)
+        if self._writer_armed:
+            # The loop may run this before the write callback of the same wake-up: move the
+            # backlog on first, so the room the host just made by reading goes to the older
+            # output and the answer to these bytes is not dropped behind a full backlog.
+            self._on_writable()
         self._on_data(data)
 
     def _pause_reading(self, reason: str) -> None:
@@ -278,8 +357,12 @@ class PtyPort:
         if self._watcher is not None and self._watch_id is not None:
             self._watcher.unwatch(self._watch_id)
             self._watch_id = None
-        if self.link is not None and hasattr(self, "path"):
-            remove_link(self.link, self.path)
+        if self._link_lock is not None:
+            # Only a link we hold: one served by another run is not ours to remove.
+            if self.link is not None and hasattr(self, "path"):
+                remove_link(self.link, self.path)
+            self._link_lock.release()
+            self._link_lock = None
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)

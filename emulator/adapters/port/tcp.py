@@ -120,11 +120,11 @@ class TcpPort:
         return f"tcp {self.address}"
 
     # ----------------------------------------------------------------- output
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
         client = self._client
         if client is None or client.transport is None or client.transport.is_closing():
             self.stats.bytes_dropped += len(data)
-            return
+            return len(data)
         if client.transport.get_write_buffer_size() + len(data) > self._backlog_limit:
             self.stats.bytes_dropped += len(data)
             if not self._dropping:
@@ -132,10 +132,11 @@ class TcpPort:
                 log.warning(
                     "tcp %s: client %s is not reading; dropping output", self.address, client.peer
                 )
-            return
+            return len(data)
         self._dropping = False
         client.transport.write(data)
         self.stats.bytes_out += len(data)
+        return 0
 
     # ------------------------------------------------------------ connections
     def _accept(self, connection: _Connection) -> None:

@@ -7,9 +7,10 @@ A line reads::
 UTC wall time, seconds since the trace started (monotonic, so the gaps are exact even if
 the wall clock jumps), module index, IMEI, direction, and the bytes quoted with C-style
 escapes (``\\r``, ``\\n``, ``\\t``, ``\\\\``, ``\\"``, ``\\xNN`` for anything else that
-is not printable ASCII). RX is what the host sent, TX what it was sent. OPEN, CLOSE and
-REFUSED lines record hosts coming and going. Chunks longer than ``MAX_CHUNK`` bytes are
-split over several lines.
+is not printable ASCII). RX is what the host sent, TX what it was sent, DROP what the module
+said that reached no host (nobody had the port open, or the host stopped reading and the
+bounded backlog was full). OPEN, CLOSE and REFUSED lines record hosts coming and going.
+Chunks longer than ``MAX_CHUNK`` bytes are split over several lines.
 
 Writes are buffered and flushed by one timer armed on the first line after a flush (none
 while idle). The file is bounded: past ``max_bytes`` it is renamed to ``FILE.1``
@@ -103,7 +104,8 @@ class TraceWriter:
         self.lines = 0
 
     def record(self, label: str, direction: str, data: bytes) -> None:
-        """``direction`` is RX or TX; ``label`` is "<index> <imei>"."""
+        """``direction`` is RX, TX or DROP; ``label`` is "<index> <imei>". Nothing is
+        written for empty ``data``."""
         for start in range(0, len(data), MAX_CHUNK):
             self._add(label, direction, escape_bytes(data[start : start + MAX_CHUNK]))
 
