@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_uart_mapping,
         help="machine.UART(N) uses this PC serial port (device path or pyserial URL); repeatable",
     )
+    run.add_argument(
+        "--keep-state",
+        dest="fresh_boot",
+        action="store_false",
+        help="start the script on the module as it is; by default the module is rebooted"
+        " first (AT+CFUN=1,1), as the device starts its application after power-up",
+    )
     run.add_argument("-v", "--verbose", action="count", default=0, help="log AT traffic events")
     return parser
 
@@ -96,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 args=script_args,
                 usr=options.usr,
                 uarts=tuple(options.uart),
+                fresh_boot=options.fresh_boot,
             )
         )
     except PortNotConfigured as exc:

@@ -20,6 +20,7 @@ import os
 import runpy
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 from client_api import lwm2m as lwm2m_module
 from client_api.at_session import UrcReceived
 from client_api.channel import AtChannel
+from client_api.errors import AtChannelError, CommandTimeout, ModuleGone
 from client_api.ports import close_all, open_channel
 from client_api.quecpython import _host, _sandbox, _timers, install, qthread, sys_bus
 from client_api.quecpython import sms as sms_module
@@ -36,9 +38,11 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_SCRIPT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_MODULE_NOT_READY = 4
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130
 CONNECT_GRACE = 3.0  # seconds to wait for the port before the script starts anyway
+BOOT_LIMIT = 30.0  # seconds for a rebooted module to say RDY and answer AT again
 IDLE_CHECK = 0.5  # how often the idle wait looks at callbacks (thread ends wake it at once)
 
 
@@ -51,6 +55,13 @@ class RunOptions:
     args: tuple[str, ...] = field(default_factory=tuple)
     usr: Path | None = None  # the folder standing for the module's /usr
     uarts: tuple[tuple[int, str], ...] = ()  # (UARTn, PC serial port) pairs
+    # Reboot the module first, as the device starts its application after power-up
+    # (False: run on the module as it is, registrations and sockets included).
+    fresh_boot: bool = True
+
+
+class ModuleNotReady(Exception):
+    """The module could not be rebooted for a fresh start (the message says why)."""
 
 
 def default_usr(script: Path) -> Path:
@@ -82,7 +93,12 @@ def run_cli(options: RunOptions) -> int:
     """The ``run`` command: run the script; a watcher ends the process on timeout or on
     the awaited URC even when the script's main code never returns."""
     finish = _Finish()
-    channel = _open(options)
+    try:
+        channel = _open(options)
+    except ModuleNotReady as exc:
+        print(f"client_api: {exc}", file=sys.stderr)
+        close_all()
+        return EXIT_MODULE_NOT_READY
     _start_watchers(options, channel, finish, hard_exit=True)
     status = _run(options, channel, finish)
     _flush()
@@ -110,7 +126,45 @@ def _open(options: RunOptions) -> AtChannel:
             channel.port,
             channel.gone_reason,
         )
+    elif options.fresh_boot:
+        boot_fresh(channel, BOOT_LIMIT)
     return channel
+
+
+def boot_fresh(channel: AtChannel, limit: float = BOOT_LIMIT) -> None:
+    """Reboot the module (``AT+CFUN=1,1``, 27.007 §8.2) and return once it is up again: it
+    said ``RDY`` and answers ``AT``. A QuecPython application starts on a freshly booted
+    module; without this a second run would find the first one's registration, sockets and
+    settings (``lwm2m.config`` then answers -1, the client running). What the module keeps
+    in NV (its LwM2M configuration, files, SMS) stays, as on the device."""
+    booted = threading.Event()
+    remove = channel.add_urc_listener(lambda urc: booted.set(), prefix="RDY")
+    try:
+        try:
+            channel.command("AT+CFUN=1,1", 5.0)
+        except AtChannelError as exc:
+            raise ModuleNotReady(
+                f"the module on {channel.port} did not reboot (AT+CFUN=1,1: {exc});"
+                " --keep-state runs the application on the module as it is"
+            ) from None
+        deadline = time.monotonic() + limit
+        if not booted.wait(limit):
+            raise ModuleNotReady(
+                f"the module on {channel.port} did not boot again (no RDY within {limit:g} s"
+                " of AT+CFUN=1,1)"
+            )
+        while True:  # the boot URCs are still coming: the port answers once they are out
+            try:
+                channel.command("AT", 1.0)
+                return
+            except (CommandTimeout, ModuleGone):
+                if time.monotonic() >= deadline:
+                    raise ModuleNotReady(
+                        f"the module on {channel.port} does not answer AT after its reboot"
+                    ) from None
+                channel.wait_connected(1.0)  # a USB port comes back after a reboot
+    finally:
+        remove()
 
 
 def _start_watchers(

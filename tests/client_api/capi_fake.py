@@ -52,7 +52,8 @@ class FakeModule:
     ) -> None:
         self.echo = echo
         self.urcs_before_echo = urcs_before_echo
-        self.answers: dict[str, Answer] = {"AT": ok()}
+        # A reset answers OK, then the boot's RDY (python -m client_api run reboots first).
+        self.answers: dict[str, Answer] = {"AT": ok(), "AT+CFUN=1,1": ok() + urc_bytes("RDY")}
         self.commands: queue.Queue[str] = queue.Queue()
         self._received = bytearray()
         self._line = bytearray()

@@ -257,31 +257,44 @@ def test_quecpython_application_runs_unmodified_to_ready(
     source = (APPS / "lwm2m_app.py").read_text()
     app = tmp_path / "main.py"
     app.write_text(source.replace('SERVER_PORT = "5683"', f'SERVER_PORT = "{server.port}"'))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "client_api",
-            "run",
-            str(app),
-            "--port",
-            str(emulator.link),
-            "--until-urc",
-            '"ready","successfully"',
-            "--timeout",
-            "60",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=dict(os.environ),
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout
-    assert "[lwm2m_app] network stage=3 state=1" in out
-    assert f"[lwm2m_app] imei {IMEI} init 0" in out
-    assert "[lwm2m_app] config results [0, 0, 0, 0]" in out
-    assert "[lwm2m_app] Connect Success!" in out
-    assert "[lwm2m_app] stat 2" in out
-    registration = server.wait_event("registration")
-    assert registration["ep"] == f"urn:imei:{IMEI}" and registration["lifetime"] == "60"
+
+    def run_app(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "client_api",
+                "run",
+                str(app),
+                "--port",
+                str(emulator.link),
+                "--until-urc",
+                '"ready","successfully"',
+                "--timeout",
+                "60",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env=dict(os.environ),
+        )
+
+    # Twice on the same module, as a developer reruns an app: each run starts on a freshly
+    # booted module (the first run's registration does not make the second one's config -1).
+    for attempt in (1, 2):
+        done = run_app()
+        assert done.returncode == 0, f"run {attempt}: {done.stdout}{done.stderr}"
+        out = done.stdout
+        assert "[lwm2m_app] network stage=3 state=1" in out
+        assert f"[lwm2m_app] imei {IMEI} init 0" in out
+        assert "[lwm2m_app] config results [0, 0, 0, 0]" in out, out
+        assert "[lwm2m_app] Connect Success!" in out
+        assert "[lwm2m_app] stat 2" in out
+        registration = server.wait_event("registration")
+        assert registration["ep"] == f"urn:imei:{IMEI}" and registration["lifetime"] == "60"
+    # --keep-state starts on the registered module: the running client refuses the app's
+    # configuration and registration (+CME ERROR: 3), as every second run did before.
+    kept = run_app("--keep-state", "--timeout", "10")
+    assert "[lwm2m_app] register -1" in kept.stdout, kept.stdout + kept.stderr
+

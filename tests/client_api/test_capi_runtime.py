@@ -211,3 +211,47 @@ def test_app_modules_stay_private_when_run_from_the_app_folder(fake: FakeModule)
     )
     assert done.returncode == 0, done.stderr
     assert "uart echo: b'ping'" in done.stdout
+
+
+def test_the_module_is_rebooted_before_the_script_unless_told_not_to(fake: FakeModule) -> None:
+    done = run(APPS / "prints_and_ends.py", "--port", fake.url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = drain(fake)
+    assert sent[:2] == ["AT+CFUN=1,1", "AT"], sent
+    done = run(APPS / "prints_and_ends.py", "--port", fake.url, "--keep-state")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "AT+CFUN=1,1" not in drain(fake)
+
+
+def drain(fake: FakeModule) -> list[str]:
+    """The commands the fake received since the last drain."""
+    sent = []
+    while not fake.commands.empty():
+        sent.append(fake.commands.get())
+    return sent
+
+
+def test_a_module_that_does_not_come_back_is_named(fake: FakeModule) -> None:
+    fake.answer("AT+CFUN=1,1", ok())  # never says RDY
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_WITH_SHORT_BOOT, str(APPS / "prints_and_ends.py"), fake.url],
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT,
+    )
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "did not boot again (no RDY within 0.5 s of AT+CFUN=1,1)" in done.stderr
+    fake.answer("AT+CFUN=1,1", error())
+    done = run(APPS / "prints_and_ends.py", "--port", fake.url)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "did not reboot (AT+CFUN=1,1:" in done.stderr and "--keep-state" in done.stderr
+
+
+# The whole CLI with a short boot limit (the default is 30 s).
+RUN_WITH_SHORT_BOOT = """
+import sys
+from client_api import runtime
+from client_api.__main__ import main
+runtime.BOOT_LIMIT = 0.5
+sys.exit(main(["run", sys.argv[1], "--port", sys.argv[2]]))
+"""
