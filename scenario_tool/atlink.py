@@ -22,8 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from scenario_tool.errors import StepTimeout, Unreachable
-from scenario_tool.http import os_reason
+from scenario_tool.errors import StepTimeout, Unreachable, os_reason
 
 FINAL_RESULTS: Final = re.compile(
     r"(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|NO DIALTONE|\+CME ERROR: ?.*|\+CMS ERROR: ?.*|[0-9])"

@@ -7,6 +7,7 @@ reached gives one sentence saying which and where.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -49,3 +50,10 @@ class Unreachable(ScenarioError):
 
 class StepTimeout(ScenarioError):
     """Nothing matching came within the step's time."""
+
+
+def os_reason(exc: OSError) -> str:
+    """``Connection refused`` rather than asyncio's ``Connect call failed ('h', p)``."""
+    if exc.errno is not None:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc) or type(exc).__name__

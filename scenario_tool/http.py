@@ -1,7 +1,9 @@
 """Leshan's REST API and server-sent events over aiohttp's client.
 
 aiohttp does the HTTP (connections, chunked bodies, timeouts); what it does not do is read
-``text/event-stream``, so :class:`SseParser` (sans-I/O, WHATWG HTML §9.2.6) stays here.
+``text/event-stream``, so :class:`SseParser` (sans-I/O, WHATWG HTML §9.2.6) stays here: the
+aiohttp SSE clients on PyPI are unmaintained, and aiohttp's line reader splits on LF only
+where the format also ends lines with a lone CR.
 Each call opens a short-lived session: the API is called a few times per step, and a fresh
 connection never trips over a server that closed an idle one. Sizes are bounded and every
 read has a deadline.
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from scenario_tool.errors import DriverError, Unreachable
+from scenario_tool.errors import DriverError, Unreachable, os_reason
 
 MAX_BODY: Final = 16 * 1024 * 1024
 MAX_EVENT: Final = 4 * 1024 * 1024
@@ -158,13 +160,6 @@ class BaseUrl:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
-
-
-def os_reason(exc: OSError) -> str:
-    """``Connection refused`` rather than asyncio's ``Connect call failed ('h', p)``."""
-    if exc.errno is not None:
-        return os.strerror(exc.errno)
-    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _unreachable(base: BaseUrl, exc: aiohttp.ClientConnectorError) -> Unreachable:
