@@ -46,7 +46,8 @@ API (all coroutines take ``timeout=`` seconds; the default is ``request_timeout`
 * Queue mode: requests to a sleeping queue-mode client wait (within their timeout) until it
   next registers or updates; ``await server.wait_awake(ep)``; ``is_awake(ep)``;
   :class:`Awake`/:class:`Sleeping` events. A client counts as awake for ``awake_time``
-  (93 s) after it was last heard from.
+  (93 s) after it was last heard from. At most ``max_queued_requests`` (100) calls wait for
+  one client; one more raises :class:`QueueFull`.
 * Security: ``set_psk(ep, identity, key_hex)`` / ``remove_psk(ep)``. The identity is looked up
   during the DTLS handshake; a session may register (or bootstrap) only the endpoint its PSK
   belongs to, and an endpoint with a PSK may not register in the clear (4.03). A wrong key
@@ -67,13 +68,23 @@ API (all coroutines take ``timeout=`` seconds; the default is ``request_timeout`
   ``BootstrapFailed``; why an observation or a bootstrap ended is an enum
   (:class:`ObservationEndCause`, :class:`BootstrapFailure`), so callers match on it.
 
-The sans-I/O cores can be used alone: :class:`RegistrationStore` (registrations, lifetimes,
-queue-mode awake windows; ``now`` in, events out), :mod:`emulator.server.bootstrap` and
-:mod:`emulator.server.operations` (requests as data). :mod:`emulator.server.transport` is the
-only module that touches aiocoap internals (DTLS requests back to clients).
+How it is built (the shape of the LwM2M client's core and adapter):
+
+* :class:`ServerCore` (:mod:`.core`) is the server, sans-I/O: client requests, API calls,
+  what the adapter saw on the wire and ``now`` go in; answers, actions (:mod:`.messages`:
+  send this request, start or forget an observation, this call is done) and events come out,
+  and it asks for one timer. Queue mode, observation freshness (RFC 7641 §3.4), notification
+  decoding, bootstrap sequencing and expiry live there, beside :class:`RegistrationStore`
+  (registrations, lifetimes, awake windows), :mod:`.bootstrap` and :mod:`.operations`
+  (requests as data). ``tests/server/test_core.py`` drives it on a fake clock.
+* :class:`LwM2MServer` (:mod:`.server`) runs a core behind coroutines, event streams and an
+  event-loop timer; :mod:`.coap` is its aiocoap glue (listeners, root resource, exchanges) and
+  :mod:`.transport` the only module that touches aiocoap internals (DTLS requests back to
+  clients, cancellable observations).
 """
 
 from .bootstrap import BootstrapConfig, SecurityMode, ServerAccount
+from .core import ServerCore
 from .credentials import PskClaim, PskCredentials, PskStore
 from .errors import (
     BadDeviceResponse,
@@ -83,6 +94,7 @@ from .errors import (
     NotRegistered,
     ObservationClosed,
     PreconditionFailed,
+    QueueFull,
     ServerApiError,
 )
 from .events import (
@@ -131,12 +143,14 @@ __all__ = [
     "PskClaim",
     "PskCredentials",
     "PskStore",
+    "QueueFull",
     "Registered",
     "Registration",
     "RegistrationStore",
     "SecurityMode",
     "ServerAccount",
     "ServerApiError",
+    "ServerCore",
     "ServerEvent",
     "Sleeping",
     "Subscription",

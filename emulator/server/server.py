@@ -1,14 +1,12 @@
-"""The asyncio adapter: :class:`LwM2MServer` runs the sans-I/O :class:`~.core.ServerCore` on
-aiocoap.
+"""The asyncio face of the embedded server: :class:`LwM2MServer` runs the sans-I/O
+:class:`~.core.ServerCore` behind coroutines, event streams and a timer.
 
-It owns one aiocoap context for the LwM2M server listeners (plain CoAP and/or DTLS-PSK) and,
-if asked, a second one for a dedicated bootstrap listener. A single path-capable root resource
-per context hands every client request to the core and returns its answer; the public
-``read``/``write``/``observe``... coroutines ask the core for a ticket and wait for it. The
-core's actions become aiocoap requests back to the client over the address (and DTLS session)
-it last registered or updated from, and what comes back is reported to the core. Everything
-the server decides (queue mode, observation freshness, bootstrap sequencing, expiry) is in the
-core; this module only moves messages and time.
+The public ``read``/``write``/``observe``... coroutines ask the core for a ticket and wait for
+its :class:`~.messages.Completed` action; the core's events go to :attr:`LwM2MServer.events`
+and every :meth:`~LwM2MServer.subscribe` stream; its one timer is armed on the event loop.
+The wire is :class:`~.coap.CoapGlue` (aiocoap): it hands client requests and what the clients
+answer to the core and performs the core's requests. What the server decides (queue mode,
+observation freshness, bootstrap sequencing, expiry) is all in the core.
 """
 
 from __future__ import annotations
@@ -17,11 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
-
-from aiocoap import Code, Context, Message, resource
-from aiocoap import error as coap_error
 
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.linkformat import Link
@@ -31,8 +25,9 @@ from emulator.lwm2m.registry import ObjectRegistry
 
 from . import operations
 from .bootstrap import BootstrapConfig
+from .coap import CoapGlue
 from .core import DEFAULT_MAX_QUEUED, ObservationRecord, ServerCore
-from .credentials import PskClaim, PskCredentials, PskStore, parse_psk_key
+from .credentials import PskCredentials, PskStore, parse_psk_key
 from .errors import ObservationClosed
 from .events import (
     Deregistered,
@@ -47,7 +42,6 @@ from .messages import (
     CancelExchange,
     Completed,
     DeviceResponse,
-    IncomingRequest,
     SendCancel,
     SendRequest,
     StartObservation,
@@ -55,14 +49,7 @@ from .messages import (
 )
 from .operations import DeviceRequest, WriteValue
 from .registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
-from .transport import (
-    Listener,
-    ObservationExchange,
-    add_dtls_listener,
-    add_udp_listener,
-    send_with_token,
-    start_observation,
-)
+from .transport import Listener
 
 __all__ = ["DeviceResponse", "LwM2MServer", "Observation", "Subscription"]
 
@@ -73,32 +60,6 @@ EventT = TypeVar("EventT", bound=ServerEvent)
 
 #: How many events :attr:`LwM2MServer.events` keeps for a caller that never reads it.
 _EVENT_QUEUE_LIMIT = 10_000
-
-
-class _RoutineTransportNoise(logging.Filter):
-    """Drops two aiocoap warnings that describe normal operation, not problems: a DTLS client
-    ending its session with close_notify (alert level 1, code 0, RFC 6347 §4.1.2 / RFC 5246
-    §7.2.1) and a late error report while a context shuts down."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (
-            message == "Unhandled alert level 1 code 0"
-            or message.startswith("Internal shutdown sequence mismatch")
-        )
-
-
-_COAP_LOG = logging.getLogger("emulator.server.coap")
-_COAP_LOG.addFilter(_RoutineTransportNoise())
-
-
-@dataclass(frozen=True, slots=True)
-class _Peer:
-    """Where a client is reached: the context it talked to and its remote (for DTLS the
-    session; holding it keeps the session alive, stack-notes.md)."""
-
-    context: Context
-    remote: Any
 
 
 class Subscription:
@@ -206,85 +167,8 @@ class Observation:
         await self._server.cancel_observe(self, active=active, timeout=timeout)
 
 
-class _RootResource(resource.Resource):  # type: ignore[misc]
-    """Every request to one context lands here with its whole Uri-Path (a ``Site`` would hand
-    children only the path below their prefix)."""
-
-    def __init__(self, server: LwM2MServer, *, serves_registration: bool) -> None:
-        super().__init__()
-        self._server = server
-        self._serves_registration = serves_registration
-        self.context: Context | None = None
-
-    async def render(self, request: Message) -> Message:
-        assert self.context is not None
-        incoming = IncomingRequest(
-            method=int(request.code),
-            path=tuple(request.opt.uri_path),
-            query=tuple(request.opt.uri_query),
-            payload=bytes(request.payload),
-            content_format=request.opt.content_format,
-            address=str(getattr(request.remote, "hostinfo", request.remote)),
-            secure_endpoint=_claimed_endpoint(request.remote),
-        )
-        server = self._server
-        answer = server.core.handle_request(
-            incoming,
-            _Peer(self.context, request.remote),
-            server._loop.time(),
-            registration=self._serves_registration,
-        )
-        # Requests the core queued (a bootstrap run) go out from tasks: after this answer.
-        server._flush()
-        message = Message(
-            code=Code(answer.code), payload=answer.payload, location_path=answer.location_path
-        )
-        if answer.max_age is not None:
-            message.opt.max_age = answer.max_age
-        return message
-
-
-def _claimed_endpoint(remote: Any) -> str | None:
-    """The endpoint of the PSK the remote's DTLS session used (``None`` over plain CoAP)."""
-    for claim in getattr(remote, "authenticated_claims", None) or ():
-        if isinstance(claim, PskClaim):
-            return claim.endpoint
-    return None
-
-
 def _as_path(path: str | LwM2MPath) -> LwM2MPath:
     return path if isinstance(path, LwM2MPath) else LwM2MPath.parse(path)
-
-
-def _response(message: Message) -> DeviceResponse:
-    return DeviceResponse(
-        code=int(message.code),
-        content_format=message.opt.content_format,
-        payload=bytes(message.payload),
-        location_path=tuple(message.opt.location_path),
-        observe=message.opt.observe,
-    )
-
-
-def _message(request: DeviceRequest, peer: _Peer) -> Message:
-    message = Message(
-        code=Code(request.method),
-        uri_path=request.path,
-        uri_query=request.query,
-        payload=request.payload,
-    )
-    if request.content_format is not None:
-        message.opt.content_format = request.content_format
-    if request.accept is not None:
-        message.opt.accept = request.accept
-    if request.observe is not None:
-        message.opt.observe = request.observe
-    message.remote = peer.remote
-    return message
-
-
-def _transport_error(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
 
 
 class LwM2MServer:
@@ -294,40 +178,22 @@ class LwM2MServer:
     Start it with :meth:`start`; see the package docstring of :mod:`emulator.server`.
     """
 
-    def __init__(
-        self,
-        *,
-        registry: ObjectRegistry | None = None,
-        awake_time: float = DEFAULT_AWAKE_TIME,
-        request_timeout: float = 20.0,
-        supported_versions: Iterable[str] = ("1.0", "1.1"),
-        max_registrations: int | None = None,
-        max_link_bytes: int | None = DEFAULT_MAX_LINK_BYTES,
-        max_queued_requests: int = DEFAULT_MAX_QUEUED,
-    ) -> None:
-        #: The sans-I/O server this adapter runs.
-        self.core = ServerCore(
-            registry=registry,
-            awake_time=awake_time,
-            request_timeout=request_timeout,
-            supported_versions=supported_versions,
-            max_registrations=max_registrations,
-            max_link_bytes=max_link_bytes,
-            max_queued=max_queued_requests,
-        )
+    def __init__(self, core: ServerCore) -> None:
+        #: The sans-I/O server this runs.
+        self.core = core
         self.registry = self.core.registry
         self.credentials: PskStore = self.core.credentials
         self.bootstrap_configs: dict[str, BootstrapConfig] = self.core.bootstrap_configs
         #: Every event in order (the oldest are dropped past 10 000 unread events).
         self.events: asyncio.Queue[ServerEvent] = asyncio.Queue()
         self.events_dropped = 0
-        self.listeners: dict[str, Listener] = {}
         self._loop = asyncio.get_running_loop()
-        self._contexts: list[Context] = []
+        self._coap = CoapGlue(core, self._flush)
+        #: The bound listeners by name (``coap``, ``coaps``, ``bootstrap``, ``bootstrap_coaps``).
+        self.listeners: dict[str, Listener] = self._coap.listeners
         self._subscribers: set[Subscription] = set()
         self._calls: dict[int, asyncio.Future[object]] = {}
         self._watched: dict[int, Observation] = {}
-        self._exchanges: dict[int, asyncio.Task[None] | ObservationExchange] = {}
         self._flushing = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
@@ -368,31 +234,22 @@ class LwM2MServer:
         """
         if coap is None and coaps is None and bootstrap is None and bootstrap_coaps is None:
             raise ValueError("give at least one listener address")
-        server = cls(
+        core = ServerCore(
             registry=registry,
             awake_time=awake_time,
             request_timeout=request_timeout,
             supported_versions=supported_versions,
             max_registrations=max_registrations,
             max_link_bytes=max_link_bytes,
-            max_queued_requests=max_queued_requests,
+            max_queued=max_queued_requests,
         )
+        server = cls(core)
         for endpoint, (identity, key) in (psk or {}).items():
             server.set_psk(endpoint, identity, key)
         try:
-            for serves_registration, plain, secure, names in (
-                (True, coap, coaps, ("coap", "coaps")),
-                (False, bootstrap, bootstrap_coaps, ("bootstrap", "bootstrap_coaps")),
-            ):
-                if plain is None and secure is None:
-                    continue
-                context = server._new_context(serves_registration=serves_registration)
-                if plain is not None:
-                    server.listeners[names[0]] = await add_udp_listener(context, plain)
-                if secure is not None:
-                    listener = await add_dtls_listener(context, secure, server.credentials)
-                    server.listeners[names[1]] = listener
-                    server.core.dtls_listeners.add((listener.host, listener.port))
+            await server._coap.listen(
+                coap=coap, coaps=coaps, bootstrap=bootstrap, bootstrap_coaps=bootstrap_coaps
+            )
             # After binding: a config pointing at our own DTLS listener adds its PSK.
             for endpoint, config in (bootstrap_configs or {}).items():
                 server.set_bootstrap_config(endpoint, config)
@@ -405,13 +262,6 @@ class LwM2MServer:
             )
         return server
 
-    def _new_context(self, *, serves_registration: bool) -> Context:
-        root = _RootResource(self, serves_registration=serves_registration)
-        context = Context(loop=self._loop, serversite=root, loggername="emulator.server.coap")
-        root.context = context
-        self._contexts.append(context)
-        return context
-
     async def stop(self) -> None:
         """End observations and bootstrap runs, close the sockets. Safe to call twice."""
         if self._stopped:
@@ -421,10 +271,7 @@ class LwM2MServer:
         self._flush()
         if self._timer is not None:
             self._timer.cancel()
-        for context in self._contexts:
-            if context.request_interfaces:  # aiocoap cannot shut down a context without any
-                await context.shutdown()
-        self._contexts.clear()
+        await self._coap.close()
 
     async def __aenter__(self) -> LwM2MServer:
         return self
@@ -770,61 +617,8 @@ class LwM2MServer:
                 observation._queue.put_nowait(action.notification)
                 if action.notification is None:
                     del self._watched[action.observation]
-        elif isinstance(action, CancelExchange):
-            exchange = self._exchanges.pop(action.exchange, None)
-            if isinstance(exchange, ObservationExchange):
-                exchange.forget()
-            elif exchange is not None:
-                exchange.cancel()
-        elif isinstance(action, SendRequest | SendCancel | StartObservation) and not self._stopped:
-            self._exchanges[action.exchange] = self._loop.create_task(
-                self._exchange(action), name=f"LwM2M server exchange {action.exchange}"
-            )
-
-    async def _exchange(self, action: SendRequest | SendCancel | StartObservation) -> None:
-        peer = action.peer
-        assert isinstance(peer, _Peer)
-        message = _message(action.request, peer)
-        exchange = action.exchange
-        try:
-            if isinstance(action, StartObservation):
-                observation = await start_observation(
-                    peer.context,
-                    message,
-                    on_response=lambda m: self._report(
-                        self.core.response_received, exchange, _response(m)
-                    ),
-                    on_notification=lambda m: self._report(
-                        self.core.notification_received, exchange, _response(m)
-                    ),
-                    on_end=lambda exc: self._observation_ended(exchange, exc),
-                )
-                self.core.observation_started(exchange, observation.token)
-                if self._exchanges.get(exchange) is asyncio.current_task():
-                    self._exchanges[exchange] = observation
-                return
-            if isinstance(action, SendCancel):
-                response = await send_with_token(peer.context, message, action.token)
-            else:
-                response = await peer.context.request(message).response
-        except (coap_error.Error, OSError) as exc:
-            self._report(self.core.request_failed, exchange, _transport_error(exc))
-        else:
-            if not isinstance(action, StartObservation):
-                self._report(self.core.response_received, exchange, _response(response))
-        finally:
-            if self._exchanges.get(exchange) is asyncio.current_task():
-                del self._exchanges[exchange]
-
-    def _observation_ended(self, exchange: int, exc: BaseException | None) -> None:
-        if isinstance(self._exchanges.get(exchange), ObservationExchange):
-            del self._exchanges[exchange]
-        error = None if exc is None else _transport_error(exc)
-        self._report(self.core.observation_ended, exchange, error)
-
-    def _report(self, report: Callable[[int, Any, float], None], exchange: int, what: Any) -> None:
-        report(exchange, what, self._loop.time())
-        self._flush()
+        elif isinstance(action, SendRequest | StartObservation | SendCancel | CancelExchange):
+            self._coap.perform(action)
 
     # -- events and time ----------------------------------------------------------------------
 

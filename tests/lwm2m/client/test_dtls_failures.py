@@ -30,7 +30,7 @@ PATIENT = merged(FAST, {"timing_ms": {"dtls_handshake_timeout": 8000}})
 
 
 def dtls_interface(server: LwM2MServer) -> DtlsServerInterface:
-    for context in server._contexts:
+    for context in server._coap.contexts:
         for request_interface in context.request_interfaces:
             interface = request_interface.token_interface.message_interface
             if isinstance(interface, DtlsServerInterface):
