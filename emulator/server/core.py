@@ -123,10 +123,12 @@ class ObservationRecord:
 
     @property
     def active(self) -> bool:
+        """True until it ended (cancelled, refused, ended by the client or the registration)."""
         return self.end_cause is None
 
     @property
     def end_reason(self) -> str | None:
+        """Why it ended as one line of text, or ``None`` while it is active."""
         if self.end_cause is None:
             return None
         return f"{self.end_cause}: {self.end_detail}" if self.end_detail else str(self.end_cause)
@@ -180,8 +182,7 @@ class _Pending:
     observation: ObservationRecord | None = None
     #: For SendCancel: the token of the observation it cancels.
     token: bytes = b""
-    #: Bootstrap requests go where the Bootstrap-Request came from (there is no registration).
-    peer: Peer = None
+    #: On the wire (else held for a sleeping client).
     sent: bool = False
 
 
@@ -256,10 +257,11 @@ class ServerCore:
             return None
         while self._deadlines and not self._is_live(self._deadlines[0]):
             heapq.heappop(self._deadlines)
-        times = [t for t in (self.store.get_timer(),) if t is not None]
-        if self._deadlines:
-            times.append(self._deadlines[0][0])
-        return min(times) if times else None
+        registrations = self.store.get_timer()
+        calls = self._deadlines[0][0] if self._deadlines else None
+        if registrations is None or calls is None:
+            return calls if registrations is None else registrations
+        return min(registrations, calls)
 
     def _is_live(self, entry: tuple[float, int]) -> bool:
         pending = self._pending.get(entry[1])
@@ -436,7 +438,7 @@ class ServerCore:
             return
         request = run.requests.popleft()
         pending = self._new_pending(run.endpoint, _Purpose.BOOTSTRAP, now, None, request=request)
-        pending.peer, pending.sent = run.peer, True
+        pending.sent = True  # to where the Bootstrap-Request came from: no registration yet
         run.exchange = pending.ticket
         self._act(SendRequest(exchange=pending.ticket, peer=run.peer, request=request))
 
