@@ -62,6 +62,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check emulator client_api scenario_tool tests benchmarks
 	$(BIN)/mypy --strict emulator client_api scenario_tool
+	$(BIN)/lint-imports  # the floors: contracts in pyproject.toml [tool.importlinter]
 
 clean:
 	rm -rf $(VENV) tests/peers/node_modules .pytest_cache .mypy_cache .ruff_cache

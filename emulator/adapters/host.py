@@ -39,6 +39,16 @@ OutputSink = Callable[[bytes], None]
 EventListener = Callable[[ModuleEvent], None]
 
 
+#: The adapter module offering ``create_service(host)`` for a built-in command family (the
+#: cores do not know their adapters; loaded only for the families a profile names).
+FAMILY_SERVICES: dict[str, str] = {
+    "lwm2m": "emulator.adapters.lwm2m_client",
+    "tcpip": "emulator.adapters.sockets",
+    "mqtt": "emulator.adapters.mqtt",
+    "http": "emulator.adapters.http",
+}
+
+
 class ModuleHost:
     def __init__(self, module: VirtualModule, *, clock: Callable[[], float] = time.monotonic):
         self.module = module
@@ -67,9 +77,16 @@ class ModuleHost:
         self.services.append(service)
 
     def load_family_services(self) -> None:
-        """Each command family may offer ``create_service(host)`` (e.g. the LwM2M client)."""
+        """The I/O service of each command family that has one (the LwM2M client's CoAP,
+        the sockets, MQTT and HTTP stacks): built-in ones from ``FAMILY_SERVICES``, a
+        plug-in family from its own module's ``create_service(host)``."""
         for name in self.module.profile.command_families:
-            module_name = f"emulator.commands.{name}" if name in BUILTIN_FAMILIES else name
+            if name in BUILTIN_FAMILIES:
+                module_name = FAMILY_SERVICES.get(name)
+                if module_name is None:
+                    continue
+            else:
+                module_name = name
             family = importlib.import_module(module_name)
             factory = getattr(family, "create_service", None)
             if factory is not None:

@@ -22,15 +22,16 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from emulator.adapters.destinations import DestinationRefused, NameNotResolved, resolve
+from emulator.adapters.tls import TlsSetupError, client_context
 from emulator.http.model import (
     HttpCancelRequested,
     HttpError,
     HttpRequestRequested,
     HttpResponse,
     HttpSession,
+    session_for,
 )
 from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
-from emulator.tls import TlsSetupError, client_context
 
 if TYPE_CHECKING:
     from emulator.adapters.host import ModuleHost
@@ -245,3 +246,8 @@ class HttpAdapter:
             return int(HttpError.URL_ERROR)
         log.info("HTTP request failed: %r", exc)
         return int(HttpError.UNKNOWN)
+
+
+def create_service(host: ModuleHost) -> HttpAdapter:
+    """The aiohttp adapter of the module's HTTP(S) session."""
+    return HttpAdapter(host, session_for(host.module))

@@ -46,6 +46,8 @@ from aiocoap.pipe import Pipe
 
 from emulator.adapters.dtls.coap import DtlsClientConnection, DtlsClientInterface
 from emulator.adapters.host import ModuleHost
+from emulator.at.errors import OperationNotSupported
+from emulator.commands.lwm2m import client_for
 from emulator.lwm2m.client.client import LwM2MClient
 from emulator.lwm2m.client.events import ClientWork
 from emulator.lwm2m.client.firmware import DownloadError
@@ -676,3 +678,13 @@ def _to_message(response: CoapResponse) -> aiocoap.Message:
     if response.location_path:
         message.opt.location_path = response.location_path
     return message
+
+
+def create_service(host: ModuleHost) -> CoapAdapter | None:
+    """The CoAP adapter of the module's client (one aiocoap context per module); none for a
+    profile whose LwM2M section turns the client off."""
+    try:
+        client = client_for(host.module)
+    except OperationNotSupported:
+        return None
+    return CoapAdapter(host, client)

@@ -28,6 +28,7 @@ import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
 
 from emulator.adapters.destinations import DestinationRefused, NameNotResolved, resolve
+from emulator.adapters.tls import TlsSetupError, client_context
 from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
 from emulator.mqtt.model import (
     MqttClients,
@@ -41,8 +42,8 @@ from emulator.mqtt.model import (
     MqttUnsubscribeRequested,
     OpenResult,
     StatCode,
+    clients_for,
 )
-from emulator.tls import TlsSetupError, client_context
 
 if TYPE_CHECKING:
     from emulator.adapters.host import ModuleHost
@@ -391,3 +392,8 @@ async def _drop_client(client: aiomqtt.Client) -> None:
         disconnected.exception()  # retrieved: an unexpected disconnect is what we wanted
     with contextlib.suppress(aiomqtt.MqttError, OSError, TimeoutError):
         await asyncio.wait_for(client.__aexit__(None, None, None), 2.0)
+
+
+def create_service(host: ModuleHost) -> MqttAdapter:
+    """The aiomqtt adapter of the module's MQTT client table."""
+    return MqttAdapter(host, clients_for(host.module))

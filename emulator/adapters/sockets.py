@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from emulator.adapters.netmap import DestinationRefused, HostNotFound, NetworkMap, network_map_of
+from emulator.commands.tcpip import core_for
 from emulator.module.events import ModuleEvent
 from emulator.tcpip.events import (
     DnsQuery,
@@ -572,3 +573,8 @@ class _Pinger:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def create_service(host: ModuleHost) -> SocketAdapter:
+    """The asyncio socket adapter of the module's TCP/IP stack."""
+    return SocketAdapter(host, core_for(host.module))

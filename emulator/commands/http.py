@@ -8,17 +8,12 @@ family's service.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from emulator.at.errors import CmeError
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Handler, Response
 from emulator.commands.ssl import tls_request
 from emulator.http.model import CONTENT_TYPES, HttpError, HttpSession, session_for
 from emulator.module.state import PdpContext
-
-if TYPE_CHECKING:
-    from emulator.adapters.host import ModuleHost, ModuleService
 
 MAX_CID = 15
 CFG_NAMES = ("contextid", "requestheader", "responseheader", "sslctxid", "contenttype")
@@ -272,9 +267,3 @@ def register(registry: CommandRegistry) -> None:
     on("+QHTTPREAD", Form.WRITE, qhttpread_write)
     on("+QHTTPREAD", Form.EXEC, qhttpread_write)
     on("+QHTTPSTOP", Form.EXEC, qhttpstop_exec)
-
-
-def create_service(host: ModuleHost) -> ModuleService | None:
-    from emulator.adapters.http import HttpAdapter
-
-    return HttpAdapter(host, session_for(host.module))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from emulator.at.errors import IncorrectParameters, OperationNotSupported
 from emulator.at.parser import Args, Form
@@ -31,9 +30,6 @@ from emulator.lwm2m.client.config import (
 from emulator.lwm2m.client.settings import ClientSettings
 from emulator.module.profile import ProfileError
 from emulator.module.virtual import VirtualModule
-
-if TYPE_CHECKING:
-    from emulator.adapters.host import ModuleHost, ModuleService
 
 COMPONENT = "lwm2m"
 MAX_ADDRESS = 256  # QuecPython document: server_addr at most 256 characters
@@ -410,14 +406,3 @@ def register(registry: CommandRegistry) -> None:
     registry.add("+QLWUPDATE", Form.TEST, qlwupdate_test)
     registry.add("+QLWSTAT", Form.READ, qlwstat_read)
     registry.add("+QLWSTAT", Form.TEST, qlwstat_test)
-
-
-def create_service(host: ModuleHost) -> ModuleService | None:
-    """The CoAP adapter of the module's client (one aiocoap context per module)."""
-    from emulator.adapters.lwm2m_client import CoapAdapter
-
-    try:
-        client = client_for(host.module)
-    except OperationNotSupported:
-        return None
-    return CoapAdapter(host, client)

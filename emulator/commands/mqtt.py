@@ -10,8 +10,6 @@ aiomqtt adapter, whose outcome comes later as a URC. The adapter is this family'
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from emulator.at.errors import AtError, IncorrectParameters, OperationNotAllowed
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Response
@@ -27,9 +25,6 @@ from emulator.mqtt.model import (
     WillConfig,
     clients_for,
 )
-
-if TYPE_CHECKING:
-    from emulator.adapters.host import ModuleHost, ModuleService
 
 MAX_CID = 15
 MAX_HOST = 255
@@ -390,10 +385,3 @@ def register(registry: CommandRegistry) -> None:
     on("+QMTRECV", Form.READ, qmtrecv_read)
     on("+QMTRECV", Form.WRITE, qmtrecv_write)
     on("+QMTRECV", Form.TEST, qmtrecv_test)
-
-
-def create_service(host: ModuleHost) -> ModuleService | None:
-    """The aiomqtt adapter of the module's MQTT client table."""
-    from emulator.adapters.mqtt import MqttAdapter
-
-    return MqttAdapter(host, clients_for(host.module))

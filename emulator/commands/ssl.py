@@ -13,7 +13,7 @@ from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandContext, CommandRegistry
 from emulator.module.files import FileNameError, files_for
-from emulator.tls import ALL_CIPHERS, TlsRequest
+from emulator.module.tls import ALL_CIPHERS, TlsRequest
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule

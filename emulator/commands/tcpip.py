@@ -17,7 +17,6 @@ from __future__ import annotations
 import binascii
 import ipaddress
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from emulator.at.errors import AtError, CmeError, IncorrectParameters
 from emulator.at.parser import Args, Form
@@ -32,9 +31,6 @@ from emulator.module.virtual import VirtualModule
 from emulator.tcpip.core import AccessMode, SocketError, TcpipCore
 from emulator.tcpip.events import ServiceType
 from emulator.tcpip.settings import TcpipSettings
-
-if TYPE_CHECKING:
-    from emulator.adapters.host import ModuleHost, ModuleService
 
 COMPONENT = "tcpip"
 MAX_HOST = 150  # <IP_address>/<domain_name> length (TCP(IP) manual: at most 150 bytes)
@@ -427,10 +423,3 @@ def register(registry: CommandRegistry) -> None:
     ]
     for name, form, handler in table:
         registry.add(name, form, guarded(handler))
-
-
-def create_service(host: ModuleHost) -> ModuleService | None:
-    """The asyncio socket adapter of the module's TCP/IP stack."""
-    from emulator.adapters.sockets import SocketAdapter
-
-    return SocketAdapter(host, core_for(host.module))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.module.events import ModuleEvent
 from emulator.module.profile import ProfileError
-from emulator.tls import TlsRequest
+from emulator.module.tls import TlsRequest
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from emulator.adapters.host import ModuleHost
+from emulator.adapters.sms_network import SmsNetwork
 from emulator.app.control import ControlError, DeliverSms, RefuseSends, parse_line
 from emulator.module.virtual import VirtualModule
 from emulator.sms.model import NotDeliverable
-from emulator.sms.network import SmsNetwork
 from tests.sms.helpers import sms_profile
 
 

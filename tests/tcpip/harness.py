@@ -15,7 +15,8 @@ from typing import Any, cast
 
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.netmap import NetworkMap, attach_network_map
-from emulator.commands.tcpip import core_for, create_service
+from emulator.adapters.sockets import create_service
+from emulator.commands.tcpip import core_for
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule

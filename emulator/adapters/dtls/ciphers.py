@@ -1,9 +1,4 @@
-"""PSK cipher suites by their IANA names (RFC 4279, RFC 5487, RFC 6655).
-
-Profiles and the server name suites the way the RFCs and the Quectel/LwM2M documents do
-(``TLS_PSK_WITH_AES_128_CCM_8``); Mbed TLS spells them with dashes. LwM2M 1.0 §7.1.7 makes
-TLS_PSK_WITH_AES_128_CCM_8 mandatory for PSK mode and names TLS_PSK_WITH_AES_128_CBC_SHA256.
-"""
+"""The DTLS-PSK suites' IANA names (:mod:`emulator.lwm2m.suites`) as Mbed TLS spells them."""
 
 from __future__ import annotations
 
@@ -11,27 +6,9 @@ from collections.abc import Iterable
 
 from mbedtls import tls
 
+from emulator.lwm2m.suites import DEFAULT_CLIENT_SUITES, SERVER_SUITES
+
 __all__ = ["DEFAULT_CLIENT_SUITES", "SERVER_SUITES", "mbedtls_names"]
-
-#: What a module offers unless its profile says otherwise (LwM2M 1.0 §7.1.7).
-DEFAULT_CLIENT_SUITES: tuple[str, ...] = (
-    "TLS_PSK_WITH_AES_128_CCM_8",
-    "TLS_PSK_WITH_AES_128_CBC_SHA256",
-)
-
-#: What the embedded server accepts, in its order of preference: the LwM2M suites first, then
-#: the other plain-PSK AES suites clients of other stacks offer (GCM, CCM, CBC).
-SERVER_SUITES: tuple[str, ...] = (
-    "TLS_PSK_WITH_AES_128_CCM_8",
-    "TLS_PSK_WITH_AES_128_CBC_SHA256",
-    "TLS_PSK_WITH_AES_128_GCM_SHA256",
-    "TLS_PSK_WITH_AES_128_CCM",
-    "TLS_PSK_WITH_AES_256_CCM_8",
-    "TLS_PSK_WITH_AES_256_GCM_SHA384",
-    "TLS_PSK_WITH_AES_256_CBC_SHA384",
-    "TLS_PSK_WITH_AES_128_CBC_SHA",
-    "TLS_PSK_WITH_AES_256_CBC_SHA",
-)
 
 
 def mbedtls_names(suites: Iterable[str]) -> tuple[str, ...]:

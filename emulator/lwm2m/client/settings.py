@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.adapters.dtls.ciphers import DEFAULT_CLIENT_SUITES, mbedtls_names
+from emulator.lwm2m.suites import DEFAULT_CLIENT_SUITES, check_suites
 from emulator.module.profile import ModuleProfile, ProfileError
 
 # The sub-commands the AT family knows how to run (research §1.2-1.3); a profile picks from these.
@@ -265,7 +265,7 @@ class ClientSettings:
         formats = _formats(reader, version)
         suites = reader.str_list("dtls_cipher_suites", DEFAULT_CLIENT_SUITES)
         try:
-            mbedtls_names(suites)
+            check_suites(suites)
         except ValueError as exc:
             raise ProfileError(f"{where}: dtls_cipher_suites: {exc}") from None
         preferred = reader.integer("preferred_format", 11542)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ssl
 import warnings
-from dataclasses import dataclass
+
+from emulator.module.tls import ALL_CIPHERS, TlsRequest
 
 # <sslversion>: 0 SSL3.0, 1 TLS1.0, 2 TLS1.1, 3 TLS1.2, 4 all of them.
 SSL_VERSIONS: dict[int, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
@@ -19,7 +20,6 @@ SSL_VERSIONS: dict[int, tuple[ssl.TLSVersion, ssl.TLSVersion]] = {
     3: (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2),
     4: (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_2),
 }
-ALL_CIPHERS = 0xFFFF
 # <ciphersuite> codes (IANA TLS cipher suite registry) -> OpenSSL names.
 CIPHER_SUITES: dict[int, str] = {
     0x0035: "AES256-SHA",
@@ -45,20 +45,6 @@ CIPHER_SUITES: dict[int, str] = {
 
 class TlsSetupError(ValueError):
     """The SSL context cannot be built (no CA file, a suite or version this host lacks)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TlsRequest:
-    """What AT+QSSLCFG says for one SSL context, taken when a link opens."""
-
-    ctx: int
-    sslversion: int
-    seclevel: int
-    cacert: bytes | None  # PEM, read from the module's file system
-    clientcert: bytes | None
-    clientkey: bytes | None
-    ciphersuite: int
-    sni: bool
 
 
 def client_context(request: TlsRequest) -> ssl.SSLContext:
