@@ -22,7 +22,8 @@ def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     installed; before this checkout is installed, it is named with ``-p``."""
     installed = any(ep.value == PLUGIN for ep in entry_points(group="pytest11"))
     plugin = [] if installed else ["-p", PLUGIN]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     (folder / "pytest.ini").write_text("[pytest]\n")  # none of this project's settings
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, *args],

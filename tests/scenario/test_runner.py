@@ -540,3 +540,13 @@ def test_keep_state_runs_on_the_module_as_the_last_scenario_left_it(tmp_path: Pa
     finally:
         serve.terminate()
         serve.wait(10)
+
+
+def test_every_event_of_the_embedded_server_reaches_the_scenario_events() -> None:
+    # A new server event without a translation would vanish from waits and the transcript.
+    import typing
+
+    from emulator.server import events as server_events
+    from scenario_tool.embedded import _TRANSLATIONS
+
+    assert set(_TRANSLATIONS) == set(typing.get_args(server_events.ServerEvent))
