@@ -44,6 +44,8 @@ from .transport import (
 
 __all__ = ["CoapGlue"]
 
+log = logging.getLogger("emulator.server")
+
 Address = tuple[str, int]
 Exchange = SendRequest | StartObservation | SendCancel
 
@@ -238,6 +240,9 @@ class CoapGlue:
                 response = await peer.context.request(message).response
         except (coap_error.Error, OSError) as exc:
             self._report(self.core.request_failed, exchange, _transport_error(exc))
+        except Exception as exc:  # a bug of ours or aiocoap's: fail the call, keep serving
+            log.exception("exchange %d (%s) failed", exchange, action.request.operation)
+            self._report(self.core.request_failed, exchange, f"internal error: {exc}")
         else:
             if not isinstance(action, StartObservation):
                 self._report(self.core.response_received, exchange, _response(response))

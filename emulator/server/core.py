@@ -98,6 +98,8 @@ log = logging.getLogger("emulator.server")
 #: Requests held for one sleeping queue-mode client before more are refused (QueueFull):
 #: enough for a burst of management operations, small enough to bound memory per client.
 DEFAULT_MAX_QUEUED: Final = 100
+#: Max-Age of the 5.03 a stopping server answers: try again (elsewhere, or once it is back).
+_RETRY_AFTER_STOP: Final = 30
 
 
 class ObservationRecord:
@@ -350,6 +352,8 @@ class ServerCore:
     def _dispatch(
         self, request: IncomingRequest, peer: Peer, now: float, registration: bool
     ) -> Answer:
+        if self._closed:
+            raise ServiceUnavailable("the server is stopping", max_age=_RETRY_AFTER_STOP)
         path, method = request.path, request.method
         if registration and path[:1] == ("rd",):
             if len(path) == 1:
@@ -802,6 +806,13 @@ class ServerCore:
         request: DeviceRequest | None = None,
         ticket: int | None = None,
     ) -> _Pending:
+        if self._closed:
+            # Nothing would ever answer: the adapter sends nothing more and no timer runs.
+            raise DeviceTimeout(
+                endpoint=endpoint,
+                operation=request.operation if request is not None else operation,
+                reason="the server is stopped",
+            )
         pending = _Pending(
             ticket=next(self._tickets) if ticket is None else ticket,
             endpoint=endpoint,

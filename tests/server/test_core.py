@@ -550,3 +550,13 @@ def test_stop_fails_every_call_in_flight_or_held() -> None:
     assert {held, in_flight} <= done.keys()
     assert all("stopped" in str(done[t].error) for t in (held, in_flight))
     assert rig.core.get_timer() is None
+
+
+def test_a_stopped_core_refuses_calls_and_client_requests() -> None:
+    rig = Rig()
+    rig.register()
+    rig.core.close()
+    with pytest.raises(DeviceTimeout, match="the server is stopped"):
+        rig.read()
+    answer = rig.client(("rd",), "ep=late", "lt=60")
+    assert answer.code == (5 << 5) | 3 and answer.max_age is not None
