@@ -44,7 +44,6 @@ from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.paths import LwM2MPath
 
 from . import leshan_json as shapes
-from .core import DEFAULT_MAX_QUEUED
 from .credentials import parse_psk_key
 from .errors import (
     BadDeviceResponse,
@@ -52,6 +51,7 @@ from .errors import (
     DeviceTimeout,
     NotRegistered,
     ObservationClosed,
+    QueueFull,
 )
 from .events import (
     Awake,
@@ -77,9 +77,6 @@ log = logging.getLogger("emulator.server.http")
 DEFAULT_TIMEOUT: Final = 5.0
 #: Events queued for one slow event-stream reader before it is disconnected.
 STREAM_BACKLOG: Final = 1000
-#: Requests held for one sleeping queue-mode client before new ones are refused (503): the
-#: server core's own bound, so a request the face accepts is never refused by the core.
-MAX_DELAYED_PER_CLIENT: Final = DEFAULT_MAX_QUEUED
 #: Comment lines keep idle streams open through proxies and reveal dead readers.
 PING_INTERVAL: Final = 10.0
 #: Where the web page's files live (package data).
@@ -270,6 +267,8 @@ class HttpFace:
             return web.Response(status=400, text=f"no registered client with id '{exc.endpoint}'")
         except DeviceTimeout as exc:
             return web.Response(status=504, text=f"Request timeout: {exc}")
+        except QueueFull as exc:
+            return web.Response(status=503, text=str(exc), headers={"Retry-After": "60"})
         except BadDeviceResponse as exc:
             return web.Response(status=500, text=f"Invalid response from the client: {exc}")
         except (ConnectionResetError, asyncio.CancelledError):
@@ -473,9 +472,12 @@ class HttpFace:
         if registration is None:
             raise NotRegistered(endpoint)
         if registration.queue_mode and not self.server.is_awake(endpoint):
-            if self._held.get(endpoint, 0) >= MAX_DELAYED_PER_CLIENT:
+            # Requests held for one sleeping client are bounded by the server core's own bound,
+            # so a request accepted here is not refused by the core.
+            limit = self.server.core.max_queued
+            if self._held.get(endpoint, 0) >= limit:
                 raise web.HTTPServiceUnavailable(
-                    text=f"{MAX_DELAYED_PER_CLIENT} requests already wait for '{endpoint}' "
+                    text=f"{limit} requests already wait for '{endpoint}' "
                     "to wake up; try again once it has",
                     headers={"Retry-After": "60"},
                 )
@@ -506,7 +508,13 @@ class HttpFace:
         self._held[endpoint] = self._held.get(endpoint, 0) + 1
         try:
             response = await self._answer(operation, timeout)
-        except (DeviceTimeout, NotRegistered, BadDeviceResponse, ObservationClosed) as exc:
+        except (
+            DeviceTimeout,
+            NotRegistered,
+            BadDeviceResponse,
+            ObservationClosed,
+            QueueFull,
+        ) as exc:
             response = shapes.response_json(0xA4, errormessage=str(exc))
         except ValueError as exc:
             response = shapes.response_json(0x80, errormessage=str(exc))

@@ -449,9 +449,9 @@ async def test_a_caller_that_hangs_up_mid_request_leaves_no_task(
 
 
 async def test_requests_held_for_a_sleeping_client_are_bounded() -> None:
-    from emulator.server.http import MAX_DELAYED_PER_CLIENT
-
-    server = await LwM2MServer.start(coap=("127.0.0.1", 0), awake_time=0.3, request_timeout=5)
+    server = await LwM2MServer.start(
+        coap=("127.0.0.1", 0), awake_time=0.3, request_timeout=5, max_queued_requests=7
+    )
     http = await start_http(server, "127.0.0.1", 0)
     sleeper = AiocoapDevice("sleeper", binding="UQ")
     await sleeper.start(f"coap://127.0.0.1:{server.coap_port}")
@@ -461,7 +461,7 @@ async def test_requests_held_for_a_sleeping_client_are_bounded() -> None:
             await sub.wait_for(lambda e: isinstance(e, Sleeping), timeout=10)
         async with aiohttp.ClientSession() as session:
             api = Api(session, http.url)
-            for _ in range(MAX_DELAYED_PER_CLIENT):
+            for _ in range(7):
                 status, answer = await api.call("GET", "/api/clients/sleeper/3/0/1")
                 assert status == 200 and answer["delayed"] is True
             status, text = await api.call("GET", "/api/clients/sleeper/3/0/1")
