@@ -28,10 +28,9 @@ import socket
 import time
 
 from benchmarks._common import median, percentile, report, rss_bytes
-from emulator.adapters.host import ModuleHost
+from emulator.adapters.factory import hosted_module
 from emulator.module.profile import ModuleProfile, load_profile
 from emulator.module.state import derive_imei
-from emulator.module.virtual import VirtualModule
 
 REGISTER_PLAIN_TARGET_MS = 20.0
 REGISTER_DTLS_TARGET_MS = 50.0
@@ -50,18 +49,13 @@ class Device:
 
     def __init__(self, profile: ModuleProfile, index: int) -> None:
         loop = asyncio.get_running_loop()
-        identity = dataclasses.replace(
-            profile.identity, imei=derive_imei(profile.identity.imei, index)
-        )
-        self.module = VirtualModule(
-            profile, now=loop.time(), identity=identity, wall_clock_offset=time.time() - loop.time()
-        )
-        self.host = ModuleHost(self.module, clock=loop.time)
+        imei = derive_imei(profile.identity.imei, index)
+        self.host = hosted_module(profile, imei=imei, clock=loop.time)
+        self.module = self.host.module
         self.output = bytearray()
         self.changed = asyncio.Event()
         self.host.add_sink(self._sink)
-        self.host.load_family_services()
-        self.endpoint = f"urn:imei:{identity.imei}"
+        self.endpoint = f"urn:imei:{imei}"
 
     def _sink(self, data: bytes) -> None:
         self.output += data

@@ -143,16 +143,15 @@ class _InProcessModule:
     """A VirtualModule hosted here; world controls are available."""
 
     def __init__(self, profile_name: str, link: AtLink, transcript: _Recorder) -> None:
-        from emulator.adapters.host import ModuleHost
+        from emulator.adapters.factory import hosted_module
         from emulator.module.events import BootCompleted, SmsSent
         from emulator.module.profile import load_profile
-        from emulator.module.virtual import VirtualModule
 
         loop = asyncio.get_running_loop()
-        now = time.monotonic()
-        profile = load_profile(profile_name)
-        self.module = VirtualModule(profile, now=now, wall_clock_offset=time.time() - now)
-        self.host = ModuleHost(self.module)
+        # Family services load now, before the scenario's network map (if any) is attached:
+        # the adapters read the map when they use it, not when they are made.
+        self.host = hosted_module(load_profile(profile_name))
+        self.module = self.host.module
         self.identity = self.module.identity
         self._booted = loop.create_future()
         self._transcript = transcript
@@ -171,7 +170,6 @@ class _InProcessModule:
 
         self.host.add_sink(link.on_data)
         self.host.add_listener(on_event)
-        self.host.load_family_services()
         self.write = self.host.feed
 
     async def start(self) -> None:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import resource
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
-from emulator.adapters.netmap import NetworkMap, NetworkMapError, attach_network_map
+from emulator.adapters.netmap import NetworkMap, NetworkMapError
 from emulator.adapters.nvfile import FileNvStore
 from emulator.adapters.port.pacing import BaudPacer
 from emulator.adapters.port.port import Port, PortEvent
@@ -35,7 +34,6 @@ from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, ProfileError, load_profile
 from emulator.module.state import derive_imei, is_valid_imei
-from emulator.module.virtual import VirtualModule
 
 log = logging.getLogger(__name__)
 
@@ -167,21 +165,16 @@ class Emulator:
             nv = store
         else:
             nv = MemoryNvStore()
-        now = time.monotonic()
         try:
-            module = VirtualModule(
+            host = hosted_module(
                 profile,
-                now=now,
-                wall_clock_offset=time.time() - now,
-                identity=dataclasses.replace(profile.identity, imei=imei),
+                imei=imei,
                 nv=nv,
+                network_map=self.network_map,
+                urc_before_echo=self.options.urc_before_echo,
             )
         except ValueError as exc:  # a profile naming a command family that cannot load
             raise ServeConfigError(f"profile {profile.name}: {exc}") from exc
-        module.engine.urc_before_echo = self.options.urc_before_echo
-        attach_network_map(module, self.network_map)
-        host = ModuleHost(module)
-        host.load_family_services()
         return ServedModule(index=index, imei=imei, profile=profile, host=host)
 
     # ------------------------------------------------------------------ start

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.module.files import set_files_root
 from emulator.module.profile import ModuleProfile, load_profile
@@ -71,12 +72,10 @@ class AtPort:
 
     async def start(self) -> AtPort:
         loop = asyncio.get_running_loop()
-        module = VirtualModule(self.profile, now=loop.time())
+        self.host = hosted_module(self.profile, clock=loop.time)
         if self.files is not None:
-            set_files_root(module, self.files)
-        self.host = ModuleHost(module, clock=loop.time)
+            set_files_root(self.host.module, self.files)
         self.host.add_sink(self._sink)
-        self.host.load_family_services()
         await self.host.start()
         await self.expect_somewhere(b"+QIND: PB DONE\r\n", timeout=5)
         assert await self.at("ATE0") == b"ATE0\r\r\nOK\r\n"

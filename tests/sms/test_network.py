@@ -8,17 +8,16 @@ import time
 
 import pytest
 
-from emulator.adapters.host import ModuleHost
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.sms_network import SmsNetwork
 from emulator.app.control import ControlError, DeliverSms, RefuseSends, parse_line
-from emulator.module.virtual import VirtualModule
 from emulator.sms.model import NotDeliverable
 from tests.sms.helpers import sms_profile
 
 
 async def test_deliver_and_await_what_the_module_sends() -> None:
-    module = VirtualModule(sms_profile(send_delay_ms=0), now=time.monotonic())
-    host = ModuleHost(module)
+    host = hosted_module(sms_profile(send_delay_ms=0))
+    module = host.module
     out = bytearray()
     host.add_sink(out.extend)
     await host.start()

@@ -9,17 +9,14 @@ import contextlib
 import dataclasses
 import re
 import struct
-import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from emulator.adapters.host import ModuleHost
-from emulator.adapters.netmap import NetworkMap, attach_network_map
-from emulator.adapters.sockets import create_service
+from emulator.adapters.factory import hosted_module
+from emulator.adapters.netmap import NetworkMap
 from emulator.commands.tcpip import core_for
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
-from emulator.module.virtual import VirtualModule
 from emulator.tcpip.core import TcpipCore
 
 FAMILIES = ("basic", "identity", "sim", "network", "pdp", "power", "clock", "tcpip")
@@ -35,13 +32,8 @@ class ModuleUnderTest:
         sections = dict(profile.sections)
         sections["tcpip"] = {**sections.get("tcpip", {}), **tcpip}
         profile = dataclasses.replace(profile, command_families=FAMILIES, sections=sections)
-        now = time.monotonic()
-        self.module = VirtualModule(profile, now=now, wall_clock_offset=time.time() - now)
-        attach_network_map(self.module, network_map or NetworkMap())
-        self.host = ModuleHost(self.module)
-        service = create_service(self.host)
-        assert service is not None
-        self.host.add_service(service)
+        self.host = hosted_module(profile, network_map=network_map or NetworkMap())
+        self.module = self.host.module
         self.output = bytearray()
         self.mark = 0
         self._changed = asyncio.Event()

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.port import PortEvent
 from emulator.adapters.port.pty import LinkError, PtyPort
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
-from emulator.module.virtual import VirtualModule
 from tests.transport.helpers import AtPort, write_test_profile
 
 TIMEOUT = 10.0
@@ -43,7 +43,7 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     profile = load_profile(str(write_test_profile(tmp_path)))
-    host = ModuleHost(VirtualModule(profile, now=time.monotonic()))
+    host = hosted_module(profile, services=False)
     booted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def on_module_event(event: ModuleEvent) -> None:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.port import PortEvent
 from emulator.adapters.port.tcp import TcpPort, parse_address
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
-from emulator.module.virtual import VirtualModule
 from tests.transport.helpers import write_test_profile
 
 TIMEOUT = 10.0
@@ -26,7 +25,7 @@ Served = tuple[ModuleHost, TcpPort, "asyncio.Queue[PortEvent]"]
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     profile = load_profile(str(write_test_profile(tmp_path)))
-    host = ModuleHost(VirtualModule(profile, now=time.monotonic()))
+    host = hosted_module(profile, services=False)
     events: asyncio.Queue[PortEvent] = asyncio.Queue()
     port = await TcpPort.listen(host.feed, "127.0.0.1", 0, on_event=events.put_nowait)
     host.add_sink(port.write)
@@ -147,7 +146,7 @@ async def test_ipv6_loopback(tmp_path: Path) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
     profile = load_profile(str(write_test_profile(tmp_path)))
-    host = ModuleHost(VirtualModule(profile, now=time.monotonic()))
+    host = hosted_module(profile, services=False)
     try:
         port = await TcpPort.listen(host.feed, "::1", 0)
     except OSError as exc:

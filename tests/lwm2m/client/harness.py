@@ -15,13 +15,13 @@ import json
 import re
 import shutil
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, load_profile
@@ -76,14 +76,10 @@ class AtModule:
 
     async def start(self) -> AtModule:
         loop = asyncio.get_running_loop()
-        module = VirtualModule(
-            self.profile, now=loop.time(), nv=self.nv, wall_clock_offset=time.time() - loop.time()
-        )
-        self.host = ModuleHost(module, clock=loop.time)
+        self.host = hosted_module(self.profile, nv=self.nv, clock=loop.time)
         self.host.add_sink(self._sink)
         # Module events (the client's work included) also wake waiters: state may have moved.
         self.host.add_listener(lambda event: self._changed.set())
-        self.host.load_family_services()
         await self.host.start()
         await self.wait_line("+QIND: PB DONE", timeout=5)
         await self.at("ATE0")
