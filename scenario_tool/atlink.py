@@ -25,7 +25,8 @@ from typing import Final
 from scenario_tool.errors import StepTimeout, Unreachable, os_reason
 
 FINAL_RESULTS: Final = re.compile(
-    r"(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|NO DIALTONE|\+CME ERROR: ?.*|\+CMS ERROR: ?.*|[0-9])"
+    r"(OK|ERROR|NO CARRIER|BUSY|NO ANSWER|NO DIALTONE|\+CME ERROR: ?.*|\+CMS ERROR: ?.*|[0-9]"
+    r"|SEND OK|SEND FAIL)"  # AT+QISEND's final results (Quectel TCP/IP AT manual)
 )
 URC_PREFIXES: Final = (
     "+QLWURC:",
@@ -38,6 +39,12 @@ URC_PREFIXES: Final = (
     "+CEREG:",
     "+CGREG:",
     "+QIURC:",
+    "+QIOPEN:",
+    "+QPING:",
+    "+QMTSTAT:",
+    "+QMTRECV:",
+    "+QMTPING:",
+    "+CMTI:",
     "+CTZV:",
     "+QNITZ:",
     "POWERED DOWN",

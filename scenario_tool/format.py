@@ -49,6 +49,7 @@ BUILTIN_VARIABLES: Final = (
     "bootstrap_uri",  # coap://<relay to the bootstrap server>
     "bootstrap_uri_secure",
     "server_kind",  # "embedded" or "leshan"
+    "tcp_peer_port",  # the scenario's TCP peer's port (after ``tcp_peer: listen``)
 )
 
 _VARIABLE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -250,6 +251,16 @@ class Fault(StrEnum):
     SIM_REMOVE = "sim_remove"
     SIM_INSERT = "sim_insert"
     SMS_REJECT = "sms_reject"
+    PDP_DEACTIVATE = "pdp_deactivate"
+
+
+class PeerAction(StrEnum):
+    """What a ``tcp_peer:`` step has the scenario's TCP peer do."""
+
+    LISTEN = "listen"
+    SEND = "send"
+    EXPECT = "expect"
+    CLOSE = "close"
 
 
 class Quiet(StrEnum):
@@ -469,6 +480,9 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
                 "code": FieldSpec(_integer(0, 511), default=500, doc="+CMS ERROR <err>"),
                 "reject": FieldSpec(_boolean, default=True),
             },
+            "pdp_deactivate": {
+                "cid": FieldSpec(_integer(1, 15), doc="the context (default: every active one)")
+            },
         },
     ),
     "quiet": StepSpec(
@@ -508,6 +522,40 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
         },
         "publish to a topic through the MQTT broker, as another client (the module's "
         "+QMTRECV is then checked with urc/urc_match)",
+    ),
+    "mqtt_takeover": StepSpec(
+        FieldSpec(_text, doc="the client identifier the module connected with"),
+        {
+            "broker": FieldSpec(_text, required=True, doc="the broker as HOST:PORT"),
+            "within": _WITHIN,
+        },
+        "another client connects with the module's client identifier, so the broker closes "
+        "the module's connection (MQTT 3.1.1 §3.1.4); the module's +QMTSTAT follows",
+    ),
+    "tcp_peer": StepSpec(
+        FieldSpec(_member(PeerAction), doc="what the peer does"),
+        {},
+        "a TCP peer on loopback that the module connects to: listen, send, expect, close",
+        variants={
+            "listen": {
+                "at": FieldSpec(_text, default="127.0.0.1:0", doc="HOST:PORT (0: a free port)"),
+                "destination": FieldSpec(
+                    _text, doc="HOST:PORT the module names; the network map sends it here"
+                ),
+                "echo": FieldSpec(_boolean, default=False, doc="send back what arrives"),
+            },
+            "send": {
+                "data": FieldSpec(_text, doc="the bytes as text"),
+                "hex": FieldSpec(_hex, doc="the bytes as hex"),
+                "within": _WITHIN,
+            },
+            "expect": {
+                "data": FieldSpec(_text, doc="the bytes as text"),
+                "hex": FieldSpec(_hex, doc="the bytes as hex"),
+                "within": _WITHIN,
+            },
+            "close": {},
+        },
     ),
     "pause": StepSpec(
         FieldSpec(_number(0.0, 600.0), doc="seconds"),
@@ -729,6 +777,7 @@ class FaultStep(Step):
     dst: int = 0
     time: float | None = None
     code: int = 500
+    cid: int | None = None
 
     def describe(self) -> str:
         if self.label:
@@ -782,6 +831,31 @@ class MqttPublishStep(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MqttTakeoverStep(Step):
+    action: ClassVar[str] = "mqtt_takeover"
+    subject_field: ClassVar[str] = "identifier"
+    identifier: str
+    broker: str
+    within: float = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class TcpPeerStep(Step):
+    """One class for the peer's actions; fields an action does not take stay at their
+    defaults (the parser refuses them, STEP_SPECS["tcp_peer"].variants)."""
+
+    action: ClassVar[str] = "tcp_peer"
+    subject_field: ClassVar[str] = "does"
+    does: PeerAction
+    at: str = "127.0.0.1:0"
+    destination: str | None = None
+    echo: bool = False
+    data: str | None = None
+    hex: str | None = None
+    within: float = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class PauseStep(Step):
     action: ClassVar[str] = "pause"
     subject_field: ClassVar[str] = "seconds"
@@ -809,6 +883,8 @@ STEP_TYPES: Final[Mapping[str, type[Step]]] = {
         DeliverSmsStep,
         SmsSentStep,
         MqttPublishStep,
+        MqttTakeoverStep,
+        TcpPeerStep,
         PauseStep,
     )
 }
@@ -1071,6 +1147,9 @@ class _Parser:
             params[k] is None for k in ("pmin", "pmax", "gt", "lt", "st")
         ):
             raise self.fail(node, f"{what} (write_attributes): give at least one attribute")
+        both_or_neither = (params.get("data") is None) == (params.get("hex") is None)
+        if action == "tcp_peer" and subject in ("send", "expect") and both_or_neither:
+            raise self.fail(node, f"{what} (tcp_peer {subject}): give 'data' or 'hex'")
         if action == "configure_bootstrap" and params["security"] == "psk":
             for key in ("identity", "key"):
                 if params[key] is None:

@@ -53,9 +53,11 @@ from scenario_tool.format import (
     Fault,
     FaultStep,
     MqttPublishStep,
+    MqttTakeoverStep,
     ObserveStep,
     OperationStep,
     PauseStep,
+    PeerAction,
     Quiet,
     QuietStep,
     ReadStep,
@@ -64,6 +66,7 @@ from scenario_tool.format import (
     SetPskStep,
     SmsSentStep,
     Step,
+    TcpPeerStep,
     UrcMatchStep,
     UrcStep,
     WaitFor,
@@ -74,6 +77,7 @@ from scenario_tool.format import (
     substitute_text,
 )
 from scenario_tool.relay import DOWNLINK, FaultPolicy, UdpRelay, summarise
+from scenario_tool.tcppeer import TcpPeer, TcpPeerError
 from scenario_tool.transcript import Transcript, escape
 from scenario_tool.values import describe_code, mismatch, render, text_form
 
@@ -258,6 +262,7 @@ class _Session:
         self.port: ExternalPort | None = None
         self.variables: dict[str, Any] = {}
         self.endpoint = ""
+        self.tcp_peer: TcpPeer | None = None
 
     def _write(self, data: bytes) -> None:
         if self.module is not None:
@@ -342,6 +347,7 @@ class _Session:
             "bootstrap_uri": uri("coap", "bootstrap"),
             "bootstrap_uri_secure": uri("coaps", "bootstrap_coaps"),
             "server_kind": driver.kind,
+            "tcp_peer_port": "",
         }
         self.variables = dict(builtins)
         for name, value in self.scenario.variables.items():
@@ -449,6 +455,9 @@ class _Session:
         )
 
     async def teardown(self) -> None:
+        if self.tcp_peer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.tcp_peer.close(), SETTLE_TIMEOUT)
         if self.module is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.module.close(), SETTLE_TIMEOUT)
@@ -791,6 +800,93 @@ class _Session:
             ) from None
         return f"{len(payload)} bytes to {topic} through {broker}"
 
+    async def _mqtt_takeover(self, step: MqttTakeoverStep, started: float) -> str:
+        """A second client connects with the module's client identifier: the broker must
+        close the module's connection (MQTT 3.1.1 §3.1.4, MQTT 3.1 likewise)."""
+        import aiomqtt
+
+        identifier = self._text(step.identifier)
+        broker = self._text(step.broker)
+        host, _, port_text = broker.rpartition(":")
+        try:
+            async with asyncio.timeout(step.within):
+                async with aiomqtt.Client(
+                    host.strip("[]") or "127.0.0.1", int(port_text), identifier=identifier
+                ):
+                    pass
+        except (aiomqtt.MqttError, OSError, TimeoutError, ValueError) as exc:
+            raise StepFailed(
+                f"a connection as {identifier!r} to {broker}", str(exc) or "timeout"
+            ) from None
+        return f"connected as {identifier} to {broker}"
+
+    def _peer_bytes(self, step: TcpPeerStep) -> bytes:
+        if step.hex is not None:
+            return bytes.fromhex(self._text(step.hex))
+        return self._text(step.data or "").encode("latin-1", "replace")
+
+    async def _tcp_peer(self, step: TcpPeerStep, started: float) -> str:
+        """The scenario's TCP peer on loopback (the module connects to it with AT+QIOPEN)."""
+        try:
+            if step.does is PeerAction.LISTEN:
+                return await self._peer_listen(step)
+            peer = self.tcp_peer
+            if peer is None:
+                raise TcpPeerError("the TCP peer is not listening (a tcp_peer: listen first)")
+            if step.does is PeerAction.SEND:
+                data = self._peer_bytes(step)
+                count = await peer.send(data, step.within)
+                return f"{len(data)} bytes to {count} connection(s)"
+            if step.does is PeerAction.EXPECT:
+                data = self._peer_bytes(step)
+                try:
+                    await peer.until(lambda: peer.take(data), step.within)
+                except TimeoutError:
+                    got = bytes(peer.received[-64:])
+                    raise StepFailed(
+                        f"the TCP peer to receive {data!r} within {step.within:g} s",
+                        f"{got!r}" if got else "nothing (more)",
+                    ) from None
+                return f"the peer received {len(data)} bytes"
+            count = await peer.close_connections()
+            return f"closed {count} connection(s)"
+        except TcpPeerError as exc:
+            raise StepFailed(f"tcp_peer {step.does}", str(exc)) from None
+
+    async def _peer_listen(self, step: TcpPeerStep) -> str:
+        from emulator.adapters.netmap import (
+            NetworkMap,
+            NetworkMapError,
+            attach_network_map,
+            network_map_of,
+        )
+
+        host, _, port_text = self._text(step.at).rpartition(":")
+        peer = self.tcp_peer or TcpPeer(echo=step.echo)
+        try:
+            await peer.listen(host.strip("[]") or "127.0.0.1", int(port_text))
+        except (OSError, ValueError) as exc:
+            raise StepFailed(f"a TCP peer listening on {step.at}", str(exc)) from None
+        self.tcp_peer = peer
+        bound_host, bound_port = peer.address
+        self.variables["tcp_peer_port"] = bound_port
+        said = f"listening on {bound_host}:{bound_port}"
+        if step.destination is not None:
+            name = self._text(step.destination)
+            if self.module is None:
+                raise UnsupportedOperation(
+                    "tcp_peer listen with a destination changes the in-process module's "
+                    "network map (run without --port, or give the emulator --map)"
+                )
+            try:
+                extra = NetworkMap.from_entries([f"{name}={bound_host}:{bound_port}"])
+            except NetworkMapError as exc:
+                raise StepFailed(f"a map entry for {name}", str(exc)) from None
+            module = self.module.module
+            attach_network_map(module, network_map_of(module).merged(extra))
+            said += f"; the network map sends {name} here"
+        return said
+
     async def _pause(self, step: PauseStep, started: float) -> str:
         await asyncio.sleep(step.seconds)
         return f"{step.seconds:g} s"
@@ -818,6 +914,8 @@ _HANDLERS: Final[Mapping[type[Step], _Handler]] = {
     DeliverSmsStep: _Session._deliver_sms,
     SmsSentStep: _Session._sms_sent,
     MqttPublishStep: _Session._mqtt_publish,
+    MqttTakeoverStep: _Session._mqtt_takeover,
+    TcpPeerStep: _Session._tcp_peer,
     PauseStep: _Session._pause,
 }
 assert set(_HANDLERS) == set(STEP_TYPES.values()), "a step type without a handler"
@@ -948,6 +1046,10 @@ def _network_time(step: FaultStep, module: Any, now: float) -> None:
     module.network_time(now, unix_time=step.time, tz_quarters=step.tz, dst=step.dst)
 
 
+def _pdp_deactivate(step: FaultStep, module: Any, now: float) -> None:
+    module.network_deactivate_pdp(now, step.cid)
+
+
 def _sms_reject(step: FaultStep, module: Any, now: float) -> None:
     from emulator.sms.model import sms_state
 
@@ -971,6 +1073,7 @@ _FAULTS: Final[Mapping[Fault, _FaultHandler]] = {
     Fault.SIM_REMOVE: _module_fault(_set_sim),
     Fault.SIM_INSERT: _module_fault(_set_sim),
     Fault.SMS_REJECT: _module_fault(_sms_reject),
+    Fault.PDP_DEACTIVATE: _module_fault(_pdp_deactivate),
 }
 assert set(_FAULTS) == set(Fault), "a fault without a handler"
 

@@ -35,7 +35,23 @@ SCENARIO = """\
 """
 
 
-def test_a_scenario_publishes_through_the_broker_and_checks_mqtt_urcs(tmp_path: Path) -> None:
+TAKEOVER = """\
+    name: mqtt-takeover
+    title: the broker closes the module's connection when another client takes its identifier
+    vars:
+      broker: "127.0.0.1:{port}"
+    steps:
+      - send: AT+QMTOPEN=0,"127.0.0.1",{port}
+      - urc: "+QMTOPEN: 0,0"
+      - send: AT+QMTCONN=0,"takeover-dev"
+      - urc: "+QMTCONN: 0,0,0"
+      - mqtt_takeover: takeover-dev
+        broker: "${{broker}}"
+      - urc: "+QMTSTAT: 0,1"
+"""
+
+
+def run_with_broker(tmp_path: Path, text: str) -> None:
     broker = Mosquitto().start()
     try:
         profile = tmp_path / "profile.json"
@@ -49,7 +65,7 @@ def test_a_scenario_publishes_through_the_broker_and_checks_mqtt_urcs(tmp_path: 
             )
         )
         scenario = tmp_path / "mqtt.yaml"
-        scenario.write_text(textwrap.dedent(SCENARIO.format(port=broker.port)))
+        scenario.write_text(textwrap.dedent(text.format(port=broker.port)))
         lines: list[str] = []
         status = run_files(
             [scenario],
@@ -62,3 +78,11 @@ def test_a_scenario_publishes_through_the_broker_and_checks_mqtt_urcs(tmp_path: 
         assert "1 scenarios: 1 passed" in "\n".join(lines)
     finally:
         broker.close()
+
+
+def test_a_scenario_publishes_through_the_broker_and_checks_mqtt_urcs(tmp_path: Path) -> None:
+    run_with_broker(tmp_path, SCENARIO)
+
+
+def test_a_scenario_has_the_broker_close_the_modules_connection(tmp_path: Path) -> None:
+    run_with_broker(tmp_path, TAKEOVER)

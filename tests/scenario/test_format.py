@@ -92,6 +92,13 @@ def test_a_scenario_with_every_kind_of_step_loads() -> None:
           - mqtt_publish: cmd/led
             broker: 127.0.0.1:1883
             payload: "on"
+          - mqtt_takeover: dev-1
+            broker: 127.0.0.1:1883
+          - tcp_peer: listen
+            destination: telemetry.example.com:9000
+          - tcp_peer: expect
+            hex: "0d0a"
+          - fault: pdp_deactivate
           - pause: 0.5
             name: let time pass
         """
