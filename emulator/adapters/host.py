@@ -55,6 +55,7 @@ class ModuleHost:
         self.clock = clock
         self.services: list[ModuleService] = []
         self._sinks: list[OutputSink] = []
+        self._backlogs: list[Callable[[], int]] = []
         self._listeners: list[EventListener] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -64,6 +65,15 @@ class ModuleHost:
     def add_sink(self, sink: OutputSink) -> None:
         """Output bytes go to every sink (the transport first, then traces)."""
         self._sinks.append(sink)
+
+    def add_output_backlog(self, measure: Callable[[], int]) -> None:
+        """A transport reports the output it holds that the host program has not taken yet
+        (a pty's backlog, a --baud line's queue), so a stack pushing data can wait for it."""
+        self._backlogs.append(measure)
+
+    def output_backlog(self) -> int:
+        """Bytes of output not yet taken by the host program (0 with no transport)."""
+        return max((measure() for measure in self._backlogs), default=0)
 
     def add_listener(self, listener: EventListener) -> None:
         """Module events go to listeners (tests, scenarios) as well as services."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from emulator.adapters.netmap import DestinationRefused, HostNotFound, NetworkMap, network_map_of
 from emulator.commands.tcpip import core_for
 from emulator.module.events import ModuleEvent
+from emulator.tcpip.core import AccessMode
 from emulator.tcpip.events import (
     DnsQuery,
     NtpRequest,
@@ -42,6 +44,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACK_POLL = 0.01  # seconds between looks at a socket's unacknowledged bytes
+# Direct push: while the AT port holds more than this much output the host has not taken,
+# the socket stops reading (its receive window closes, as on a module whose UART is full)
+# instead of pushing more URCs into a port that would have to drop them.
+PUSH_HOLD_BYTES = 4096
+PUSH_POLL = 0.005  # seconds between looks at the port's backlog while a push socket waits
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 ICMP_ECHO_REQUEST = 8
 ICMP_ECHO_REPLY = 0
@@ -79,12 +86,16 @@ class _Link:
     transport: asyncio.BaseTransport | None = None
     server: asyncio.Server | None = None
     ack_timer: asyncio.TimerHandle | None = None
+    push_timer: asyncio.TimerHandle | None = None
+    held: bytearray = field(default_factory=bytearray)  # direct push: not yet pushed
+    lost: bool = False  # the peer closed while data was still held
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def close(self) -> None:
-        if self.ack_timer is not None:
-            self.ack_timer.cancel()
-            self.ack_timer = None
+        for timer in (self.ack_timer, self.push_timer):
+            if timer is not None:
+                timer.cancel()
+        self.ack_timer = self.push_timer = None
         if self.server is not None:
             self.server.close()
         if self.transport is not None and not self.transport.is_closing():
@@ -350,11 +361,63 @@ class SocketAdapter:
         source: tuple[str, int] | None,
         transport: asyncio.Transport | None,
     ) -> None:
+        link = self.links.get(key)
+        conn = self.core.connections.get(key[0])
+        if (
+            link is not None
+            and transport is not None
+            and conn is not None
+            and conn.access_mode is AccessMode.PUSH
+        ):
+            link.held += data
+            self._push_held(link, transport)
+            return
         more = self.host.apply(lambda now: self.core.received(key[0], key[1], data, now, source))
         if not more and transport is not None and self._current(key):
             transport.pause_reading()
 
+    def _push_piece(self, key: Key, data: bytes, now: float) -> bool:
+        return self.core.received(key[0], key[1], data, now)
+
+    def _push_held(self, link: _Link, transport: asyncio.Transport) -> None:
+        """Direct push, as fast as the host takes it: URCs while the AT port holds at most
+        PUSH_HOLD_BYTES of output; otherwise the socket stops reading until the host has
+        taken it down to half (its receive window closes, nothing is dropped)."""
+        key = link.key
+        piece = max(1, self.core.settings.push_chunk)
+        while link.held and self._current(key):
+            if self.host.output_backlog() > PUSH_HOLD_BYTES:
+                break
+            data = bytes(link.held[:piece])
+            del link.held[:piece]
+            self.host.apply(functools.partial(self._push_piece, key, data))
+        if not self._current(key):
+            return
+        if not link.held:
+            if link.lost:
+                self._lost(key)
+            else:
+                with contextlib.suppress(RuntimeError):
+                    transport.resume_reading()
+            return
+        with contextlib.suppress(RuntimeError):
+            transport.pause_reading()
+
+        def check() -> None:
+            link.push_timer = None
+            if self.host.output_backlog() > PUSH_HOLD_BYTES // 2:
+                link.push_timer = asyncio.get_running_loop().call_later(PUSH_POLL, check)
+            else:
+                self._push_held(link, transport)
+
+        if link.push_timer is None:
+            link.push_timer = asyncio.get_running_loop().call_later(PUSH_POLL, check)
+
     def _lost(self, key: Key) -> None:
+        held = self.links.get(key)
+        if held is not None and held.held:
+            held.lost = True  # "closed" comes after the data still to be pushed
+            return
         link = self.links.pop(key, None)
         if link is not None:
             link.close()

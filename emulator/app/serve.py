@@ -240,10 +240,18 @@ class Emulator:
                 trace.record(label, "DROP", data[len(data) - lost :])
 
         if opts.baud is not None:
-            served.pacer = BaudPacer(opts.baud, to_host)
-            host.add_sink(served.pacer.write)
+            pacer = BaudPacer(opts.baud, to_host)
+            served.pacer = pacer
+            host.add_sink(pacer.write)
         else:
+            pacer = None
             host.add_sink(to_host)
+
+        def backlog() -> int:
+            held = max((port_.backlog_size for port_ in ports), default=0)
+            return held + (pacer.queued if pacer is not None else 0)
+
+        host.add_output_backlog(backlog)
 
     async def _wait_booted(self) -> None:
         loop = asyncio.get_running_loop()

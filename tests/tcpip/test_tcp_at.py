@@ -224,3 +224,38 @@ async def test_test_forms_list_the_ranges(mut: ModuleUnderTest) -> None:
     assert await mut.command("AT+QIGETERROR") == (
         b"\r\n+QIGETERROR: 0,operation successful\r\n\r\nOK\r\n"
     )
+
+
+async def test_direct_push_waits_for_a_slow_host_and_loses_nothing(
+    mut: ModuleUnderTest, echo: EchoServer
+) -> None:
+    """The port holds output the host has not taken: the socket stops reading (its window
+    closes) instead of pushing URCs the port would drop; the peer's close comes last."""
+    from emulator.adapters.sockets import PUSH_HOLD_BYTES, SocketAdapter
+
+    untaken = {"bytes": PUSH_HOLD_BYTES + 1}
+    mut.host.add_output_backlog(lambda: untaken["bytes"])
+    echo.echo = False
+    await open_tcp(mut, port_of(echo), mode=1)
+    await asyncio.wait_for(echo.connected.wait(), 15)
+    (adapter,) = [s for s in mut.host.services if isinstance(s, SocketAdapter)]
+    (link,) = adapter.links.values()
+    blob = bytes(i % 251 for i in range(20_000))
+    echo.writers[0].write(blob)
+    await mut.until_state(lambda: len(link.held) == len(blob), "the data held back")
+    echo.writers[0].close()  # a paused socket reads neither the data nor the FIN
+    await asyncio.wait_for(echo.closed_by_peer.wait(), 15)
+    assert mut.take() == b""
+    untaken["bytes"] = 0  # the host reads again
+    out = await mut.until(lambda o: o.endswith(b'\r\n+QIURC: "closed",0\r\n'), "the close")
+    pushed = bytearray()
+    rest = out
+    while rest.startswith(b'\r\n+QIURC: "recv",0,'):
+        head, rest = rest[2:].split(b"\r\n", 1)
+        length = int(head.rsplit(b",", 1)[1])
+        assert length <= 1500
+        pushed += rest[:length]
+        assert rest[length : length + 2] == b"\r\n"
+        rest = rest[length + 2 :]
+    assert rest == b'\r\n+QIURC: "closed",0\r\n'
+    assert bytes(pushed) == blob

@@ -45,6 +45,10 @@ class Port(Protocol):
         the port open, or the host stopped reading and the backlog is full), so a trace can
         tell what was sent from what was lost."""
 
+    @property
+    def backlog_size(self) -> int:
+        """Output held because the host program has not taken it yet (bytes)."""
+
     def describe(self) -> str:
         """``pty /dev/pts/5 link /tmp/ttyQ0`` or ``tcp 127.0.0.1:40001``, for the ready lines."""
 

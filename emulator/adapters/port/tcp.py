@@ -120,6 +120,14 @@ class TcpPort:
         return f"tcp {self.address}"
 
     # ----------------------------------------------------------------- output
+    @property
+    def backlog_size(self) -> int:
+        """Output written but not yet taken by the client (the transport's buffer)."""
+        client = self._client
+        if client is None or client.transport is None or client.transport.is_closing():
+            return 0
+        return int(client.transport.get_write_buffer_size())
+
     def write(self, data: bytes) -> int:
         client = self._client
         if client is None or client.transport is None or client.transport.is_closing():
