@@ -367,7 +367,7 @@ class SocketAdapter:
             link is not None
             and transport is not None
             and conn is not None
-            and conn.access_mode is AccessMode.PUSH
+            and (conn.access_mode is AccessMode.PUSH or conn.online)
         ):
             link.held += data
             self._push_held(link, transport)
@@ -380,9 +380,10 @@ class SocketAdapter:
         return self.core.received(key[0], key[1], data, now)
 
     def _push_held(self, link: _Link, transport: asyncio.Transport) -> None:
-        """Direct push, as fast as the host takes it: URCs while the AT port holds at most
-        PUSH_HOLD_BYTES of output; otherwise the socket stops reading until the host has
-        taken it down to half (its receive window closes, nothing is dropped)."""
+        """Direct push (or transparent access), as fast as the host takes it: URCs (raw
+        bytes) while the AT port holds at most PUSH_HOLD_BYTES of output; otherwise the
+        socket stops reading until the host has taken it down to half (its receive window
+        closes, nothing is dropped)."""
         key = link.key
         piece = max(1, self.core.settings.push_chunk)
         while link.held and self._current(key):

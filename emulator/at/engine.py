@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from emulator.at.errors import AtError, CmeError, CmsError, SyntaxAtError
 from emulator.at.parser import Args, Form, ParsedCommand, split_line
-from emulator.at.registry import CommandRegistry, DataInput, Response
+from emulator.at.registry import CommandRegistry, DataInput, OnlineData, Response
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
@@ -47,6 +47,8 @@ NUMERIC_RESULTS = {
 MAX_HELD_URCS = 256  # URCs held during a long command; beyond that the oldest are dropped
 CTRL_Z = 0x1A  # ends a prompt's data (27.005 §3.5.1, Quectel's "> " inputs)
 ESC = 0x1B  # cancels a Ctrl-Z-ended input
+PLUS = 0x2B  # the escape character of online data mode (V.250 S2)
+ESCAPE_LENGTH = 3  # "+++"
 
 
 @dataclass
@@ -56,6 +58,17 @@ class _DataMode:
     request: DataInput
     deadline: float | None
     data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _OnlineMode:
+    """Transparent data mode (see OnlineData): where the ``+++`` escape stands."""
+
+    request: OnlineData
+    last_input: float  # when the host last typed (CONNECT counts as the start of silence)
+    pluses: int = 0  # escape characters held back, not yet known to be data
+    first_plus: float = 0.0
+    decide_at: float | None = None  # held pluses become an escape, or data, at this time
 
 
 @dataclass
@@ -135,6 +148,7 @@ class AtEngine:
     _quiet_until: float | None = None
     _executing: bool = False  # a line's handlers are running: URCs they raise wait
     _data_mode: _DataMode | None = None  # a prompt is taking raw data
+    _online: _OnlineMode | None = None  # transparent access: the port carries a connection
 
     # ----------------------------------------------------------------- inputs
     def receive_data(self, data: bytes, now: float) -> None:
@@ -158,6 +172,7 @@ class AtEngine:
             self._executing
             or self._busy_until is not None
             or self._data_mode is not None
+            or self._online is not None
             or self.urc_before_echo
         ):
             if len(self._held_urcs) >= MAX_HELD_URCS:
@@ -170,6 +185,9 @@ class AtEngine:
     def handle_timer(self, now: float) -> None:
         if self._quiet_until is not None and now >= self._quiet_until:
             self._quiet_until = None
+        online = self._online
+        if online is not None and online.decide_at is not None and now >= online.decide_at:
+            self._decide_escape(online, now)
         mode = self._data_mode
         if (
             mode is not None
@@ -204,6 +222,7 @@ class AtEngine:
         self._line.clear()
         self._line_bad = None
         self._data_mode = None
+        self._online = None
 
     def power_off(self) -> None:
         """AT+QPOWD: the port stays dead (input ignored, no URCs) until ``go_quiet`` is called
@@ -228,12 +247,119 @@ class AtEngine:
 
     def get_timer(self) -> float | None:
         deadline = self._data_mode.deadline if self._data_mode is not None else None
+        escape = self._online.decide_at if self._online is not None else None
         times = [
             t
-            for t in (self._busy_until, self._quiet_until, deadline)
+            for t in (self._busy_until, self._quiet_until, deadline, escape)
             if t is not None and t != math.inf
         ]
         return min(times) if times else None
+
+    # ------------------------------------------------- results that come later
+    @property
+    def awaiting_result(self) -> bool:
+        """A command answered ``deferred``: its final result code is still to come."""
+        return self._busy_until == math.inf
+
+    def complete(
+        self,
+        now: float,
+        *,
+        final: str | None = "OK",
+        error: AtError | None = None,
+        online: OnlineData | None = None,
+    ) -> bool:
+        """The final result of the command that answered ``deferred`` (e.g. ``CONNECT``
+        with ``online``, or an error); False if none is awaited (a reboot came between)."""
+        if not self.awaiting_result:
+            return False
+        self._busy_until = None
+        if online is not None and error is None:
+            self._start_online(online, now)  # first, so that URCs stay held after CONNECT
+        self._finish([], error, now, 0.0, final=final)
+        if self._pending_input:
+            pending = bytes(self._pending_input)
+            self._pending_input.clear()
+            self._consume(pending, now)
+        return True
+
+    # ----------------------------------------------------- online data mode
+    @property
+    def in_online_mode(self) -> bool:
+        """The port carries a connection's data (transparent access mode)."""
+        return self._online is not None
+
+    def write_online(self, data: bytes) -> None:
+        """The connection's bytes, straight onto the port (online data mode only)."""
+        if self._online is not None and self._quiet_until is None:
+            self._out += data
+
+    def end_online(self, now: float, result: str = "NO CARRIER") -> None:
+        """The connection ended under the port (the peer closed, the PDP context went):
+        back to command mode with ``result``; pluses held back are lost with the link."""
+        if self._online is None:
+            return
+        self._online = None
+        self._finish([], None, now, 0.0, final=result)
+
+    def _start_online(self, request: OnlineData, now: float) -> None:
+        self._online = _OnlineMode(request=request, last_input=now)
+        self._line.clear()
+        self._line_bad = None
+
+    def _take_online(self, data: bytes, index: int, now: float) -> int:
+        """Online data from ``data[index:]``: everything but a well-timed ``+++`` is the
+        connection's. Bytes of one read share one ``now``, so a plus after other bytes of
+        the same read never starts an escape (there was no silence before it)."""
+        mode = self._online
+        assert mode is not None
+        guard = mode.request.guard
+        out = bytearray()
+        for byte in data[index:]:
+            if mode.pluses:
+                if (
+                    byte == PLUS
+                    and mode.pluses < ESCAPE_LENGTH
+                    and now - mode.first_plus <= guard
+                ):
+                    mode.pluses += 1
+                    mode.decide_at = (
+                        now + guard if mode.pluses == ESCAPE_LENGTH else mode.first_plus + guard
+                    )
+                    mode.last_input = now
+                    continue
+                out += bytes([PLUS]) * mode.pluses  # not an escape after all: data
+                mode.pluses = 0
+                mode.decide_at = None
+                out.append(byte)
+            elif byte == PLUS and now - mode.last_input >= guard:
+                mode.pluses = 1
+                mode.first_plus = now
+                mode.decide_at = now + guard
+            else:
+                out.append(byte)
+            mode.last_input = now
+        if out:
+            mode.request.on_data(bytes(out), now)
+        return len(data) - index
+
+    def _decide_escape(self, mode: _OnlineMode, now: float) -> None:
+        """Guard time over with pluses held: three are the escape, fewer are data."""
+        mode.decide_at = None
+        if mode.pluses < ESCAPE_LENGTH:
+            held = bytes([PLUS]) * mode.pluses
+            mode.pluses = 0
+            mode.request.on_data(held, now)
+            return
+        self._online = None
+        self._executing = True
+        try:
+            mode.request.on_escape(now)
+        except Exception:
+            log.exception("online data escape handler failed")
+        finally:
+            self._executing = False
+        self._finish([], None, now, 0.0, final="OK")
 
     @property
     def in_data_mode(self) -> bool:
@@ -254,6 +380,9 @@ class AtEngine:
         while index < len(data):
             if self._data_mode is not None and self._busy_until is None:
                 index += self._take_data(data, index, now)
+                continue
+            if self._online is not None and self._busy_until is None:
+                index += self._take_online(data, index, now)
                 continue
             byte = data[index]
             index += 1
@@ -394,6 +523,8 @@ class AtEngine:
         ctx = _Context(module=self.module, now=now)
         error: AtError | None = None
         data_input: DataInput | None = None
+        deferred = False
+        online: OnlineData | None = None
         self._executing = True
         try:
             for command in commands:
@@ -419,11 +550,25 @@ class AtEngine:
                     data_input = response.data_input
                     final = None
                     break
+                if response.deferred or response.online is not None:
+                    # The port is the command's until its result (or the connection) ends.
+                    deferred, online = response.deferred, response.online
+                    final = None if deferred else final
+                    break
         finally:
             self._executing = False
+        if online is not None and error is None:
+            self._start_online(online, now)  # first, so that URCs stay held after CONNECT
         self._finish(blocks, error, now, delay, final=final)
-        if data_input is not None and error is None:
+        if error is not None:
+            return
+        if data_input is not None:
             self._start_data(data_input, now)
+        elif deferred:
+            if self._busy_until is not None:  # the profile's latency: its lines go out now
+                self._out += self._scheduled
+                self._scheduled = b""
+            self._busy_until = math.inf  # until complete(); input waits, URCs are held
 
     def _dispatch(self, command: ParsedCommand, ctx: _Context) -> Response:
         handler = self.registry.lookup(command.name, command.form)
@@ -504,7 +649,11 @@ class AtEngine:
     def _release_held_urcs(self, *, at_echo: bool = False) -> None:
         """Deliver held URCs: after a final result code normally, or, with the
         ``urc_before_echo`` fault switch, only when the next command line starts."""
-        if (self.urc_before_echo and not at_echo) or self._data_mode is not None:
+        if (
+            (self.urc_before_echo and not at_echo)
+            or self._data_mode is not None
+            or self._online is not None
+        ):
             return
         while self._held_urcs:
             self._write_urc(self._held_urcs.popleft())

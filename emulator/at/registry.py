@@ -43,6 +43,20 @@ class DataInput:
     line_prompts: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class OnlineData:
+    """Transparent access (Quectel's TCP/IP ``<access_mode>`` 2, after ``CONNECT``): the port
+    carries one connection's bytes both ways. Every byte the host types goes to ``on_data``
+    except an escape sequence: ``+++`` typed within ``guard`` seconds with ``guard`` seconds
+    of silence before and after it (V.250 §6.3.5's S2/S12 escape, the guard time Quectel's
+    TCP/IP application notes give), after which ``on_escape`` runs and the engine answers
+    ``OK`` in command mode. URCs wait until the port is back in command mode."""
+
+    on_data: Callable[[bytes, float], None]
+    on_escape: Callable[[float], None]
+    guard: float = 1.0
+
+
 @dataclass(kw_only=True)
 class Response:
     """What a handler gives back: information lines and, normally, ``OK``.
@@ -58,6 +72,11 @@ class Response:
     delay: float = 0.0
     data_input: DataInput | None = None
     data: bytes = b""  # raw bytes after the lines, before the final code (AT+QHTTPREAD)
+    # the final result comes later, from ``AtEngine.complete`` (AT+QIOPEN in transparent
+    # mode answers CONNECT or ERROR once the connection is up or has failed); until then
+    # the port takes no command, as while any command runs
+    deferred: bool = False
+    online: OnlineData | None = None  # after ``final`` (CONNECT): transparent data mode
 
 
 class CommandContext(Protocol):

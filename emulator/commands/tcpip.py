@@ -1,6 +1,7 @@
 """Quectel's TCP/IP AT commands ("EC2x&EG9x TCP(IP) AT Commands Manual", "EC200U&EG915U
 Series TCP/IP Application Note"): AT+QIOPEN, AT+QICLOSE, AT+QISTATE, AT+QISEND,
-AT+QISENDEX, AT+QIRD, AT+QISDE, AT+QIGETERROR, AT+QIDNSCFG, AT+QIDNSGIP, AT+QPING, AT+QNTP.
+AT+QISENDEX, AT+QIRD, AT+QISDE, AT+QIGETERROR, AT+QIDNSCFG, AT+QIDNSGIP, AT+QPING, AT+QNTP,
+AT+QISWTMD, AT+QICFG ("transpktsize", "transwaittm") and ATO.
 (AT+QICSGP / AT+QIACT / AT+QIDEACT live in the ``pdp`` family; this family reacts to their
 context going down.)
 
@@ -8,8 +9,9 @@ The connection table is :class:`emulator.tcpip.core.TcpipCore`, the module's ``"
 component; its socket adapter is this family's service (``create_service``). A refused
 command answers ``ERROR`` and AT+QIGETERROR tells why (552 invalid parameters, 567 socket
 has been closed...), or ``+CME ERROR: <code>`` with ``"sync_errors": "CME"`` in the
-profile's ``tcpip`` section. Transparent access mode (``<access_mode>`` 2) is refused with
-555: its ``+++`` escape timing is not emulated.
+profile's ``tcpip`` section. Transparent access mode (``<access_mode>`` 2): AT+QIOPEN answers
+``CONNECT`` once connected (or ``ERROR``), then the port carries the connection's bytes until
+``+++`` with its guard times (the engine's online data mode) or ``NO CARRIER``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import binascii
 import ipaddress
 from collections.abc import Callable
 
-from emulator.at.errors import AtError, CmeError, IncorrectParameters
+from emulator.at.errors import AtError, IncorrectParameters
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Response
 from emulator.module.events import (
@@ -28,7 +30,7 @@ from emulator.module.events import (
     RebootStarted,
 )
 from emulator.module.virtual import VirtualModule
-from emulator.tcpip.core import AccessMode, SocketError, TcpipCore
+from emulator.tcpip.core import AccessMode, SocketError, TcpipCore, TcpipRefused
 from emulator.tcpip.events import ServiceType
 from emulator.tcpip.settings import TcpipSettings
 
@@ -38,13 +40,7 @@ SERVICES = {s.value: s for s in ServiceType if s is not ServiceType.TCP_INCOMING
 PROMPT = b"\r\n> "
 
 
-class TcpipRefused(AtError):
-    """A TCP/IP command refused: ``ERROR`` on the port (the code is for AT+QIGETERROR)."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+__all__ = ["TcpipRefused", "core_for", "register"]
 
 
 def core_for(module: VirtualModule) -> TcpipCore:
@@ -90,10 +86,7 @@ def guarded(handler: Handler) -> Handler:
 
 
 def refusal(core: TcpipCore, error: SocketError) -> AtError:
-    core.last_error = error.code
-    if core.settings.sync_errors == "CME":
-        return CmeError(error.reason, code=error.code)
-    return TcpipRefused(error.code, error.reason)
+    return core.at_error(error)
 
 
 def _connect_id(core: TcpipCore, args: Args, index: int) -> int:
@@ -101,9 +94,10 @@ def _connect_id(core: TcpipCore, args: Args, index: int) -> int:
 
 
 # ------------------------------------------------------------------- AT+QIOPEN
-def qiopen_write(ctx: CommandContext, args: Args) -> None:
+def qiopen_write(ctx: CommandContext, args: Args) -> Response | None:
     """``AT+QIOPEN=<contextID>,<connectID>,<service_type>,<IP_address>/<domain_name>,
-    <remote_port>[,<local_port>[,<access_mode>]]``: OK, then ``+QIOPEN: <id>,<err>``."""
+    <remote_port>[,<local_port>[,<access_mode>]]``: OK, then ``+QIOPEN: <id>,<err>``;
+    in transparent access mode ``CONNECT`` once connected, or ``ERROR``."""
     core = core_for(ctx.module)
     args.count(5, 7)
     context_id = args.int(0, 1, core.settings.max_context_id)
@@ -118,6 +112,9 @@ def qiopen_write(ctx: CommandContext, args: Args) -> None:
     if service in (ServiceType.TCP_LISTENER, ServiceType.UDP_SERVICE) and local_port == 0:
         raise SocketError(552, "a server needs a local port")
     core.open(context_id, connect_id, service, host, remote_port, local_port, mode, ctx.now)
+    if mode is AccessMode.TRANSPARENT:
+        return Response(final=None, deferred=True)  # CONNECT or ERROR when the link decides
+    return None
 
 
 def qiopen_test(ctx: CommandContext, args: Args) -> list[str]:
@@ -390,6 +387,64 @@ def qntp_test(ctx: CommandContext, args: Args) -> list[str]:
 
 
 # --------------------------------------------------------------------- wiring
+# ---------------------------------------------- access modes: AT+QISWTMD, ATO, AT+QICFG
+def qiswtmd_write(ctx: CommandContext, args: Args) -> Response | None:
+    """``AT+QISWTMD=<connectID>,<access_mode>``: OK for buffer access / direct push;
+    ``CONNECT`` and the port carries the connection for transparent access."""
+    core = core_for(ctx.module)
+    args.count(2)
+    connect_id = _connect_id(core, args, 0)
+    mode = AccessMode(args.int(1, 0, 2))
+    if mode is AccessMode.TRANSPARENT:
+        return Response(final="CONNECT", online=core.go_online(connect_id, ctx.now))
+    core.switch_mode(connect_id, mode, ctx.now)
+    return None
+
+
+def qiswtmd_test(ctx: CommandContext, args: Args) -> list[str]:
+    return [f"+QISWTMD: (0-{core_for(ctx.module).settings.max_connect_id}),(0-2)"]
+
+
+def ato(ctx: CommandContext, args: Args) -> Response:
+    """``ATO``: back to the transparent connection ``+++`` left (V.250 §6.3.7); ``NO
+    CARRIER`` when it has gone meanwhile."""
+    core = core_for(ctx.module)
+    if args.values and args.values[0] != 0:
+        raise SocketError(552, "ATO takes only 0")
+    try:
+        return Response(final="CONNECT", online=core.resume(ctx.now))
+    except SocketError as exc:
+        if exc.code == 567:
+            return Response(final="NO CARRIER")
+        raise
+
+
+QICFG_RANGES = {"transpktsize": (1, 1460), "transwaittm": (0, 20)}
+
+
+def qicfg_write(ctx: CommandContext, args: Args) -> list[str] | None:
+    """``AT+QICFG="transpktsize"[,<size>]``, ``AT+QICFG="transwaittm"[,<100 ms>]``: the
+    transparent mode's packet size and wait (read back without the value)."""
+    core = core_for(ctx.module)
+    args.count(1, 2)
+    name = args.str(0, max_len=16, choices=tuple(QICFG_RANGES), case_insensitive=True).lower()
+    low, high = QICFG_RANGES[name]
+    current = core.packet_size if name == "transpktsize" else core.wait_units
+    if len(args.values) == 1:
+        return [f'+QICFG: "{name}",{current}']
+    value = args.int(1, low, high)
+    if name == "transpktsize":
+        core.packet_size = value
+    else:
+        core.wait_units = value
+    core.succeed()
+    return None
+
+
+def qicfg_test(ctx: CommandContext, args: Args) -> list[str]:
+    return [f'+QICFG: "{name}",({low}-{high})' for name, (low, high) in QICFG_RANGES.items()]
+
+
 def register(registry: CommandRegistry) -> None:
     table: list[tuple[str, Form, Handler]] = [
         ("+QIOPEN", Form.WRITE, qiopen_write),
@@ -420,6 +475,11 @@ def register(registry: CommandRegistry) -> None:
         ("+QNTP", Form.WRITE, qntp_write),
         ("+QNTP", Form.READ, qntp_read),
         ("+QNTP", Form.TEST, qntp_test),
+        ("+QISWTMD", Form.WRITE, qiswtmd_write),
+        ("+QISWTMD", Form.TEST, qiswtmd_test),
+        ("O", Form.EXEC, ato),
+        ("+QICFG", Form.WRITE, qicfg_write),
+        ("+QICFG", Form.TEST, qicfg_test),
     ]
     for name, form, handler in table:
         registry.add(name, form, guarded(handler))

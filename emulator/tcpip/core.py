@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from emulator.at.errors import AtError, CmeError
+from emulator.at.registry import OnlineData
 from emulator.tcpip.events import (
     DnsQuery,
     NtpRequest,
@@ -51,11 +53,20 @@ class SocketState(enum.IntEnum):
 class AccessMode(enum.IntEnum):
     BUFFER = 0  # +QIURC: "recv",<id>, then AT+QIRD
     PUSH = 1  # +QIURC: "recv",<id>,<len><CR><LF><data>
-    TRANSPARENT = 2  # CONNECT, raw data on the port (not emulated: refused with 555)
+    TRANSPARENT = 2  # CONNECT, then the port carries the connection's bytes until +++
 
 
 class SocketError(Exception):
     """A TCP/IP request refused with one of the manual's result codes (550-574)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TcpipRefused(AtError):
+    """A TCP/IP command refused: ``ERROR`` on the port (the code is for AT+QIGETERROR)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -84,6 +95,9 @@ class Connection:
     total_sent: int = 0
     unacked: int = 0
     incoming: int = 0  # listener: connections it accepted that are still open
+    online: bool = False  # transparent access: the AT port carries this connection now
+    typed: bytearray = field(default_factory=bytearray)  # transparent input not yet sent
+    flush_armed: bool = False  # a transwaittm timer will send ``typed``
 
     def buffered(self) -> int:
         return len(self.rx) + sum(len(d[0]) for d in self.datagrams)
@@ -102,9 +116,22 @@ class TcpipCore:
     _ping: dict[int, tuple[str, list[float], int]] = field(default_factory=dict)
     _ntp: dict[int, tuple[str, int, bool]] = field(default_factory=dict)
     _dns: set[int] = field(default_factory=set)
+    packet_size: int = 0  # AT+QICFG="transpktsize"
+    wait_units: int = 0  # AT+QICFG="transwaittm" (100 ms)
+    suspended: tuple[int, int] | None = None  # the transparent link +++ left (for ATO)
 
     def __post_init__(self) -> None:
         self.send_echo = self.settings.send_echo
+        self.packet_size = self.settings.transparent_packet_size
+        self.wait_units = self.settings.transparent_wait
+
+    def at_error(self, error: SocketError) -> AtError:
+        """How a refusal shows on the port: ERROR (AT+QIGETERROR tells the code), or
+        ``+CME ERROR: <code>`` with ``"sync_errors": "CME"``."""
+        self.last_error = error.code
+        if self.settings.sync_errors == "CME":
+            return CmeError(error.reason, code=error.code)
+        return TcpipRefused(error.code, error.reason)
 
     # ------------------------------------------------------------------ helpers
     def fail(self, code: int, reason: str) -> SocketError:
@@ -153,8 +180,12 @@ class TcpipCore:
         The result comes later as ``+QIOPEN: <connectID>,<err>``."""
         if connect_id in self.connections:
             raise self.fail(563, f"connect ID {connect_id} is in use")
-        if access_mode is AccessMode.TRANSPARENT:
-            raise self.fail(555, "transparent access mode is not emulated")
+        transparent = access_mode is AccessMode.TRANSPARENT
+        if transparent and service not in (ServiceType.TCP, ServiceType.UDP):
+            raise self.fail(552, "transparent access mode is for TCP and UDP clients")
+        if transparent and not self.context_active(context_id):
+            # CONNECT or ERROR is the command's own answer: ERROR at once.
+            raise self.fail(self.settings.inactive_context_error, "the context is not active")
         conn = Connection(
             connect_id=connect_id,
             token=next(self._tokens),
@@ -198,6 +229,8 @@ class TcpipCore:
             if listener is not None and listener.incoming > 0:
                 listener.incoming -= 1
         self.module.post_event(SocketClose(connect_id=conn.connect_id, token=conn.token))
+        if self.suspended == (conn.connect_id, conn.token):
+            self.suspended = None
 
     def check_send(self, connect_id: int, remote: tuple[str, int] | None) -> Connection:
         """Can AT+QISEND / AT+QISENDEX send on this ID now?"""
@@ -278,6 +311,12 @@ class TcpipCore:
             if conn.service is ServiceType.TCP_LISTENER
             else SocketState.CONNECTED
         )
+        if conn.access_mode is AccessMode.TRANSPARENT:
+            conn.online = True
+            if self.module.engine.complete(now, final="CONNECT", online=self._online(conn)):
+                return
+            conn.online = False  # nobody waits for CONNECT any more: an ordinary socket
+            conn.access_mode = AccessMode.BUFFER
         self._urc(f"+QIOPEN: {connect_id},0", now)
 
     def open_failed(self, connect_id: int, token: int, code: int, now: float) -> None:
@@ -286,7 +325,131 @@ class TcpipCore:
             return
         del self.connections[connect_id]
         self.last_error = code
+        if conn.access_mode is AccessMode.TRANSPARENT:
+            error = self.at_error(SocketError(code, self.settings.error_text(code)))
+            if self.module.engine.complete(now, error=error):
+                return
         self._urc(f"+QIOPEN: {connect_id},{code}", now)
+
+    # ------------------------------------------------------ transparent access
+    def _online(self, conn: Connection) -> OnlineData:
+        connect_id, token = conn.connect_id, conn.token
+
+        def on_data(data: bytes, now: float) -> None:
+            self._typed(connect_id, token, data, now)
+
+        def on_escape(now: float) -> None:
+            self._escaped(connect_id, token, now)
+
+        return OnlineData(on_data=on_data, on_escape=on_escape, guard=self.settings.escape_guard)
+
+    def _typed(self, connect_id: int, token: int, data: bytes, now: float) -> None:
+        """Transparent input goes out in packets of AT+QICFG="transpktsize" bytes, or
+        whatever has come when "transwaittm" passes without a full packet."""
+        conn = self._current(connect_id, token)
+        if conn is None or conn.state is not SocketState.CONNECTED:
+            return  # the link is going: what was typed after it is lost
+        conn.typed += data
+        size = max(1, self.packet_size)
+        while len(conn.typed) >= size:
+            self._transmit(conn, bytes(conn.typed[:size]))
+            del conn.typed[:size]
+        if conn.typed and not conn.flush_armed:
+            conn.flush_armed = True
+            self.module.call_at(
+                now + self.wait_units * 0.1, lambda t: self._flush_typed(connect_id, token)
+            )
+
+    def _flush_typed(self, connect_id: int, token: int) -> None:
+        conn = self._current(connect_id, token)
+        if conn is None:
+            return
+        conn.flush_armed = False
+        if conn.typed and conn.state is SocketState.CONNECTED:
+            self._transmit(conn, bytes(conn.typed))
+        conn.typed.clear()
+
+    def _transmit(self, conn: Connection, data: bytes) -> None:
+        conn.total_sent += len(data)
+        conn.unacked += len(data)
+        self.module.post_event(
+            SocketSend(connect_id=conn.connect_id, token=conn.token, data=data, remote=None)
+        )
+
+    def _escaped(self, connect_id: int, token: int, now: float) -> None:
+        """+++: the port is back in command mode; the socket stays up in buffer access
+        mode (TCP/IP application notes), and what was typed before the escape still goes."""
+        conn = self._current(connect_id, token)
+        if conn is None:
+            return
+        self._flush_typed(connect_id, token)
+        conn.online = False
+        conn.access_mode = AccessMode.BUFFER
+        self.suspended = (connect_id, token)
+
+    def go_online(self, connect_id: int, now: float) -> OnlineData:
+        """AT+QISWTMD=<id>,2 / ATO: the port carries the connection again (after CONNECT);
+        data buffered meanwhile comes first."""
+        conn = self.get(connect_id)
+        if conn.service not in (ServiceType.TCP, ServiceType.UDP):
+            raise self.fail(552, "transparent access mode is for TCP and UDP clients")
+        if conn.state is not SocketState.CONNECTED:
+            raise self.fail(567, f"connect ID {connect_id} is not connected")
+        conn.access_mode = AccessMode.TRANSPARENT
+        conn.online = True
+        conn.recv_reported = False
+        self.suspended = None
+        token = conn.token
+
+        def drain(now: float) -> None:
+            current = self._current(connect_id, token)
+            if current is None or not current.online:
+                return
+            data = bytes(current.rx) + b"".join(d[0] for d in current.datagrams)
+            current.rx.clear()
+            current.datagrams.clear()
+            current.total_read += len(data)
+            self.module.engine.write_online(data)
+            if current.rx_paused:
+                current.rx_paused = False
+                self.module.post_event(SocketReadResume(connect_id=connect_id, token=token))
+
+        self.module.call_at(now, drain)  # right after CONNECT has gone out
+        self.succeed()
+        return self._online(conn)
+
+    def resume(self, now: float) -> OnlineData:
+        """ATO: back to the transparent link that +++ left."""
+        if self.suspended is None:
+            raise self.fail(572, "no transparent connection to return to")
+        connect_id, token = self.suspended
+        if self._current(connect_id, token) is None:
+            self.suspended = None
+            raise self.fail(567, "the transparent connection is gone")
+        return self.go_online(connect_id, now)
+
+    def switch_mode(self, connect_id: int, mode: AccessMode, now: float) -> None:
+        """AT+QISWTMD=<id>,0|1: buffer access or direct push from now on (data already
+        buffered is pushed when switching to direct push)."""
+        conn = self.get(connect_id)
+        if conn.service is ServiceType.TCP_LISTENER:
+            raise self.fail(572, "a listener carries no data")
+        conn.access_mode = mode
+        self.succeed()
+        if mode is AccessMode.PUSH and conn.buffered():
+            data = bytes(conn.rx)
+            conn.rx.clear()
+            datagrams = list(conn.datagrams)
+            conn.datagrams.clear()
+            conn.recv_reported = False
+            conn.total_received -= len(data) + sum(len(d[0]) for d in datagrams)
+            if data:
+                self.received(connect_id, conn.token, data, now)
+            for payload, ip, port in datagrams:
+                self.received(connect_id, conn.token, payload, now, (ip, port))
+            if conn.rx_paused:
+                conn.rx_paused = False
+                self.module.post_event(SocketReadResume(connect_id=connect_id, token=conn.token))
 
     def received(
         self,
@@ -303,6 +466,10 @@ class TcpipCore:
             return False
         conn.total_received += len(data)
         cid = connect_id
+        if conn.online:
+            conn.total_read += len(data)
+            self.module.engine.write_online(data)
+            return True
         if conn.access_mode is AccessMode.PUSH:
             step = max(1, self.settings.push_chunk)
             for start in range(0, len(data), step):
@@ -341,7 +508,18 @@ class TcpipCore:
             self.open_failed(connect_id, token, 566, now)
             return
         conn.state = SocketState.CLOSING
+        if conn.online:
+            self._drop_online(conn, now)  # NO CARRIER says it; no "closed" URC
+            return
         self._urc(f'+QIURC: "closed",{connect_id}', now)
+
+    def _drop_online(self, conn: Connection, now: float) -> None:
+        """The transparent link died under the port: NO CARRIER, back to command mode;
+        the ID stays taken (state "closing") until AT+QICLOSE."""
+        conn.online = False
+        conn.access_mode = AccessMode.BUFFER
+        conn.typed.clear()
+        self.module.engine.end_online(now)
 
     def incoming(
         self, server_id: int, token: int, remote: tuple[str, int], local_port: int, now: float
@@ -383,6 +561,8 @@ class TcpipCore:
                 self.open_failed(conn.connect_id, conn.token, 570, now)
                 continue
             self.module.post_event(SocketClose(connect_id=conn.connect_id, token=conn.token))
+            if conn.online:
+                self._drop_online(conn, now)
             if by_network:
                 # The ID stays taken in state "closing" until AT+QICLOSE, as after a
                 # peer close; buffered data stays readable.
@@ -403,6 +583,9 @@ class TcpipCore:
         self._dns.clear()
         self.last_error = 0
         self.send_echo = self.settings.send_echo
+        self.packet_size = self.settings.transparent_packet_size
+        self.wait_units = self.settings.transparent_wait
+        self.suspended = None
         self.dns_servers.clear()
         self.module.post_event(StackReset())
 

@@ -69,6 +69,11 @@ class TcpipSettings:
     dns_ttl: int = 600
     ping_bytes: int = 32
     ntp_timeout: float = 10.0
+    # transparent access mode: AT+QICFG="transpktsize" / "transwaittm" factory values (bytes;
+    # units of 100 ms) and the +++ escape's guard time (seconds before and after it)
+    transparent_packet_size: int = 1024
+    transparent_wait: int = 2
+    escape_guard: float = 1.0
     ntp_time_format: str = (
         '"{year:04d}/{month:02d}/{day:02d},{hour:02d}:{minute:02d}:{second:02d}{tz}"'
     )

@@ -145,9 +145,9 @@ async def test_wrong_connect_ids_and_closed_sockets_are_refused(mut: ModuleUnder
         )
     assert await mut.command('AT+QIOPEN=1,0,"SCTP","127.0.0.1",80') == b"\r\nERROR\r\n"
     assert await mut.command('AT+QIOPEN=1,0,"TCP","127.0.0.1",0') == b"\r\nERROR\r\n"
-    assert await mut.command('AT+QIOPEN=1,0,"TCP","127.0.0.1",80,0,2') == b"\r\nERROR\r\n"
+    assert await mut.command('AT+QIOPEN=1,0,"TCP","127.0.0.1",80,0,3') == b"\r\nERROR\r\n"
     assert await mut.command("AT+QIGETERROR") == (
-        b"\r\n+QIGETERROR: 555,operation not supported\r\n\r\nOK\r\n"
+        b"\r\n+QIGETERROR: 552,invalid parameters\r\n\r\nOK\r\n"
     )
 
 
