@@ -27,6 +27,8 @@ from tests.support import FakeClockModule
         (b"AT+QLTS=?", ok("+QLTS: (0-2)")),
         (b"AT+CCID", ok("+CCID: 89860025191757605000")),
         (b"AT+CCID=?", ok()),
+        (b"AT+QINISTAT", ok("+QINISTAT: 7")),
+        (b"AT+QINISTAT=?", ok()),
         (b"AT+QSIMDET?", ok("+QSIMDET: 1,0")),
         (b"AT+QSIMDET=?", ok("+QSIMDET: (0,1),(0,1)")),
         (b"AT+QSIMSTAT?", ok("+QSIMSTAT: 0,1")),
@@ -118,6 +120,7 @@ def test_sim_removed_and_inserted_report_qsimstat_then_cpin(m: FakeClockModule) 
     assert m.take() == b"\r\n+QSIMSTAT: 1,0\r\n\r\n+CPIN: NOT READY\r\n"
     assert m.send(b"AT+QSIMSTAT?\r") == ok("+QSIMSTAT: 1,0")
     cme(m, b"AT+CCID", 10)
+    assert m.send(b"AT+QINISTAT\r") == ok("+QINISTAT: 0")  # nothing initialised
     cme(m, b"AT+CNUM", 10)
     m.module.set_sim(SimState.READY, m.now)
     m.run_timers()

@@ -3,6 +3,7 @@ port; HTTPS with a test CA made for the run and uploaded to the module with AT+Q
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,3 +188,27 @@ def test_profile_section_is_checked() -> None:
 
     with pytest.raises(ProfileError, match="max_url"):
         HttpLimits.from_profile(bad.sections)
+
+
+async def test_a_reboot_closes_the_connection_of_a_request_in_flight(port: AtPort) -> None:
+    """A server that accepts and never answers: AT+CFUN=1,1 must close the connection."""
+    accepted = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()
+        while await reader.read(4096):
+            pass
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    try:
+        address = server.sockets[0].getsockname()
+        await set_url(port, f"http://127.0.0.1:{address[1]}/never")
+        assert await port.at("AT+QHTTPGET=60") == OK
+        await asyncio.wait_for(accepted.wait(), 10)
+        assert await port.at("AT+CFUN=1,1") == OK
+        await asyncio.wait_for(closed.wait(), 10)
+    finally:
+        server.close()

@@ -246,6 +246,19 @@ async def test_pdp_deactivation_and_cfun0_close_links(port: AtPort, broker: Mosq
     assert await port.urc() == b"\r\n+QMTOPEN: 0,3\r\n"  # no network: PDP cannot come up
 
 
+async def test_network_faults_close_links_with_qmtstat(port: AtPort, broker: Mosquitto) -> None:
+    """The network tearing the context down, then the cell going: +QMTSTAT: <id>,1 each."""
+    assert port.host is not None
+    await connect(port, broker, index=1, cid="fault-a")
+    port.host.apply(lambda now: port.module.network_deactivate_pdp(now, 1))
+    await port.expect_somewhere(b"\r\n+QMTSTAT: 1,1\r\n")
+    assert await port.at("AT+QMTCONN?") == OK
+    await connect(port, broker, index=1, cid="fault-a")  # the context comes up again
+    port.host.apply(lambda now: port.module.set_coverage(False, now))
+    await port.expect_somewhere(b"\r\n+QMTSTAT: 1,1\r\n")
+    assert await port.at("AT+QMTCONN?") == OK
+
+
 async def test_unanswered_ping_gives_qmtstat_2() -> None:
     broker = Mosquitto().start()
     port = await AtPort(stack_profile(ping_urc=True)).start()
