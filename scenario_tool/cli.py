@@ -73,8 +73,9 @@ def add_subparser(subparsers: Any) -> None:
         "                            [--leshan-bs URL] [--leshan-coap-host HOST]"
         " [--leshan-api auto|1|2]\n"
         "                            [--port HOST:PORT|DEVICE [--keep-state]]"
-        " [--profile NAME|FILE] [--no-relay]\n"
-        "                            [--junit OUT.xml] [--transcript OUT] [--quiet]",
+        " [--profile NAME|FILE]\n"
+        "                            [--no-relay] [--junit OUT.xml] [--transcript OUT]"
+        " [--quiet]",
         help="run scenario files",
         description=DESCRIPTION,
         epilog=EPILOG,
