@@ -404,36 +404,33 @@ def test_the_command_line_runs_checks_and_refuses(tmp_path: Path, baseline: str)
     assert result.returncode == EXIT_BAD_INPUT and "not an http:// or https:// URL" in result.stderr
 
 
-def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
-    link = tmp_path / "ttyQ"
+def _serve_tcp(*extra: str) -> tuple[subprocess.Popen[str], str]:
+    """``quecemu serve --tcp 127.0.0.1:0`` and the address it printed once ready."""
     serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "serve",
-            "--profile",
-            baseline,
-            "--tcp",
-            "127.0.0.1:0",
-            "--link",
-            str(link),
-        ],
+        [sys.executable, "-m", "emulator", "serve", "--tcp", "127.0.0.1:0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
+    assert serve.stdout is not None
+    address = ""
+    for line in serve.stdout:  # "module 0 EC200U IMEI ... tcp 127.0.0.1:40001", then "ready"
+        found = re.search(r"tcp (\S+:\d+)", line)
+        if found:
+            address = found.group(1)
+        if line.strip() == "ready":
+            break
+    if not address:
+        serve.terminate()
+        raise AssertionError(f"quecemu serve printed no TCP address: {serve.stderr.read()}")
+    return serve, address
+
+
+def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
+    link = tmp_path / "ttyQ"
+    serve, address = _serve_tcp("--profile", baseline, "--link", str(link))
     try:
-        assert serve.stdout is not None
-        address = ""
-        for line in serve.stdout:  # "module 0 EC200U IMEI ... tcp 127.0.0.1:40001", "ready"
-            found = re.search(r"tcp (\S+:\d+)", line)
-            if found:
-                address = found.group(1)
-            if line.strip() == "ready":
-                break
-        assert address, "quecemu serve printed no TCP address"
         scenario = write(
             tmp_path,
             "external.yaml",
@@ -465,29 +462,6 @@ def test_an_external_emulator_over_tcp(tmp_path: Path, baseline: str) -> None:
     finally:
         serve.terminate()
         serve.wait(10)
-
-
-def _serve_tcp(*extra: str) -> tuple[subprocess.Popen[str], str]:
-    """``quecemu serve --tcp 127.0.0.1:0`` and the address it printed once ready."""
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--tcp", "127.0.0.1:0", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert serve.stdout is not None
-    address = ""
-    for line in serve.stdout:  # "module 0 EC200U IMEI ... tcp 127.0.0.1:40001", then "ready"
-        found = re.search(r"tcp (\S+:\d+)", line)
-        if found:
-            address = found.group(1)
-        if line.strip() == "ready":
-            break
-    if not address:
-        serve.terminate()
-        raise AssertionError(f"quecemu serve printed no TCP address: {serve.stderr.read()}")
-    return serve, address
 
 
 def test_the_conformance_set_passes_twice_against_one_external_module(tmp_path: Path) -> None:
