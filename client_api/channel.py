@@ -143,6 +143,7 @@ class AtChannel:
         self._command_lock = threading.Lock()  # one command in flight
         self._reopen_lock = threading.Lock()
         self._serial: SerialPortLike | None = None
+        self._opens = 0  # successful opens so far (a reopen after the port came back counts)
         self._gone_reason = "not opened yet"
         self._pending: _Pending | None = None
         self._listeners: list[tuple[str | None, UrcListener]] = []
@@ -175,6 +176,12 @@ class AtChannel:
     def gone_reason(self) -> str | None:
         """Why the port is not open right now, or None while it is."""
         return None if self.connected else self._gone_reason
+
+    @property
+    def open_count(self) -> int:
+        """How often the port has been opened: it grows when a port that went away (a USB
+        module re-enumerating after a reset) is open again."""
+        return self._opens
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until the port is open (again); False when ``timeout`` passed first."""
@@ -394,6 +401,7 @@ class AtChannel:
                     return False
                 self._session.reset()
                 self._serial = port
+                self._opens += 1
                 self._connected.set()
             self._wake.set()
             log.info("%s: port open", self.port)

@@ -133,26 +133,33 @@ def _open(options: RunOptions) -> AtChannel:
 
 def boot_fresh(channel: AtChannel, limit: float = BOOT_LIMIT) -> None:
     """Reboot the module (``AT+CFUN=1,1``, 27.007 §8.2) and return once it is up again: it
-    said ``RDY`` and answers ``AT``. A QuecPython application starts on a freshly booted
+    said ``RDY``, or its port went away and came back (a USB port re-enumerates and may never
+    show RDY), and it answers ``AT``. A QuecPython application starts on a freshly booted
     module; without this a second run would find the first one's registration, sockets and
     settings (``lwm2m.config`` then answers -1, the client running). What the module keeps
     in NV (its LwM2M configuration, files, SMS) stays, as on the device."""
     booted = threading.Event()
     remove = channel.add_urc_listener(lambda urc: booted.set(), prefix="RDY")
+    opens = channel.open_count
+    deadline = time.monotonic() + limit
     try:
         try:
             channel.command("AT+CFUN=1,1", 5.0)
+        except ModuleGone:
+            pass  # the port went down with the reset before its OK came through
         except AtChannelError as exc:
             raise ModuleNotReady(
                 f"the module on {channel.port} did not reboot (AT+CFUN=1,1: {exc});"
                 " --keep-state runs the application on the module as it is"
             ) from None
-        deadline = time.monotonic() + limit
-        if not booted.wait(limit):
-            raise ModuleNotReady(
-                f"the module on {channel.port} did not boot again (no RDY within {limit:g} s"
-                " of AT+CFUN=1,1)"
-            )
+        while not booted.wait(0.05):
+            if channel.open_count > opens:
+                break
+            if time.monotonic() >= deadline:
+                raise ModuleNotReady(
+                    f"the module on {channel.port} did not boot again (no RDY, and its port"
+                    f" did not come back, within {limit:g} s of AT+CFUN=1,1)"
+                )
         while True:  # the boot URCs are still coming: the port answers once they are out
             try:
                 channel.command("AT", 1.0)
@@ -162,7 +169,7 @@ def boot_fresh(channel: AtChannel, limit: float = BOOT_LIMIT) -> None:
                     raise ModuleNotReady(
                         f"the module on {channel.port} does not answer AT after its reboot"
                     ) from None
-                channel.wait_connected(1.0)  # a USB port comes back after a reboot
+                channel.wait_connected(1.0)
     finally:
         remove()
 

@@ -240,7 +240,9 @@ def test_a_module_that_does_not_come_back_is_named(fake: FakeModule) -> None:
         timeout=RUN_LIMIT,
     )
     assert done.returncode == 4, done.stdout + done.stderr
-    assert "did not boot again (no RDY within 0.5 s of AT+CFUN=1,1)" in done.stderr
+    assert "did not boot again (no RDY, and its port did not come back, within 0.5 s" in (
+        done.stderr
+    )
     fake.answer("AT+CFUN=1,1", error())
     done = run(APPS / "prints_and_ends.py", "--port", fake.url)
     assert done.returncode == 4, done.stdout + done.stderr
@@ -255,3 +257,21 @@ from client_api.__main__ import main
 runtime.BOOT_LIMIT = 0.5
 sys.exit(main(["run", sys.argv[1], "--port", sys.argv[2]]))
 """
+
+
+def test_a_module_whose_port_comes_back_after_the_reset_is_ready(tmp_path: Path) -> None:
+    # A USB module re-enumerates on AT+CFUN=1,1: the port goes away (the OK may be lost with
+    # it) and comes back, and its AT port need not show RDY.
+    fake = FakeModule(link=tmp_path / "ttyUSB2")
+    try:
+
+        def reset(line: str) -> None:
+            fake.vanish()
+            fake.come_back()
+
+        fake.answer("AT+CFUN=1,1", reset)
+        done = run(APPS / "prints_and_ends.py", "--port", fake.url)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "AT" in drain(fake)  # asked again once the port was back
+    finally:
+        fake.close()
