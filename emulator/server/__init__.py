@@ -81,6 +81,15 @@ How it is built (the shape of the LwM2M client's core and adapter):
   event-loop timer; :mod:`.coap` is its aiocoap glue (listeners, root resource, exchanges) and
   :mod:`.transport` the only module that touches aiocoap internals (DTLS requests back to
   clients, cancellable observations).
+
+A Read, end to end: ``await server.read("dev", "/3/0")`` asks ``core.read`` for a ticket. The
+core builds the request (:func:`.operations.read`), and if the client is awake queues a
+``SendRequest`` action (else holds the call until its next Update, or its deadline). The
+server's flush hands the action to :class:`~.coap.CoapGlue`, which sends it as an aiocoap
+request over the client's last address or DTLS session and reports the answer with
+``core.response_received``. The core checks the code, decodes the payload and queues
+``Completed(ticket, result=content)``; the flush resolves the caller's future with it. A
+deadline, a transport error or an error code ends the same way with ``error=`` set.
 """
 
 from .bootstrap import BootstrapConfig, SecurityMode, ServerAccount
