@@ -49,6 +49,10 @@ ACK_POLL = 0.01  # seconds between looks at a socket's unacknowledged bytes
 # instead of pushing more URCs into a port that would have to drop them.
 PUSH_HOLD_BYTES = 4096
 PUSH_POLL = 0.005  # seconds between looks at the port's backlog while a push socket waits
+# Transparent access has no send buffer check (AT+QISEND's SEND FAIL): a peer that stops
+# reading would let the host's bytes pile up here without end. Past this many bytes waiting
+# to be written they are dropped, as a UART without flow control overruns the module.
+STREAM_BACKLOG_LIMIT = 1 << 20
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
 ICMP_ECHO_REQUEST = 8
 ICMP_ECHO_REPLY = 0
@@ -88,6 +92,7 @@ class _Link:
     ack_timer: asyncio.TimerHandle | None = None
     push_timer: asyncio.TimerHandle | None = None
     held: bytearray = field(default_factory=bytearray)  # direct push: not yet pushed
+    dropped: int = 0  # bytes to send lost to a peer that does not read
     lost: bool = False  # the peer closed while data was still held
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -332,6 +337,11 @@ class SocketAdapter:
                 datagrams.sendto(event.data, target)
             return
         stream = cast(asyncio.Transport, link.transport)
+        if stream.get_write_buffer_size() + len(event.data) > STREAM_BACKLOG_LIMIT:
+            if not link.dropped:
+                log.warning("socket %s: the peer does not read; dropping what is sent", key)
+            link.dropped += len(event.data)
+            return
         stream.write(event.data)
         self._watch_ack(link)
 

@@ -309,13 +309,15 @@ class AtEngine:
 
     def _take_online(self, data: bytes, index: int, now: float) -> int:
         """Online data from ``data[index:]``: everything but a well-timed ``+++`` is the
-        connection's. Bytes of one read share one ``now``, so a plus after other bytes of
-        the same read never starts an escape (there was no silence before it)."""
+        connection's. Bytes of one read share one ``now``, so once a byte of a read is data,
+        no later plus of that read can start an escape (there was no silence before it):
+        the rest goes as it is, in one piece."""
         mode = self._online
         assert mode is not None
         guard = mode.request.guard
+        view = data[index:]
         out = bytearray()
-        for byte in data[index:]:
+        for at, byte in enumerate(view):
             if mode.pluses:
                 if (
                     byte == PLUS
@@ -331,17 +333,18 @@ class AtEngine:
                 out += bytes([PLUS]) * mode.pluses  # not an escape after all: data
                 mode.pluses = 0
                 mode.decide_at = None
-                out.append(byte)
             elif byte == PLUS and now - mode.last_input >= guard:
                 mode.pluses = 1
                 mode.first_plus = now
                 mode.decide_at = now + guard
-            else:
-                out.append(byte)
+                mode.last_input = now
+                continue
+            out += view[at:]
             mode.last_input = now
+            break
         if out:
             mode.request.on_data(bytes(out), now)
-        return len(data) - index
+        return len(view)
 
     def _decide_escape(self, mode: _OnlineMode, now: float) -> None:
         """Guard time over with pluses held: three are the escape, fewer are data."""

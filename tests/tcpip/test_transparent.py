@@ -170,3 +170,34 @@ async def test_qicfg_sets_the_packet_size_and_wait(mut: ModuleUnderTest) -> None
     assert await mut.command("AT+QICFG=?") == (
         b'\r\n+QICFG: "transpktsize",(1-1460)\r\n+QICFG: "transwaittm",(0-20)\r\n\r\nOK\r\n'
     )
+
+
+async def test_a_peer_that_stops_reading_does_not_make_memory_grow(
+    mut: ModuleUnderTest,
+) -> None:
+    """No flow control on the port: once the bytes waiting for a peer that reads nothing
+    pass the limit, what the host types into the transparent link is dropped."""
+    from emulator.adapters.sockets import STREAM_BACKLOG_LIMIT, SocketAdapter
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.Event().wait()
+
+    server = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        assert await mut.command('AT+QICFG="transpktsize",1460') == b"\r\nOK\r\n"
+        await connect(mut, f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{port},0,2')
+        (adapter,) = [s for s in mut.host.services if isinstance(s, SocketAdapter)]
+        (link,) = adapter.links.values()
+        block = bytes(65536)
+        fed = 0
+        while not link.dropped:
+            assert fed < 256 * 2**20, "nothing dropped after 256 MiB"
+            mut.host.feed(block)
+            fed += len(block)
+        assert link.transport is not None
+        buffered = link.transport.get_write_buffer_size()  # type: ignore[attr-defined]
+        assert fed > STREAM_BACKLOG_LIMIT  # the kernel's buffers filled first
+        assert buffered <= STREAM_BACKLOG_LIMIT
+    finally:
+        server.close()
