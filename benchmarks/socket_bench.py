@@ -11,6 +11,9 @@ loopback (written here, plain blocking sockets in a thread), then:
    Median and p99 of one non-empty AT+QIRD.
 3. ``push``: the same download with the socket in direct push mode (the data arrives in
    ``+QIURC: "recv",0,<len>`` URCs, no command).
+4. ``transparent``: the socket in transparent access mode (``CONNECT``): the host writes
+   ``--bytes`` raw and the peer counts them (upload), then the peer sends ``--bytes`` and
+   the host reads them raw (download).
 
 Each runs as fast as the pty goes, then with ``serve --baud 115200`` (module output paced
 like a UART at 10 bits per byte: 11,520 bytes/s at most) with ``--baud-bytes``; the share of
@@ -19,7 +22,8 @@ module's output, not the host's input). For scale, the same transfer in the same
 writes over a plain loopback socket (no module in between) gives the ratio.
 
     python -m benchmarks.socket_bench [--bytes 1048576] [--baud-bytes 65536]
-                                      [--what upload|download|push|all] [--no-baud]
+                                      [--what upload|download|push|transparent|all]
+                                      [--no-baud]
 """
 
 from __future__ import annotations
@@ -124,7 +128,8 @@ class Host:
 def open_socket(host: Host, peer: Peer, mode: int) -> None:
     host.command("ATE0")
     host.command("AT+QIACT=1")
-    host.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},0,{mode}', b"+QIOPEN: 0,0\r\n")
+    answer = b"CONNECT\r\n" if mode == 2 else b"+QIOPEN: 0,0\r\n"
+    host.command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{peer.port},0,{mode}', answer)
     if not peer.connected.wait(10):
         raise SystemExit("the module did not connect to the peer")
 
@@ -200,6 +205,24 @@ def push(host: Host, peer: Peer, total: int) -> tuple[float, list[float], int]:
     return time.perf_counter() - start, [], 0
 
 
+def transparent(host: Host, peer: Peer, total: int) -> tuple[float, list[float], int]:
+    """Raw bytes both ways after CONNECT; the time of the round (upload then download)."""
+    block = bytes(i & 0xFF for i in range(65536))
+    start = time.perf_counter()
+    sent = 0
+    while sent < total:
+        size = min(len(block), total - sent)
+        host.port.write(block[:size])
+        sent += size
+    peer.await_bytes(total, 120)
+    up = time.perf_counter() - start
+    start = time.perf_counter()
+    peer.send(total)
+    host.exactly(total, 120)
+    down = time.perf_counter() - start
+    return up + down, [up, down], 0
+
+
 def plain_loopback(total: int, rounds: int = 5) -> float:
     """The same bytes in the same 1460-byte writes over a plain loopback socket, no module
     in between (median of ``rounds``): the floor of any transfer here."""
@@ -219,16 +242,24 @@ def plain_loopback(total: int, rounds: int = 5) -> float:
 
 def run(what: str, total: int, baud: int | None, profile: list[str], tmp: Path) -> None:
     extra = ["--baud", str(baud)] if baud else []
-    mode = 1 if what == "push" else 0
+    mode = {"push": 1, "transparent": 2}.get(what, 0)
     with ServeChild(*profile, "--link", str(tmp / f"{what}-{baud}"), *extra) as child:
         (module,) = child.wait_ready()
         peer = Peer()
         with serial.Serial(module["link"], 115200, timeout=1) as port:
             host = Host(port)
             open_socket(host, peer, mode)
-            measure = {"upload": upload, "download": download, "push": push}[what]
+            measure = {
+                "upload": upload,
+                "download": download,
+                "push": push,
+                "transparent": transparent,
+            }[what]
             seconds, times, refused = measure(host, peer, total)
-            host.command("AT+QICLOSE=0")
+            if what == "transparent":
+                seconds = times[1]  # the download, as for the other modes; upload below
+            if what != "transparent":  # the port carries the link until +++: serve stops
+                host.command("AT+QICLOSE=0")
         peer.close()
         child.stop()
     rate = total / seconds
@@ -250,7 +281,14 @@ def run(what: str, total: int, baud: int | None, profile: list[str], tmp: Path) 
         floor = plain_loopback(total)
         fields["plain_socket_ratio"] = round(seconds / floor, 1)
         text += f"; {seconds / floor:.0f}x a plain loopback socket's time"
-    if times:
+    if what == "transparent":
+        up_rate = total / times[0]
+        fields.update(upload_kib_per_s=round(up_rate / 1024, 1))
+        text = f"transparent {total} bytes ({line}): download {rate / 1024:.1f} KiB/s" + text[
+            text.index(" KiB/s") + len(" KiB/s") :
+        ]
+        text += f"; upload {up_rate / 1024:.1f} KiB/s"
+    elif times:
         command = "AT+QISEND" if what == "upload" else "AT+QIRD"
         med, p99 = median(times) * 1000, percentile(times, 0.99) * 1000
         fields.update(command_median_ms=round(med, 3), command_p99_ms=round(p99, 3))
@@ -263,7 +301,9 @@ def run(what: str, total: int, baud: int | None, profile: list[str], tmp: Path) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--what", choices=("upload", "download", "push", "all"), default="all")
+    parser.add_argument(
+        "--what", choices=("upload", "download", "push", "transparent", "all"), default="all"
+    )
     parser.add_argument("--bytes", type=int, default=1 << 20, help="bytes per unpaced run")
     parser.add_argument(
         "--baud-bytes", type=int, default=1 << 16, help="bytes per run with --baud 115200"
@@ -271,7 +311,9 @@ def main() -> None:
     parser.add_argument("--no-baud", action="store_true", help="skip the --baud 115200 runs")
     args = parser.parse_args()
     profile = ["--model", "EC200U"]
-    kinds = ("upload", "download", "push") if args.what == "all" else (args.what,)
+    kinds = (
+        ("upload", "download", "push", "transparent") if args.what == "all" else (args.what,)
+    )
     with tempfile.TemporaryDirectory(prefix="bench-socket-") as folder:
         for kind in kinds:
             run(kind, args.bytes, None, profile, Path(folder))
