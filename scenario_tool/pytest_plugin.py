@@ -164,7 +164,9 @@ class VirtualModuleHandle:
 
     def deliver_sms(self, text: str, sender: str = "+8613912345678") -> None:
         """The network delivers an SMS to the module (+CMTI / +CMT as configured)."""
-        self._apply(lambda module, now: module.deliver_sms(sender, text, now))
+        from emulator.sms.model import sms_state
+
+        self._apply(lambda module, now: sms_state(module).deliver_text(sender, text, now))
 
     def reboot(self) -> None:
         """As AT+CFUN=1,1: the port goes quiet, then the boot URCs come again."""

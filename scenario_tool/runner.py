@@ -740,14 +740,14 @@ class _Session:
         )
 
     async def _deliver_sms(self, step: DeliverSmsStep, started: float) -> str:
-        from emulator.sms.model import NotDeliverable
+        from emulator.sms.model import NotDeliverable, sms_state
 
         sender = self._text(step.sender)
         text = self._text(step.text)
         results: list[Any] = []
 
         def deliver(module: Any, now: float) -> None:
-            results.extend(module.deliver_sms(sender, text, now))
+            results.extend(sms_state(module).deliver_text(sender, text, now))
 
         try:
             self._module("deliver_sms").apply(deliver)

@@ -17,14 +17,11 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from emulator.at.errors import AtError, CmeError, CmsError, SyntaxAtError
 from emulator.at.parser import Args, Form, ParsedCommand, split_line
 from emulator.at.registry import CommandRegistry, DataInput, OnlineData, Response
-
-if TYPE_CHECKING:
-    from emulator.module.virtual import VirtualModule
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +105,7 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class _Context:
-    module: VirtualModule
+    module: Any  # whatever the engine was given: the handlers know its type
     now: float
 
 
@@ -127,7 +124,7 @@ class AtEngine:
     ``module`` is handed to handlers; the engine itself only knows bytes and settings.
     """
 
-    module: VirtualModule
+    module: Any
     registry: CommandRegistry
     settings: EngineSettings = field(default_factory=EngineSettings)
     max_line_length: int = 1024

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol, TypeVar
 
 from emulator.at.parser import Args, Form
 
-if TYPE_CHECKING:
-    from emulator.module.virtual import VirtualModule
+#: What handlers act on; the AT core does not know it (``emulator.commands.context``
+#: names the emulated module).
+ModuleT_co = TypeVar("ModuleT_co", covariant=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,17 +80,17 @@ class Response:
     online: OnlineData | None = None  # after ``final`` (CONNECT): transparent data mode
 
 
-class CommandContext(Protocol):
+class CommandContext(Protocol[ModuleT_co]):
     """What a handler may touch: the module (state, settings, URCs, events) and the time."""
 
     @property
-    def module(self) -> VirtualModule: ...
+    def module(self) -> ModuleT_co: ...
 
     @property
     def now(self) -> float: ...
 
 
-Handler = Callable[[CommandContext, Args], Response | list[str] | None]
+Handler = Callable[[CommandContext[Any], Args], Response | list[str] | None]
 """A handler returns a Response, a list of information lines (then OK), or None (just OK)."""
 
 

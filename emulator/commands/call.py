@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from emulator.at.errors import IncorrectParameters, OperationNotAllowed, SimNotInserted
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import setting, volatile
 from emulator.module.state import SimState
 from emulator.module.virtual import VirtualModule

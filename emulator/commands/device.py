@@ -9,7 +9,8 @@ from typing import Any
 
 from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form, Value
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import (
     NvSettings,
     int_list,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from emulator.at.errors import CmeError
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Response
+from emulator.at.registry import CommandRegistry, DataInput, Response
+from emulator.commands.context import CommandContext
 from emulator.module.files import FileNameError, files_for
 
 FILE_ERRORS = {

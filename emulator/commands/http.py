@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from emulator.at.errors import CmeError
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Handler, Response
+from emulator.at.registry import CommandRegistry, DataInput, Handler, Response
+from emulator.commands.context import CommandContext
 from emulator.commands.ssl import tls_request
 from emulator.http.model import CONTENT_TYPES, HttpError, HttpSession, session_for
 from emulator.module.state import PdpContext

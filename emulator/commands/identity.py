@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 
 
 def ati(ctx: CommandContext, args: Args) -> list[str]:

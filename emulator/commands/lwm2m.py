@@ -12,13 +12,15 @@ adapter is this family's service (``create_service``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulator.at.errors import IncorrectParameters, OperationNotSupported
+from emulator.at.errors import IncorrectParameters, OperationNotAllowed, OperationNotSupported
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, Response
+from emulator.at.registry import CommandRegistry, Handler, Response
 from emulator.at.text import at_string
+from emulator.commands.context import CommandContext
 from emulator.lwm2m.client.client import LwM2MClient
 from emulator.lwm2m.client.config import (
     MODE_PSK,
@@ -27,6 +29,7 @@ from emulator.lwm2m.client.config import (
     SecurityEntry,
     ServerEntry,
 )
+from emulator.lwm2m.client.errors import ClientStateError
 from emulator.lwm2m.client.settings import ClientSettings
 from emulator.module.profile import ProfileError
 from emulator.module.virtual import VirtualModule
@@ -394,15 +397,32 @@ def _no_output(ctx: CommandContext, args: Args) -> None:
     return None
 
 
+def _client_errors_answered(handler: Handler) -> Handler:
+    """The AT boundary of the client core: a request its state does not allow is
+    ``+CME ERROR: 3`` (operation not allowed), as on the module."""
+
+    @functools.wraps(handler)
+    def call(ctx: CommandContext, args: Args) -> Response | list[str] | None:
+        try:
+            return handler(ctx, args)
+        except ClientStateError as exc:
+            raise OperationNotAllowed(str(exc)) from None
+
+    return call
+
+
 def register(registry: CommandRegistry) -> None:
-    registry.add("+QLWCFG", Form.TEST, qlwcfg_test)
-    registry.add("+QLWCFG", Form.WRITE, qlwcfg_write)
-    registry.add("+QLWREG", Form.EXEC, qlwreg)
-    registry.add("+QLWREG", Form.TEST, _no_output)
-    registry.add("+QLWDEREG", Form.EXEC, qlwdereg)
-    registry.add("+QLWDEREG", Form.TEST, _no_output)
-    registry.add("+QLWUPDATE", Form.EXEC, qlwupdate)
-    registry.add("+QLWUPDATE", Form.WRITE, qlwupdate_write)
-    registry.add("+QLWUPDATE", Form.TEST, qlwupdate_test)
-    registry.add("+QLWSTAT", Form.READ, qlwstat_read)
-    registry.add("+QLWSTAT", Form.TEST, qlwstat_test)
+    def add(name: str, form: Form, handler: Handler) -> None:
+        registry.add(name, form, _client_errors_answered(handler))
+
+    add("+QLWCFG", Form.TEST, qlwcfg_test)
+    add("+QLWCFG", Form.WRITE, qlwcfg_write)
+    add("+QLWREG", Form.EXEC, qlwreg)
+    add("+QLWREG", Form.TEST, _no_output)
+    add("+QLWDEREG", Form.EXEC, qlwdereg)
+    add("+QLWDEREG", Form.TEST, _no_output)
+    add("+QLWUPDATE", Form.EXEC, qlwupdate)
+    add("+QLWUPDATE", Form.WRITE, qlwupdate_write)
+    add("+QLWUPDATE", Form.TEST, qlwupdate_test)
+    add("+QLWSTAT", Form.READ, qlwstat_read)
+    add("+QLWSTAT", Form.TEST, qlwstat_test)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from emulator.at.errors import AtError, IncorrectParameters, OperationNotAllowed
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Response
+from emulator.at.registry import CommandRegistry, DataInput, Response
+from emulator.commands.context import CommandContext
 from emulator.commands.ssl import tls_request
 from emulator.module.state import PdpContext
 from emulator.mqtt.model import (

@@ -13,7 +13,8 @@ import re
 
 from emulator.at.errors import IncorrectParameters, NoNetworkService, SimNotInserted
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list, range_text, setting, volatile
 from emulator.module.events import ModuleEvent, RegistrationChanged
 from emulator.module.state import RegStat, SimState

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from emulator.at.errors import OperationNotAllowed
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, Handler
+from emulator.at.registry import CommandRegistry, Handler
+from emulator.commands.context import CommandContext
 
 
 def csq(ctx: CommandContext, args: Args) -> list[str]:

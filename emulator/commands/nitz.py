@@ -13,7 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list, range_text, setting, volatile
 from emulator.module.events import ModuleEvent, NetworkTimeReceived, RegistrationChanged
 from emulator.module.virtual import VirtualModule

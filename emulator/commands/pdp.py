@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from emulator.at.errors import OperationNotAllowed
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
 from emulator.at.text import at_string
+from emulator.commands.context import CommandContext
 from emulator.module.state import PdpContext
 
 PDP_TYPES = ("IP", "IPV6", "IPV4V6")

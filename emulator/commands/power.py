@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, Response
+from emulator.at.registry import CommandRegistry, Response
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import setting
 
 # The supply the module sees when its profile has no "battery" section: a charged

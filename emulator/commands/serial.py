@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import int_list, range_text, str_list
 from emulator.module.profile import ProfileError
 from emulator.module.virtual import VirtualModule

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from emulator.at.errors import OperationNotAllowed, SimNotInserted, SimPinRequired
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.module.state import SimState
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from emulator.at.errors import SimNotInserted
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list
 from emulator.module.events import ModuleEvent, SimStateChanged
 from emulator.module.state import SimState

@@ -15,7 +15,8 @@ from dataclasses import replace
 
 from emulator.at.errors import AtError, IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Response
+from emulator.at.registry import CommandRegistry, DataInput, Response
+from emulator.commands.context import CommandContext
 from emulator.sms import charset
 from emulator.sms.model import (
     ALL_STATUS,

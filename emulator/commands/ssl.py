@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry
+from emulator.at.registry import CommandRegistry
+from emulator.commands.context import CommandContext
 from emulator.module.files import FileNameError, files_for
 from emulator.module.tls import ALL_CIPHERS, TlsRequest
 

@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 from emulator.at.errors import AtError, IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, CommandRegistry, DataInput, Response
+from emulator.at.registry import CommandRegistry, DataInput, Response
+from emulator.commands.context import CommandContext
 from emulator.module.events import (
     ModuleEvent,
     PdpContextChanged,

@@ -434,15 +434,6 @@ class VirtualModule:
         """The network detaches the module (it re-attaches when coverage comes back)."""
         self.set_coverage(False, now)
 
-    def deliver_sms(self, sender: str, text: str, now: float) -> list[Any]:
-        """The network delivers an SMS (concatenated parts when long): stored and indicated
-        with +CMTI, or shown with +CMT, as AT+CNMI says. Returns each part's
-        ``emulator.sms.model.DeliveryResult``; raises ``NotDeliverable`` (a ValueError)
-        when the module cannot take it (no SIM, not registered)."""
-        from emulator.sms.model import sms_state
-
-        return list(sms_state(self).deliver_text(sender, text, now))
-
     def set_sim(self, state: SimState, now: float) -> None:
         """Insert or remove the SIM. Quectel reports a removal as ``+CPIN: NOT READY``."""
         if state is self.radio.sim:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, DataInput, Response
+from emulator.at.registry import DataInput, Response
+from emulator.commands.context import CommandContext
 from tests.support import FakeClockModule, chunkings
 
 

@@ -7,6 +7,7 @@ import dataclasses
 from emulator.module.events import ModuleEvent
 from emulator.module.nvstore import MemoryNvStore
 from emulator.module.profile import ModuleProfile, load_profile
+from emulator.sms.model import sms_state
 from tests.support import BASELINE_FAMILIES, FakeClockModule
 
 SENDER = "+8613912345678"
@@ -37,7 +38,7 @@ class SmsModule(FakeClockModule):
         return out
 
     def deliver(self, text: str, sender: str = SENDER) -> bytes:
-        self.module.deliver_sms(sender, text, self.now)
+        sms_state(self.module).deliver_text(sender, text, self.now)
         self.run_timers()
         return self.take()
 

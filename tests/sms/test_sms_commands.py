@@ -13,7 +13,7 @@ from gsmmodem.pdu import decodeSmsPdu, encodeSmsSubmitPdu
 from emulator.module.events import SmsReceived, SmsSent
 from emulator.module.nvstore import MemoryNvStore
 from emulator.module.state import SimState
-from emulator.sms.model import NotDeliverable
+from emulator.sms.model import NotDeliverable, sms_state
 from tests.sms.helpers import SENDER, SmsModule
 
 OK = b"\r\nOK\r\n"
@@ -207,7 +207,7 @@ def test_urc_during_a_prompt_waits_for_the_result() -> None:
     m = SmsModule()
     assert m.at("AT+CMGF=1") == OK
     assert m.at('AT+CMGS="10086"') == b"\r\n> "
-    m.module.deliver_sms(SENDER, "incoming", m.now)
+    sms_state(m.module).deliver_text(SENDER, "incoming", m.now)
     m.run_timers()
     assert m.take() == b""  # nothing inside the prompt
     m.send(b"out\x1a")
@@ -245,7 +245,7 @@ def test_pdu_mode_send_errors() -> None:
     assert m.send_message(f"AT+CMGS={pdu.tpduLength}", text[:-2] + b"\x1a") == cms(304)
     assert m.send_message("AT+CMGS=10", b"00GG\x1a") == cms(304)
     # An SMS-DELIVER is not something a module sends.
-    m.module.deliver_sms(SENDER, "abc", m.now)
+    sms_state(m.module).deliver_text(SENDER, "abc", m.now)
     m.run_timers()
     m.take()
     listing = m.at("AT+CMGR=0").decode().split("\r\n")
@@ -528,10 +528,10 @@ def test_messages_survive_a_reboot_settings_do_not() -> None:
 def test_network_refuses_delivery_it_cannot_make() -> None:
     m = SmsModule()
     with pytest.raises(NotDeliverable, match="not a phone number"):
-        m.module.deliver_sms("Bank", "hi", m.now)
+        sms_state(m.module).deliver_text("Bank", "hi", m.now)
     m.module.set_coverage(False, m.now)
     with pytest.raises(NotDeliverable, match="not registered"):
-        m.module.deliver_sms(SENDER, "hi", m.now)
+        sms_state(m.module).deliver_text(SENDER, "hi", m.now)
 
 
 def test_a_factory_reset_empties_the_storage() -> None:

@@ -36,9 +36,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from emulator.at.errors import CmeError, OperationNotAllowed
+from emulator.at.errors import CmeError
 from emulator.at.text import at_string
 from emulator.lwm2m import LwM2MPath, ObjectStore, ObservationManager, default_registry
+from emulator.lwm2m.client.errors import ClientStateError
 from emulator.lwm2m.errors import LwM2MError
 from emulator.lwm2m.events import (
     InstanceCreated,
@@ -314,10 +315,10 @@ class LwM2MClient:
             if self._retry_now(now):
                 return
             if self.running:
-                raise OperationNotAllowed("the LwM2M client is already running")
+                raise ClientStateError("the LwM2M client is already running")
             accounts = self._accounts()
             if not accounts:
-                raise OperationNotAllowed("no LwM2M server is configured")
+                raise ClientStateError("no LwM2M server is configured")
             objects.install_accounts(self.store, self.config, self.settings)
             self.endpoint = self.endpoint_name()
             self._pdp_failed = False
@@ -367,7 +368,7 @@ class LwM2MClient:
         self._now = now
         try:
             if not self.running:
-                raise OperationNotAllowed("the LwM2M client is not running")
+                raise ClientStateError("the LwM2M client is not running")
             self._awaiting_network = False
             self._apn_retry_at = None
             for link in list(self._links.values()):
@@ -408,7 +409,7 @@ class LwM2MClient:
                 and (ssid is None or link.ssid == ssid)
             ]
             if not targets:
-                raise OperationNotAllowed(
+                raise ClientStateError(
                     "not registered" if ssid is None else f"not registered with server {ssid}"
                 )
             for link in targets:
@@ -419,7 +420,7 @@ class LwM2MClient:
     # ---------------------------------------------------------- configuration
     def _require_idle(self, what: str) -> None:
         if self.running:
-            raise OperationNotAllowed(f"{what} cannot change while the client runs")
+            raise ClientStateError(f"{what} cannot change while the client runs")
 
     def set_security(self, entry: SecurityEntry) -> None:
         self._require_idle("security")
@@ -484,7 +485,7 @@ class LwM2MClient:
             if self.config.startup and self._accounts() and not self.running:
                 try:
                     self.start(now, automatic=True)
-                except CmeError as exc:
+                except (ClientStateError, CmeError) as exc:
                     log.warning("startup registration not started: %s", exc)
         elif isinstance(event, RegistrationChanged):
             if event.registered:
