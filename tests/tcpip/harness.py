@@ -158,6 +158,11 @@ class EchoServer:
         await self.close_connections()
 
 
+def port_of(server: EchoServer) -> int:
+    assert server.server is not None
+    return int(server.server.sockets[0].getsockname()[1])
+
+
 class UdpPeer(asyncio.DatagramProtocol):
     """UDP: echoes datagrams (upper-cased, to tell the echo from the original)."""
 

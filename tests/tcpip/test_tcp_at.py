@@ -8,15 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from emulator.adapters.netmap import NetworkMap
-from tests.tcpip.harness import EchoServer, ModuleUnderTest
-
-
-@pytest.fixture
-async def echo() -> AsyncIterator[EchoServer]:
-    server = EchoServer()
-    await server.start()
-    yield server
-    await server.stop()
+from tests.tcpip.harness import EchoServer, ModuleUnderTest, port_of
 
 
 @pytest.fixture
@@ -26,11 +18,6 @@ async def mut() -> AsyncIterator[ModuleUnderTest]:
     assert await module.command("AT+QIACT=1") == b"\r\nOK\r\n"
     yield module
     await module.stop()
-
-
-def port_of(server: EchoServer) -> int:
-    assert server.server is not None
-    return int(server.server.sockets[0].getsockname()[1])
 
 
 async def open_tcp(mut: ModuleUnderTest, port: int, mode: int = 0, cid: int = 0) -> None:

@@ -9,17 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.tcpip.harness import EchoServer, ModuleUnderTest, UdpPeer
+from tests.tcpip.harness import EchoServer, ModuleUnderTest, UdpPeer, port_of
 
 GUARD = 0.05  # seconds of silence around +++ (1 s on a module; shortened in the profile)
-
-
-@pytest.fixture
-async def echo() -> AsyncIterator[EchoServer]:
-    server = EchoServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
@@ -29,11 +21,6 @@ async def mut() -> AsyncIterator[ModuleUnderTest]:
     assert await module.command("AT+QIACT=1") == b"\r\nOK\r\n"
     yield module
     await module.stop()
-
-
-def port_of(server: EchoServer) -> int:
-    assert server.server is not None
-    return int(server.server.sockets[0].getsockname()[1])
 
 
 async def connect(mut: ModuleUnderTest, line: str) -> None:

@@ -32,14 +32,6 @@ async def udp() -> AsyncIterator[UdpPeer]:
     peer.close()
 
 
-@pytest.fixture
-async def echo() -> AsyncIterator[EchoServer]:
-    server = EchoServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def udp_port(peer: UdpPeer) -> int:
     assert peer.transport is not None
     return int(peer.transport.get_extra_info("sockname")[1])
