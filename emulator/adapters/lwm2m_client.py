@@ -44,8 +44,10 @@ from aiocoap.numbers.constants import TransportTuning
 from aiocoap.numbers.types import RST
 from aiocoap.pipe import Pipe
 
+from emulator.adapters.block1 import Block1Assembly
 from emulator.adapters.dtls.coap import DtlsClientConnection, DtlsClientInterface
 from emulator.adapters.host import ModuleHost
+from emulator.adapters.undecodable import JunkReport, guard_udp_interface
 from emulator.at.errors import OperationNotSupported
 from emulator.commands.lwm2m import client_for
 from emulator.lwm2m.client.client import LwM2MClient
@@ -157,7 +159,8 @@ class _Root:
 
     def __init__(self, adapter: CoapAdapter) -> None:
         self.adapter = adapter
-        self._block1 = Block1Spool()
+        # The largest body a server sends the module is a firmware package (/5/0/0).
+        self._block1 = Block1Assembly(adapter.client.settings.firmware.max_package_bytes)
         self._block2 = Block2Cache()
 
     async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
@@ -196,6 +199,8 @@ class CoapAdapter:
         self._root = _Root(self)
         self.requests_served = 0
         self._observe_number = 0
+        #: Datagrams on the module's CoAP socket that were not CoAP (dropped or reset).
+        self.junk = JunkReport(log, f"module {host.module.identity.imei} LwM2M socket")
 
     # ------------------------------------------------------------ service API
     async def start(self) -> None:
@@ -322,6 +327,8 @@ class CoapAdapter:
                 continue
             manager.dispatch_message = functools.partial(self._dispatch_unless_asleep, dispatch)
             transport = getattr(manager, "message_interface", None)
+            if hasattr(transport, "datagram_msg_received"):  # udp6, not our DTLS interface
+                guard_udp_interface(transport, self.junk)
             send = getattr(transport, "send", None)
             if transport is not None and send is not None:
                 transport.send = functools.partial(self._send_noting_notifications, send)

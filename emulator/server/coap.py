@@ -22,6 +22,8 @@ from typing import Any
 from aiocoap import Code, Context, Message, resource
 from aiocoap import error as coap_error
 
+from emulator.adapters.block1 import Block1Assembly
+
 from .core import ServerCore
 from .credentials import PskClaim
 from .messages import (
@@ -64,6 +66,10 @@ class _RoutineTransportNoise(logging.Filter):
 
 
 _COAP_LOG = logging.getLogger("emulator.server.coap")
+
+#: The largest Block1 request body reassembled (a Register's object list, a Send); larger
+#: ones get 4.13 with Size1 (RFC 7959 §2.9.3) before they take memory.
+MAX_REQUEST_BODY = 1024 * 1024
 _COAP_LOG.addFilter(_RoutineTransportNoise())
 
 
@@ -82,6 +88,7 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
 
     def __init__(self, glue: CoapGlue, *, serves_registration: bool) -> None:
         super().__init__()
+        self._block1 = Block1Assembly(MAX_REQUEST_BODY)  # RFC 7959 §2.9: 4.08 and 4.13
         self._glue = glue
         self._serves_registration = serves_registration
         self.context: Context | None = None

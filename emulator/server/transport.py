@@ -21,9 +21,10 @@ one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiocoap import Context, Message
@@ -31,6 +32,9 @@ from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 from emulator.adapters.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
+from emulator.adapters.undecodable import JunkReport, guard_udp_interface
+
+_LOG = logging.getLogger("emulator.server")
 
 __all__ = [
     "Listener",
@@ -44,11 +48,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Listener:
-    """A bound listener: its scheme and the address the OS gave it."""
+    """A bound listener: its scheme and the address the OS gave it, and (plain CoAP) the
+    count of datagrams it dropped or reset as undecodable."""
 
     scheme: str
     host: str
     port: int
+    junk: JunkReport | None = field(default=None, compare=False)
 
 
 def ensure_port_free(bind: tuple[str, int]) -> None:
@@ -95,7 +101,9 @@ async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
     host, port, *_ = created[0].transport.get_extra_info("socket").getsockname()
     if host.startswith("::ffff:"):
         host = host[len("::ffff:") :]  # udp6 binds IPv4 addresses as IPv4-mapped IPv6
-    return Listener(scheme="coap", host=str(host), port=int(port))
+    junk = JunkReport(_LOG, f"coap listener {host}:{port}")
+    guard_udp_interface(created[0], junk)
+    return Listener(scheme="coap", host=str(host), port=int(port), junk=junk)
 
 
 class ObservationExchange:

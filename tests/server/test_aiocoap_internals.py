@@ -52,3 +52,22 @@ def test_context_and_token_layer_internals_we_use_are_there() -> None:
     assert "self.transport = transport" in inspect.getsource(MessageInterfaceUDP6.connection_made)
     # Context.request is what ordinary requests use (public API), still non-blockwise capable.
     assert "handle_blockwise" in inspect.signature(protocol.Context.request).parameters
+
+
+def test_the_datagram_entry_and_block1_spool_we_wrap_are_there() -> None:
+    """emulator/adapters/undecodable.py screens datagrams in front of ``datagram_msg_received`` and
+    answers with ``transport.sendmsg``; emulator/adapters/block1.py wraps ``Block1Spool``, which
+    resources keep as ``_block1``."""
+    from aiocoap.blockwise import Block1Spool
+    from aiocoap.util.asyncio.recvmsg import RecvmsgSelectorDatagramTransport
+
+    receive = inspect.getsource(MessageInterfaceUDP6.datagram_msg_received)
+    assert "Message.decode(" in receive and "dispatch_message(message)" in receive
+    assert "datagram_msg_received(data, ancdata, flags, addr)" in inspect.getsource(
+        RecvmsgSelectorDatagramTransport
+    )
+    assert callable(RecvmsgSelectorDatagramTransport.sendmsg)
+    assert "ValueError" in inspect.getsource(Block1Spool.feed_and_take)  # gaps, overlaps
+    assert "self._block1.feed_and_take(req)" in inspect.getsource(
+        interfaces.Resource._render_to_pipe
+    )

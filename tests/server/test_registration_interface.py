@@ -8,7 +8,7 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from aiocoap import CON, Code, Message
+from aiocoap import CON, RST, Code, Message
 
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.model import SingleResource
@@ -139,6 +139,9 @@ async def test_wrong_content_format_is_4_15(server: LwM2MServer, raw: RawClient)
 async def test_garbage_does_not_stop_the_server(server: LwM2MServer, raw: RawClient) -> None:
     for junk in (b"", b"\x00", b"\xff" * 40, b"\x40\x01\x00", b"GET / HTTP/1.0\r\n\r\n"):
         await raw.send_bytes(junk)
+    # Only the last looks like a Confirmable message (RFC 7252 §4.2): it alone gets a Reset.
+    reset = await raw.receive()
+    assert reset.mtype == RST and reset.mid == int.from_bytes(b"T ", "big")
     created = await raw.request(Code.POST, ("rd",), ("ep=after-junk",), OBJECTS)
     assert created.code == Code.CREATED
 

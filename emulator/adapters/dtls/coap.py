@@ -38,6 +38,8 @@ from aiocoap.tokenmanager import TokenManager
 from aiocoap.util import hostportjoin
 from mbedtls import tls
 
+from emulator.adapters.undecodable import Disposition, screen
+
 from .ciphers import DEFAULT_CLIENT_SUITES, SERVER_SUITES, mbedtls_names
 from .records import is_client_hello, psk_identity
 from .session import (
@@ -409,13 +411,11 @@ class DtlsClientInterface(interfaces.MessageInterface):  # type: ignore[misc]  #
             self._connections.remove(connection)
 
     def _deliver(self, data: bytes, remote: DtlsClientConnection) -> None:
-        try:
-            message = Message.decode(data, remote)
-        except coap_error.UnparsableMessage:
+        if screen(data).disposition is not Disposition.DELIVER:
             self.unparsable += 1
             log.debug("DTLS %s: dropped data that is not CoAP", remote.hostinfo)
             return
-        self.ctx.dispatch_message(message)
+        self.ctx.dispatch_message(Message.decode(data, remote))
 
     # -- MessageInterface ----------------------------------------------------------------------
     def send(self, message: Message) -> None:
@@ -690,12 +690,10 @@ class DtlsServerInterface(interfaces.MessageInterface):  # type: ignore[misc]  #
                 self._drop(session)
                 self.ctx.dispatch_error(ConnectionResetError(event.reason), session)
         for data in out.data:
-            try:
-                message = Message.decode(data, session)
-            except coap_error.UnparsableMessage:
-                self.unparsable += 1
+            if screen(data).disposition is not Disposition.DELIVER:
+                self.unparsable += 1  # an authenticated peer: counted, not logged
                 continue
-            self.ctx.dispatch_message(message)
+            self.ctx.dispatch_message(Message.decode(data, session))
 
     def _handshake_failed(
         self, session: ServerSession, out: Output | None, reason: str = ""

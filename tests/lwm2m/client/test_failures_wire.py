@@ -116,16 +116,19 @@ async def test_garbage_from_the_server_does_no_harm(make_module: ModuleFactory) 
         server.send(created.encode(), device)
         await module.wait_urc('"ready","successfully",1000')
 
-        async def exchange(message: aiocoap.Message) -> aiocoap.Message:
+        async def exchange(message: aiocoap.Message | bytes) -> aiocoap.Message:
             server.arrived.clear()
             count = len(server.datagrams)
-            server.send(message.encode(), device)
+            server.send(message if isinstance(message, bytes) else message.encode(), device)
             await asyncio.wait_for(server.arrived.wait(), 3)
             return aiocoap.Message.decode(server.datagrams[count][0])
 
         server.send(b"\xff\x00garbage", device)
         server.send(b"\x40", device)  # truncated header
-        server.send(bytes([0x44, 0x01, 0x12, 0x34, 1, 2, 3, 4, 0xB3, 0x61]), device)  # cut option
+        cut_option = bytes([0x44, 0x01, 0x12, 0x34, 1, 2, 3, 4, 0xB3, 0x61])
+        reset = await exchange(cut_option)
+        # a Confirmable message with a format error is rejected (RFC 7252 §4.2)
+        assert reset.mtype == aiocoap.RST and reset.mid == 0x1234
         bad_path = raw(Code.GET, aiocoap.CON, 0x1001, b"p1", uri_path=("3", "zero", "1"))
         answer = await exchange(bad_path)
         assert answer.code == Code.NOT_FOUND and answer.token == b"p1"

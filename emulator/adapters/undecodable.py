@@ -1,0 +1,215 @@
+"""Datagrams that are not CoAP: what to answer (RFC 7252) and how to report them cheaply.
+
+A hostile or broken peer can send anything to the module's LwM2M socket or to a server
+listener. aiocoap turns some of that into a warning per datagram and the rest (an option
+that should be UTF-8 and is not: ``42010001465ab1ff``) into a traceback per datagram. Each
+adapter therefore screens a datagram before aiocoap sees it:
+
+* RFC 7252 §3: a message shorter than the 4-byte header, or of another version, is
+  silently ignored.
+* RFC 7252 §4.2: a Confirmable message with a format error is rejected with a Reset that
+  carries its Message ID (and no token: an empty message).
+* RFC 7252 §4.3 / §4.2: a Non-confirmable, Acknowledgement or Reset message with a format
+  error is silently ignored (rejecting a NON is optional; answering an ACK or RST never
+  allowed).
+
+A format error is whatever does not decode (a truncated option, a token length of 9-15, an
+option that must be UTF-8 and is not) and a message whose type and code do not go together:
+an Empty message with more than the header (§4.1), a Reset that is not Empty, an
+Acknowledgement carrying a request, a reserved code class (1, 6, 7).
+
+:class:`JunkReport` counts what was dropped and keeps the log quiet: one line for the first
+such datagram from a peer, then at most one summary line per ``interval`` for that peer,
+however many arrive. The peers it remembers are bounded (a flood from spoofed sources
+cannot grow it).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiocoap import Message
+
+__all__ = [
+    "Disposition",
+    "JunkReport",
+    "Screening",
+    "guard_udp_interface",
+    "screen",
+]
+
+LOG_INTERVAL = 60.0  # seconds between two log lines about one peer
+MAX_PEERS = 1024  # peers whose log state is kept (least recently seen forgotten first)
+
+_CON, _ACK, _RST = 0, 2, 3
+_RST_HEADER = 0x70  # version 1, type Reset, token length 0
+
+
+class Disposition(enum.Enum):
+    DELIVER = "deliver"  # a CoAP message: hand it on
+    DROP = "drop"  # not CoAP, or not worth an answer: ignore it
+    RESET = "reset"  # a Confirmable message with a format error: answer with ``reset``
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    disposition: Disposition
+    reason: str = ""
+    reset: bytes = b""  # the Reset to send back (RESET only)
+
+
+_DELIVER = Screening(Disposition.DELIVER)
+
+
+def screen(datagram: bytes) -> Screening:
+    """Decide what to do with one datagram (decoding it fully, options included)."""
+    if len(datagram) >= 4 and datagram[0] >> 6 == 1 and datagram[0] & 0xF > 8:
+        # §3: token lengths 9-15 are reserved (aiocoap reads them as tokens; RFC 8974's
+        # extended tokens are not spoken here)
+        return _rejected(datagram, f"token length {datagram[0] & 0xF}")
+    try:
+        message = Message.decode(datagram)
+    except Exception as exc:  # aiocoap raises UnparsableMessage, UnicodeDecodeError, ...
+        reason = str(exc) or type(exc).__name__
+    else:
+        reason = _misfit(datagram[0] >> 4 & 0x3, datagram[1], len(message.token), datagram)
+        if not reason:
+            return _DELIVER
+    return _rejected(datagram, reason)
+
+
+def _rejected(datagram: bytes, reason: str) -> Screening:
+    if len(datagram) < 4 or datagram[0] >> 6 != 1:
+        return Screening(Disposition.DROP, reason)
+    if (datagram[0] >> 4) & 0x3 == _CON:
+        return Screening(Disposition.RESET, reason, bytes((_RST_HEADER, 0, *datagram[2:4])))
+    return Screening(Disposition.DROP, reason)
+
+
+def _misfit(mtype: int, code: int, token_length: int, datagram: bytes) -> str:
+    """Why a message that decodes is still a format error (empty string if it is not)."""
+    if code == 0:  # RFC 7252 §4.1: an Empty message is the 4-byte header alone
+        return "" if len(datagram) == 4 else "an Empty message with token or options"
+    if mtype == _RST:  # §4.2/§4.3: a Reset is always Empty
+        return f"a Reset with code {code >> 5}.{code & 0x1F:02d}"
+    if 1 <= code < 32:  # a request: Confirmable or Non-confirmable (§4.2, §4.3)
+        return "" if mtype != _ACK else f"an Acknowledgement with request code 0.{code:02d}"
+    if 64 <= code < 192:  # a response: piggybacked (ACK) or separate (CON, NON), §5.2
+        return ""
+    # classes 1, 6 and 7 are reserved in CoAP over UDP (§12.1; 7.xx signalling is RFC 8323's)
+    return f"reserved code {code >> 5}.{code & 0x1F:02d}"
+
+
+@dataclass(slots=True)
+class _PeerState:
+    logged_at: float
+    since_log: int = 0  # datagrams since the last line about this peer
+    last_reason: str = ""
+
+
+class JunkReport:
+    """Counts undecodable datagrams and decides which deserve a log line."""
+
+    def __init__(
+        self,
+        log: logging.Logger,
+        where: str,
+        *,
+        interval: float = LOG_INTERVAL,
+        max_peers: int = MAX_PEERS,
+    ) -> None:
+        self._log = log
+        self._where = where
+        self._interval = interval
+        self._max_peers = max_peers
+        self._peers: collections.OrderedDict[object, _PeerState] = collections.OrderedDict()
+        self.total = 0
+        self.resets = 0
+        self.lines = 0  # log lines written (for tests and benchmarks)
+
+    def note(self, peer: object, screening: Screening, now: float) -> None:
+        """Count one datagram that was not delivered; log if this peer's interval is over."""
+        self.total += 1
+        if screening.disposition is Disposition.RESET:
+            self.resets += 1
+        state = self._peers.get(peer)
+        if state is None:
+            self._peers[peer] = _PeerState(logged_at=now)
+            while len(self._peers) > self._max_peers:
+                self._peers.popitem(last=False)
+            self._write(
+                "%s: undecodable datagram from %s (%s); %s; more from this peer are counted "
+                "and logged at most every %.0f s",
+                self._where,
+                _shown(peer),
+                _shown(screening.reason),
+                "answered with Reset" if screening.reset else "dropped",
+                self._interval,
+            )
+            return
+        self._peers.move_to_end(peer)
+        state.since_log += 1
+        state.last_reason = screening.reason
+        if now - state.logged_at >= self._interval:
+            self._write(
+                "%s: %d more undecodable datagrams from %s in %.0f s (last: %s)",
+                self._where,
+                state.since_log,
+                _shown(peer),
+                now - state.logged_at,
+                _shown(state.last_reason),
+            )
+            state.logged_at, state.since_log = now, 0
+
+    def _write(self, message: str, *args: object) -> None:
+        self.lines += 1
+        self._log.warning(message, *args)
+
+
+def _shown(value: object) -> str:
+    """A peer or reason in a log line: printable ASCII only (the peer chose the bytes)."""
+    text = str(value)
+    return "".join(c if " " <= c <= "~" else f"\\x{ord(c) & 0xFF:02x}" for c in text[:120])
+
+
+def peer_of(address: Any) -> object:
+    """The part of a socket address that names a peer: ``host:port``."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host = str(address[0])
+        if host.startswith("::ffff:"):
+            host = host[len("::ffff:") :]
+        return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
+    return address
+
+
+def guard_udp_interface(
+    interface: Any, report: JunkReport, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Screen every datagram of an aiocoap udp6 message interface before it decodes it.
+
+    aiocoap's ``MessageInterfaceUDP6.datagram_msg_received`` is the one entry for received
+    datagrams (pinned by tests/server/test_aiocoap_internals.py); the instance's attribute
+    replaces it, so nothing else of aiocoap changes."""
+    receive = interface.datagram_msg_received
+
+    def screened(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+        screening = screen(data)
+        if screening.disposition is Disposition.DELIVER:
+            receive(data, ancdata, flags, address)
+            return
+        if screening.reset:
+            # From the address the datagram came to (its IPV6_PKTINFO, as aiocoap answers).
+            pktinfo = [c for c in ancdata if c[:2] == (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO)]
+            with contextlib.suppress(OSError, AttributeError):  # closed meanwhile
+                interface.transport.sendmsg(screening.reset, pktinfo, 0, address)
+        report.note(peer_of(address), screening, clock())
+
+    interface.datagram_msg_received = screened
