@@ -47,6 +47,7 @@ from aiocoap.pipe import Pipe
 from emulator.adapters.block1 import Block1Assembly
 from emulator.adapters.dtls.coap import DtlsClientConnection, DtlsClientInterface
 from emulator.adapters.host import ModuleHost
+from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
 from emulator.adapters.undecodable import JunkReport, guard_udp_interface
 from emulator.at.errors import OperationNotSupported
 from emulator.commands.lwm2m import client_for
@@ -388,6 +389,15 @@ class CoapAdapter:
             )
         except (OSError, UnicodeError, ValueError) as exc:
             error = f"{action.host}:{action.port}: {exc}"
+            if isinstance(exc, OSError) and exc.errno in RESOURCE_ERRNOS:
+                # Not the server's fault: say so where the operator looks (the URC is the
+                # usual "initial","failed" and the back-off retries).
+                log.warning(
+                    "module %s: no socket for LwM2M server %d: %s",
+                    self.host.module.identity.imei,
+                    action.server_id,
+                    exc.strerror or exc,
+                )
         self._report(
             lambda now: self.client.session_prepared(
                 action.server_id, action.attempt, now, error=error

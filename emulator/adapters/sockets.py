@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import functools
 import logging
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from emulator.adapters.netmap import DestinationRefused, HostNotFound, NetworkMap, network_map_of
+from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
 from emulator.commands.tcpip import core_for
 from emulator.module.events import ModuleEvent
 from emulator.tcpip.core import AccessMode
@@ -60,6 +62,18 @@ DEFAULT_TTL = 64
 
 Key = tuple[int, int]  # (connect ID, token)
 STREAMS = (ServiceType.TCP, ServiceType.TCP_INCOMING)
+
+
+def _os_error_code(exc: OSError, otherwise: int) -> int:
+    """The Quectel TCP/IP error code (550-574) for a socket call that failed: 574 port busy,
+    554 create socket failed when the process is out of descriptors or buffers (logged: the
+    operator, not the host program, has to act), else ``otherwise``."""
+    if exc.errno == errno.EADDRINUSE:
+        return 574
+    if exc.errno in RESOURCE_ERRNOS:
+        log.warning("no socket for AT+QIOPEN: %s", exc.strerror or exc)
+        return 554
+    return otherwise
 
 
 def _bind_address(network_map: NetworkMap, target: str | None = None) -> str:
@@ -259,7 +273,7 @@ class SocketAdapter:
                 )
             except OSError as exc:
                 log.info("listen on %s:%d: %s", bind, event.local_port, exc)
-                return (574 if exc.errno == 98 else 557), None
+                return _os_error_code(exc, 557), None
             return 0, link
         if event.service is ServiceType.UDP_SERVICE:
             bind = _bind_address(network_map)
@@ -269,7 +283,7 @@ class SocketAdapter:
                 )
             except OSError as exc:
                 log.info("UDP bind %s:%d: %s", bind, event.local_port, exc)
-                return (574 if exc.errno == 98 else 556), None
+                return _os_error_code(exc, 556), None
             link.transport = transport
             return 0, link
         try:
@@ -309,7 +323,7 @@ class SocketAdapter:
             return 566, None
         except OSError as exc:
             log.info("QIOPEN %s to %s:%d: %s", key, route.address, route.port, exc)
-            return (574 if exc.errno == 98 else 566), None
+            return _os_error_code(exc, 566), None
         return 0, link
 
     # ----------------------------------------------------------- data flows

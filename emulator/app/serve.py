@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,12 @@ from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.netmap import NetworkMap, NetworkMapError
 from emulator.adapters.nvfile import FileNvStore
+from emulator.adapters.port.fdlimit import (
+    AcceptFailureReporter,
+    FdLimitError,
+    budget,
+    ensure_fd_limit,
+)
 from emulator.adapters.port.pacing import BaudPacer
 from emulator.adapters.port.port import Port, PortEvent
 from emulator.adapters.port.pty import PtyPort
@@ -121,6 +126,7 @@ class Emulator:
         self.trace: TraceWriter | None = None
         self.network_map = NetworkMap()
         self._started = False
+        self._accept_failures: AcceptFailureReporter | None = None
 
     # ---------------------------------------------------------------- prepare
     def prepare(self) -> None:
@@ -130,6 +136,12 @@ class Emulator:
             raise ServeConfigError(f"--count {opts.count} is not 1-{MAX_COUNT}")
         if not opts.pty and opts.tcp is None:
             raise ServeConfigError("no transport: give --tcp, or keep the pty")
+        try:  # the soft limit goes up to the hard one; a count that cannot fit is refused
+            fd_warning = ensure_fd_limit(budget(opts.count, pty=opts.pty, tcp=opts.tcp is not None))
+        except FdLimitError as exc:
+            raise ServeConfigError(str(exc)) from None
+        if fd_warning is not None:
+            self.warnings.append(fd_warning)
         if opts.baud is not None and opts.baud <= 0:
             raise ServeConfigError(f"--baud {opts.baud} is not a positive number")
         if opts.tcp is not None and opts.tcp[1] != 0 and opts.tcp[1] + opts.count - 1 > 65535:
@@ -183,7 +195,8 @@ class Emulator:
         if not self.modules:
             self.prepare()
         opts = self.options
-        _raise_fd_limit(len(self.modules) * (2 * opts.pty + (opts.tcp is not None)) + 64)
+        self._accept_failures = AcceptFailureReporter(asyncio.get_running_loop())
+        self._accept_failures.install()
         self._started = True
         try:
             if opts.trace is not None:
@@ -307,12 +320,6 @@ class Emulator:
                 log.info("module %d %s: %s", served.index, port.describe(), port.stats)
         if self.trace is not None:
             self.trace.close()
-
-
-def _raise_fd_limit(needed: int) -> None:
-    """Two fds per pty: 200 modules need more than a 256 soft limit allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if self._accept_failures is not None:
+            self._accept_failures.uninstall()
+            self._accept_failures = None
