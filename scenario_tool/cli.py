@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from emulator.at.redact import redact
 from scenario_tool import junit as junit_report
 from scenario_tool.errors import DriverError, ScenarioFormatError, Unreachable
 from scenario_tool.format import Scenario, load_scenario, profile_problem
@@ -212,6 +213,10 @@ async def preflight(options: RunOptions) -> None:
         await port.close()
 
 
+def _redacted(write: Callable[[str], None]) -> Callable[[str], None]:
+    return lambda text: write(redact(text))
+
+
 def run_files(
     files: Sequence[Path],
     *,
@@ -237,6 +242,10 @@ def run_files(
     scenarios = load_all(files, err)
     if scenarios is None:
         return EXIT_BAD_INPUT
+    # A PSK in a step's AT text or in a failure quoting it is masked on the console too.
+    if progress is not None:
+        progress = _redacted(progress)
+    summary, err = _redacted(summary), _redacted(err)
     options = RunOptions(
         server=server,
         leshan_url=leshan_url,

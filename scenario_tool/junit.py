@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.at.redact import redact
+
 
 @dataclass(frozen=True, kw_only=True)
 class CaseResult:
@@ -30,6 +32,8 @@ class CaseResult:
 
 def _clean(text: str) -> str:
     # XML 1.0 forbids most control characters even escaped; AT traffic may contain them.
+    # A PSK quoted in a failure (an AT+QLWCFG="security" line) is masked like the transcript.
+    text = redact(text)
     return "".join(ch if ch in "\t\n\r" or ord(ch) >= 32 else f"\\x{ord(ch):02x}" for ch in text)
 
 

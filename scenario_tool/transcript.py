@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from emulator.at.redact import redact
+
 
 def escape(data: bytes | str) -> str:
     """Bytes as readable text: printable ASCII as is, CR/LF as ``\\r``/``\\n``, others ``\\xNN``."""
@@ -62,12 +64,12 @@ class Transcript:
 
     def write(self, now: float, tag: str, text: str) -> int:
         """Add one line (newlines in ``text`` are escaped); returns its 1-based number."""
-        body = text.replace("\r", "\\r").replace("\n", "\\n")
+        body = redact(text).replace("\r", "\\r").replace("\n", "\\n")
         return self._append(f"{now - self._origin:10.3f} {tag:<6} {body}")
 
     def heading(self, text: str) -> int:
         """An unstamped line (scenario headers, summaries)."""
-        return self._append(text)
+        return self._append(redact(text))
 
     def _append(self, line: str) -> int:
         self.lines.append(line)

@@ -1,7 +1,8 @@
 """Non-volatile settings of one module in a file, written atomically.
 
 A save is synchronous and complete (write a temporary file, fsync, rename over the old one,
-fsync the directory), so a SIGTERM or a reboot right after ``OK`` loses nothing.
+fsync the directory), so a SIGTERM or a reboot right after ``OK`` loses nothing. The file is
+the user's alone (0600, in a directory created 0700): it holds the module's PSKs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+
+#: The state holds PSKs (AT+QLWCFG="security"): only the user may read it.
+STATE_FILE_MODE = 0o600
+STATE_DIR_MODE = 0o700
 
 
 class FileNvStore:
@@ -27,6 +32,8 @@ class FileNvStore:
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
+            if self.path.stat().st_mode & 0o077:  # written before files were kept private
+                os.chmod(self.path, STATE_FILE_MODE)
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
@@ -57,9 +64,11 @@ class FileNvStore:
         self._write()
 
     def _write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, STATE_FILE_MODE)
+        os.fchmod(fd, STATE_FILE_MODE)  # a leftover temporary file may have had other bits
+        with open(fd, "w", encoding="utf-8") as f:
             json.dump(self._data, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())

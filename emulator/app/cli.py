@@ -135,6 +135,12 @@ def add_serve_parser(subparsers: Any) -> None:
         help="append a timestamped RX/TX log of every port to FILE",
     )
     parser.add_argument(
+        "--trace-secrets",
+        action="store_true",
+        help="write PSKs into the trace as typed (default: each character of a key is "
+        "shown as *, so the trace says a key was set and its length)",
+    )
+    parser.add_argument(
         "--trace-max-mb",
         type=positive_int,
         default=32,
@@ -229,6 +235,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         state_dir=args.state_dir,
         trace=args.trace,
         trace_max_bytes=args.trace_max_mb * 1024 * 1024,
+        trace_secrets=args.trace_secrets,
         baud=args.baud,
         urc_before_echo=args.urc_before_echo,
         network_map=tuple(args.map),

@@ -23,7 +23,7 @@ from pathlib import Path
 from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.netmap import NetworkMap, NetworkMapError
-from emulator.adapters.nvfile import FileNvStore
+from emulator.adapters.nvfile import STATE_DIR_MODE, STATE_FILE_MODE, FileNvStore
 from emulator.adapters.port.fdlimit import (
     AcceptFailureReporter,
     FdLimitError,
@@ -35,6 +35,7 @@ from emulator.adapters.port.port import Port, PortEvent
 from emulator.adapters.port.pty import PtyPort
 from emulator.adapters.port.tcp import TcpPort, format_address
 from emulator.adapters.port.trace import DEFAULT_MAX_BYTES, TraceWriter
+from emulator.at.redact import SecretMask
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, ProfileError, load_profile
@@ -64,6 +65,7 @@ class ServeOptions:
     state_dir: Path | None = None  # NV settings in <state_dir>/<imei>.json
     trace: Path | None = None
     trace_max_bytes: int = DEFAULT_MAX_BYTES
+    trace_secrets: bool = False  # PSKs in the trace as typed (debugging only)
     baud: int | None = None
     urc_before_echo: bool = False
     network_map: tuple[str, ...] = ()  # --map entries (NAME=ADDR, HOST:PORT=ADDR:PORT)
@@ -161,11 +163,18 @@ class Emulator:
         imeis = module_imeis(opts.imei or profile.identity.imei, opts.count)
         if opts.state_dir is not None:
             try:
-                opts.state_dir.mkdir(parents=True, exist_ok=True)
+                opts.state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+                mode = opts.state_dir.stat().st_mode & 0o777
             except OSError as exc:
                 raise ServeConfigError(
                     f"--state-dir {opts.state_dir}: {exc.strerror or exc}"
                 ) from exc
+            if mode & 0o077:  # the user's own directory: say so, do not change it
+                self.warnings.append(
+                    f"--state-dir {opts.state_dir} is open to other users ({mode:04o}); the "
+                    f"state files in it are {STATE_FILE_MODE:04o}, but their names (IMEIs) "
+                    f"show: chmod 700 {opts.state_dir}"
+                )
         for index, imei in enumerate(imeis):
             self.modules.append(self._build(index, imei, profile))
 
@@ -214,10 +223,13 @@ class Emulator:
     async def _open_ports(self, served: ServedModule) -> None:
         opts = self.options
         host, trace, label = served.host, self.trace, served.label
+        # PSKs typed or read back are masked in the trace unless asked for (--trace-secrets).
+        rx_mask, tx_mask = SecretMask(), SecretMask()
+        reveal = opts.trace_secrets
 
         def from_host(data: bytes) -> None:
             if trace is not None:
-                trace.record(label, "RX", data)
+                trace.record(label, "RX", data if reveal else rx_mask.feed(data))
             host.feed(data)
 
         def on_port_event(event: PortEvent) -> None:
@@ -249,8 +261,10 @@ class Emulator:
             # nobody had the port open is lost, as on a UART with nothing attached.
             lost = min((port_.write(data) for port_ in ports), default=len(data))
             if trace is not None:
-                trace.record(label, "TX", data[: len(data) - lost])
-                trace.record(label, "DROP", data[len(data) - lost :])
+                # masking keeps every length, so the split below stays exact
+                shown = data if reveal else tx_mask.feed(data)
+                trace.record(label, "TX", shown[: len(data) - lost])
+                trace.record(label, "DROP", shown[len(data) - lost :])
 
         if opts.baud is not None:
             pacer = BaudPacer(opts.baud, to_host)
