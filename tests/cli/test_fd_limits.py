@@ -20,6 +20,7 @@ import pytest
 from emulator.adapters.port.fdlimit import FdLimitError, budget, ensure_fd_limit
 from emulator.app.serve import Emulator, ServeOptions
 from tests.lwm2m.client.harness import AtModule
+from tests.tcpip.harness import ModuleUnderTest
 from tests.transport.helpers import REPO
 
 NOFILE = resource.RLIMIT_NOFILE
@@ -179,3 +180,21 @@ async def test_accept_failures_back_off_with_one_log_line(
     assert len(lines) == 1 and lines[0].startswith("accept() failed 1 time(s)"), lines
     assert "Too many open files" in lines[0]
     assert reporter.failures >= 3 and reporter.lines == 1
+
+
+async def test_no_socket_for_qiopen_gives_554_and_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mut = ModuleUnderTest()
+    await mut.start()
+    try:
+        assert await mut.command("AT+QIACT=1") == b"\r\nOK\r\n"
+        caplog.set_level(logging.WARNING)
+        with descriptors_exhausted():
+            answer = await mut.command('AT+QIOPEN=1,0,"UDP","127.0.0.1",9,0,0')
+            assert answer == b"\r\nOK\r\n"
+            await mut.urc(b"\r\n+QIOPEN: 0,554\r\n")  # create socket failed
+    finally:
+        await mut.stop()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines == ["no socket for AT+QIOPEN: Too many open files"], lines
