@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import os
 import random
 import re
@@ -44,10 +43,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks._common import REPO, median, percentile, report, rss_bytes
-from emulator.adapters.host import ModuleHost
-from emulator.module.profile import ModuleProfile, load_profile
-from emulator.module.state import derive_imei
+from benchmarks._common import REPO, coap_option, median, percentile, report, rss_bytes
+from benchmarks.lwm2m_client import Device as BenchDevice
+from benchmarks.lwm2m_client import bench_profile
+from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
 from emulator.server import LwM2MServer
 from scenario_tool.relay import FaultPolicy, UdpRelay
@@ -235,19 +234,6 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
 
 
 # ------------------------------------------------------------------- datagram campaign
-def _option(delta: int, value: bytes) -> bytes:
-    def nibble(n: int) -> tuple[int, bytes]:
-        if n < 13:
-            return n, b""
-        if n < 269:
-            return 13, bytes([n - 13])
-        return 14, (n - 269).to_bytes(2, "big")
-
-    d, dx = nibble(delta)
-    length, lx = nibble(len(value))
-    return bytes([d << 4 | length]) + dx + lx + value
-
-
 def junk(rng: random.Random, *, to_server: bool) -> Iterator[bytes]:
     """The mix of datagrams each side gets."""
     block_mid = 0
@@ -265,7 +251,7 @@ def junk(rng: random.Random, *, to_server: bool) -> Iterator[bytes]:
             body, previous = b"", 0
             for number in sorted(rng.choices([3, 4, 6, 11, 12, 14, 15, 17, 23, 27, 60, 2049], k=3)):
                 value = rng.choice([b"rd", b"3", b"0", b"\xff\xfe", b"ep=j", rng.randbytes(4)])
-                body += _option(number - previous, value)
+                body += coap_option(number - previous, value)
                 previous = number
             if rng.random() < 0.5:
                 body += b"\xff" + rng.randbytes(rng.randrange(0, 48))
@@ -279,9 +265,10 @@ def junk(rng: random.Random, *, to_server: bool) -> Iterator[bytes]:
             for number in (0, 3):
                 body, previous = b"", 0
                 for segment in path:
-                    body += _option(11 - previous, segment)
+                    body += coap_option(11 - previous, segment)
                     previous = 11
-                body += _option(27 - previous, bytes([number << 4 | 0x08 | 0]))  # 16-byte blocks
+                block = bytes([number << 4 | 0x08 | 0])  # more, 16-byte blocks
+                body += coap_option(27 - previous, block)
                 code = 0x02 if to_server else 0x03  # POST /rd, PUT /5/0/0
                 mid = (block_mid + number) % 0x10000
                 yield (
@@ -291,9 +278,10 @@ def junk(rng: random.Random, *, to_server: bool) -> Iterator[bytes]:
             path = rng.choice([[b"rd"], [b"bs"], [b"3", b"0", b"99"], [b"x"], [b"rd", b"zz"]])
             body, previous = b"", 0
             for segment in path:
-                body += _option(11 - previous, segment)
+                body += coap_option(11 - previous, segment)
                 previous = 11
-            body += _option(15 - previous, rng.choice([b"ep=", b"lt=-1", b"ep=a\x00b", b"b=UU"]))
+            query = rng.choice([b"ep=", b"lt=-1", b"ep=a\x00b", b"b=UU"])
+            body += coap_option(15 - previous, query)
             mid = rng.randrange(0x10000)
             yield bytes([0x42, 0x02]) + mid.to_bytes(2, "big") + b"jk" + body + b"\xff<"
 
@@ -316,7 +304,8 @@ def _register_raw(port: int) -> bool:
     """A well-formed Register to the server child: is it created?"""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(10)
-        options = _option(11, b"rd") + _option(1, b"\x28") + _option(3, b"ep=after-junk")
+        options = coap_option(11, b"rd") + coap_option(1, b"\x28")  # Uri-Path, Content-Format
+        options += coap_option(3, b"ep=after-junk")  # Uri-Query
         sock.sendto(
             bytes([0x42, 0x02, 0x12, 0x34]) + b"ok" + options + b"\xff</1/0>,</3/0>",
             ("127.0.0.1", port),
@@ -399,57 +388,18 @@ async def campaign_datagrams(count: int, settle: float, seed: int, rate: float) 
 
 
 # ------------------------------------------------------------------ in-process modules
-def _profile() -> ModuleProfile:
-    profile = load_profile("EC200U")
-    boot = dataclasses.replace(profile.boot, duration=0.01, urc_gap=0.0)
-    return dataclasses.replace(profile, boot=boot)
+class Device(BenchDevice):
+    """benchmarks.lwm2m_client's module on this loop, pointed at a server (factory CoAP
+    timing and reconnection), registering with a deadline instead of failing at once."""
 
-
-class Device:
-    """A module (factory CoAP timing and reconnection) on this process's loop."""
-
-    def __init__(self, profile: ModuleProfile, index: int) -> None:
-        loop = asyncio.get_running_loop()
-        identity = dataclasses.replace(
-            profile.identity, imei=derive_imei(profile.identity.imei, index)
-        )
-        self.module = VirtualModule(
-            profile, now=loop.time(), identity=identity, wall_clock_offset=time.time() - loop.time()
-        )
-        self.host = ModuleHost(self.module, clock=loop.time)
-        self.output = bytearray()
-        self.changed = asyncio.Event()
-        self.host.add_sink(self._sink)
-        self.host.load_family_services()
-
-    def _sink(self, data: bytes) -> None:
-        self.output += data
-        self.changed.set()
-
-    async def until(self, marker: bytes, start: int = 0, timeout: float = 10.0) -> int:
-        async def wait() -> int:
-            while (index := self.output.find(marker, start)) < 0:
-                self.changed.clear()
-                await self.changed.wait()
-            return index + len(marker)
-
-        return await asyncio.wait_for(wait(), timeout)
-
-    async def at(self, line: str) -> None:
-        mark = len(self.output)
-        self.host.feed(line.encode() + b"\r")
-        await self.until(b"OK\r\n", mark)
-
-    async def start(self, server: tuple[str, int], lifetime: int = 86400) -> Device:
-        await self.host.start()
-        await self.until(b"+QIND: PB DONE")
-        await self.at("ATE0")
+    async def configure(self, server: tuple[str, int], lifetime: int = 86400) -> Device:
+        await self.start()
         await self.at(f'AT+QLWCFG="security",1,1000,"coap://{server[0]}:{server[1]}",0,3')
         if lifetime != 86400:
             await self.at(f'AT+QLWCFG="server",1,{lifetime},1,60,86400,1,"U"')
         return self
 
-    async def register(self, deadline: float) -> float | None:
+    async def register_within(self, deadline: float) -> float | None:
         """Seconds from AT+QLWREG to "ready","successfully" (None if not by ``deadline``)."""
         mark = len(self.output)
         started = time.monotonic()
@@ -467,7 +417,7 @@ async def campaign_relay(
     """All registrations at once, ``wave`` modules per relay (a relay keeps one upstream
     socket per client, at most 64); each relay drops with its own seeded generator."""
     server = await LwM2MServer.start(coap=("127.0.0.1", 0))
-    profile = _profile()
+    profile = bench_profile()
     relays: list[UdpRelay] = []
     devices: list[Device] = []
     started = time.monotonic()
@@ -479,8 +429,8 @@ async def campaign_relay(
             await relay.start()
             relays.append(relay)
             for index in range(first, min(first + wave, registrations)):
-                devices.append(await Device(profile, index).start(relay.address))
-        results = await asyncio.gather(*(d.register(deadline) for d in devices))
+                devices.append(await Device(profile, index).configure(relay.address))
+        results = await asyncio.gather(*(d.register_within(deadline) for d in devices))
     finally:
         await asyncio.gather(*(d.host.stop() for d in devices), return_exceptions=True)
         for relay in relays:
@@ -514,8 +464,8 @@ async def campaign_outage(outage: float) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = await LwM2MServer.start(coap=("127.0.0.1", port))
-    device = await Device(_profile(), 0).start(("127.0.0.1", port), lifetime=60)
-    assert await device.register(30) is not None
+    device = await Device(bench_profile(), 0).configure(("127.0.0.1", port), lifetime=60)
+    assert await device.register_within(30) is not None
     down = time.monotonic()
     await server.stop()
     mark = len(device.output)
