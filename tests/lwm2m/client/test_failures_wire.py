@@ -61,6 +61,22 @@ def raw(code: Code, mtype: Any, mid: int, token: bytes, **options: Any) -> aioco
     return message
 
 
+async def register_by_hand(server: SilentServer, module: AtModule, lifetime: int = 60) -> Any:
+    """Configure ``module`` for ``server``, answer its Register with 2.01 and wait until it is
+    ready; returns the module's socket address."""
+    await configure(module, server.port, lifetime=lifetime)
+    await module.at("AT+QLWREG")
+    await asyncio.wait_for(server.arrived.wait(), 3)
+    register_bytes, device = server.datagrams[0]
+    register = aiocoap.Message.decode(register_bytes)
+    created = raw(
+        Code.CREATED, aiocoap.ACK, register.mid, register.token, location_path=("rd", "7")
+    )
+    server.send(created.encode(), device)
+    await module.wait_urc('"ready","successfully",1000')
+    return device
+
+
 async def configure(module: AtModule, port: int, lifetime: int = 60, disable: int = 86400) -> None:
     await module.at(f'AT+QLWCFG="security",1,1000,"coap://127.0.0.1:{port}",0,3')
     await module.at(f'AT+QLWCFG="server",1,{lifetime},1,60,{disable},1,"U"')

@@ -21,7 +21,7 @@ from emulator.adapters.lwm2m_client import CoapAdapter
 
 from .conftest import ModuleFactory
 from .harness import AtModule
-from .test_failures_wire import SilentServer, configure, raw
+from .test_failures_wire import SilentServer, raw, register_by_hand
 
 NOT_UTF8_PATH = bytes.fromhex("42010001465ab1ff")  # CON GET, Uri-Path 0xff, MID 0x0001
 
@@ -52,16 +52,7 @@ async def registered(make_module: ModuleFactory) -> AsyncIterator[Registered]:
     server = await SilentServer.start()
     try:
         module = await make_module()
-        await configure(module, server.port, lifetime=600)
-        await module.at("AT+QLWREG")
-        await asyncio.wait_for(server.arrived.wait(), 3)
-        register_bytes, device = server.datagrams[0]
-        register = aiocoap.Message.decode(register_bytes)
-        created = raw(
-            Code.CREATED, aiocoap.ACK, register.mid, register.token, location_path=("rd", "7")
-        )
-        server.send(created.encode(), device)
-        await module.wait_urc('"ready","successfully",1000')
+        device = await register_by_hand(server, module, lifetime=600)
         yield Registered(module, server, device)
     finally:
         server.close()
