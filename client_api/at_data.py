@@ -1,8 +1,8 @@
 """What the host needs to know about a Quectel AT port's output, kept as data.
 
 Sources: ITU-T V.250 §5.7 (result codes), 3GPP TS 27.007 §9.2 (+CME ERROR), §7.2/§10.1.19
-(+CREG/+CEREG forms), Quectel "LTE Standard" AT manuals as summarised in
-shared/reference/quectel-at-research.md §6 (boot URCs, +QIND, +QUSIM), and §2 (+QLWURC).
+(+CREG/+CEREG forms), Quectel "LTE Standard" AT manuals (boot URCs, +QIND, +QUSIM), and
+QuecPython's lwm2m documentation (+QLWURC).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ NUMERIC_RESULT_CODES: dict[str, str] = {
 }
 
 URC_PREFIXES: tuple[str, ...] = (
-    "+QLWURC:",  # LwM2M client events (research §2)
+    "+QLWURC:",  # LwM2M client events
     "+CEREG:",  # EPS registration, 27.007 §10.1.22 (ambiguous: see UNSOLICITED_FORMS)
     "+CREG:",  # CS registration, 27.007 §7.2
     "+CGREG:",  # GPRS registration, 27.007 §10.1.20

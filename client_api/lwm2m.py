@@ -11,7 +11,7 @@ that refuses, times out or vanishes (the reason is logged at WARNING instead). T
 exception is creating the object with no port named at all
 (:class:`~client_api.errors.PortNotConfigured`), which is a set-up mistake on the PC.
 
-``config`` maps onto ``AT+QLWCFG`` (research §4.3). Lists are checked against the
+``config`` maps onto ``AT+QLWCFG`` (QuecPython's lwm2m documentation). Lists are checked against the
 document's field table before anything is sent; a list that does not fit returns -1 and
 sends nothing. The module's ``+CME ERROR: 4`` (operation not supported, 27.007 §9.2)
 returns -2; every other error returns -1.
@@ -38,7 +38,7 @@ from client_api.ports import default_channel
 
 log = logging.getLogger(__name__)
 
-# QuecPython's config-type constants: the Helios C layer's enum values (research §4.2).
+# QuecPython's config-type constants: the Helios C layer's enum values (helios_lwm2m.h).
 Security = 1
 Server = 2
 Epnamemode = 4
@@ -52,7 +52,7 @@ FAILED = -1
 UNSUPPORTED = -2
 
 STAT_VALUES = range(0, 5)  # 0 not registered .. 4 login failed (the document's stat())
-EPNAME_MAX = 63  # Helios keeps the name in char[64] (research §4.5)
+EPNAME_MAX = 63  # Helios keeps the name in char[64] (helios_lwm2m.h)
 
 
 # --------------------------------------------------------------------- field table
@@ -103,7 +103,7 @@ def _describe(allowed: range | frozenset[int]) -> str:
 
 ONE_DAY = range(1, 86401)
 FLAG = frozenset({0, 1})
-SERVER_ID = IntField(name="serverID", allowed=range(0, 4))  # AT range (0-3), research §1.2
+SERVER_ID = IntField(name="serverID", allowed=range(0, 4))  # AT range (0-3), EG25-G's AT+QLWCFG=?
 
 SECURITY_FIELDS: tuple[Field, ...] = (
     SERVER_ID,
@@ -141,7 +141,8 @@ class ConfigType:
 
 
 CONFIG_TYPES: dict[int, ConfigType] = {
-    # [serverID] clears that instance (research §4.4); 5 fields without PSK, 7 with.
+    # [serverID] clears that instance (QuecPython's lwm2m documentation); 5 fields without
+    # PSK, 7 with.
     Security: ConfigType(at_name="security", fields=SECURITY_FIELDS, lengths=frozenset({1, 5, 7})),
     Server: ConfigType(at_name="server", fields=SERVER_FIELDS, lengths=frozenset({7})),
     Epnamemode: ConfigType(

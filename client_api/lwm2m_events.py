@@ -1,11 +1,11 @@
 """How a ``+QLWURC`` line becomes QuecPython's callback list ``[event_type, event_code, text]``.
 
 QuecPython passes the module's C event ``{event_id, event_code, param}`` to the callback
-(research §4.6). The ids below are the client's event model (research §2.2, from the
-QuecOpen LwM2M API and Quectel's Wakaama-based client): 1 STATE_CHG_IND, 2 OPT_OBJ_IND,
-3 FW_DLOAD_IND, 6 UPDATE_IND, 15 LIFETIME_CHG_IND; results 0 SUCCESS, -1 ERROR. Which id
-each URC rides on is our reading of that model, kept here as data; the document itself
-says the first two elements "can be ignored" and applications look at the text.
+(QuecPython's lwm2m documentation). The ids below are the client's event model (from the
+QuecOpen LwM2M C API, ql_lwm2m_api.h, and Quectel's Wakaama-based client): 1 STATE_CHG_IND,
+2 OPT_OBJ_IND, 3 FW_DLOAD_IND, 6 UPDATE_IND, 15 LIFETIME_CHG_IND; results 0 SUCCESS,
+-1 ERROR. Which id each URC rides on is our reading of that model, kept here as data; the
+document itself says the first two elements "can be ignored" and applications look at the text.
 """
 
 from __future__ import annotations

@@ -327,7 +327,7 @@ class ExternalPort:
         except OSError as exc:
             raise Unreachable(f"cannot open the AT port {path}: {exc.strerror}") from None
         with contextlib.suppress(termios.error):
-            tty.setraw(fd)  # no echo, no CR/LF translation (stack-notes.md, pseudo-terminals)
+            tty.setraw(fd)  # no echo, no CR/LF translation
             # What the module said before we opened is not an answer to us (pyserial flushes
             # the same way on open).
             termios.tcflush(fd, termios.TCIFLUSH)

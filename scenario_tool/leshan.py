@@ -1,7 +1,7 @@
 """LeshanDriver: the ServerDriver for an Eclipse Leshan demo server, over its REST API and SSE.
 
 Leshan's maintainers call the demo's HTTP API unstable, so everything that knows its shapes
-lives in this one module. It speaks both generations (leshan.md):
+lives in this one module. It speaks both generations:
 
 ========================  ==============================  ==============================
                           2.x (pinned: 2.0.0-M16)         1.x (LwM2M 1.0)
@@ -518,7 +518,7 @@ class LeshanDriver:
     # ------------------------------------------------------------------ configuration
     async def set_psk(self, endpoint: str, identity: str, key: bytes) -> None:
         body = psk_body(endpoint, identity, key, self.generation)
-        # 1.x's servlet takes the PUT on the collection with a trailing slash (leshan.md).
+        # 1.x's servlet takes the PUT on the collection with a trailing slash.
         target = "/api/security/clients/" if self.generation == 1 else "/api/security/clients"
         answer = await request(
             self.base,
@@ -797,7 +797,7 @@ def _signed_bytes(data: bytes) -> list[int]:
 def bootstrap_body(config: BootstrapConfig, generation: int) -> dict[str, Any]:
     """A BootstrapConfig for Leshan's bootstrap demo: delete /0 and /1, then write one server
     account (Security instance 1 + Server instance 0). Every security entry carries a
-    ``serverId`` (1.x answers 500 without one, leshan.md)."""
+    ``serverId`` (1.x answers 500 without one)."""
     psk = config.security == "psk"
     security: dict[str, Any] = {
         "uri": config.server_uri,

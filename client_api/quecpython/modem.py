@@ -1,4 +1,4 @@
-"""QuecPython ``modem``: device identity read over AT (Quectel AT manual, research §6)."""
+"""QuecPython ``modem``: device identity read over AT (Quectel AT manual)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ It feeds bytes from a transport, keeps exactly one timer armed at ``module.get_t
 hands output to its sinks (the transport, a trace) and module events to its services (the
 LwM2M client, ...). Anything that changes the module from outside goes through
 ``host.apply(fn)``, so output and events are flushed right after (aioquic's "feed, drain
-events, transmit, re-arm the timer" loop, house-style.md §1).
+events, transmit, re-arm the timer" loop).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The aiocoap adapter of the LwM2M client: the only part that does I/O.
 
-One aiocoap server context per module (stack-notes.md): its socket sends Register/Update/
+One aiocoap server context per module: its socket sends Register/Update/
 Deregister and receives the server's requests, which a single path-capable root resource
 hands to the sans-I/O client with the whole Uri-Path. DTLS-PSK runs on our own message
 interface over Mbed TLS (:mod:`emulator.adapters.dtls.coap`): the handshake is explicit and bounded
@@ -156,7 +156,7 @@ class Session:
 
 class _Root:
     """The one resource of the context: every request goes to the client with its whole path
-    (aiocoap's Site would give a child only the path below its prefix; stack-notes.md)."""
+    (aiocoap's Site would give a child only the path below its prefix)."""
 
     def __init__(self, adapter: CoapAdapter) -> None:
         self.adapter = adapter

@@ -2,12 +2,12 @@
 
 Inputs: ``receive_data(bytes, now)``, ``queue_urc(text, now)``, ``handle_timer(now)``.
 Outputs: ``data_to_send()`` and ``get_timer()``. The adapter feeds bytes, drains output and
-re-arms one timer (the aioquic pattern, house-style.md §1-2).
+re-arms one timer (the pattern of aioquic's sans-I/O QUIC core).
 
 Framing follows ITU-T V.250 §5.2: a line ends with S3 (CR); LF (S4) after it is ignored;
 S5 (backspace) edits; ``A/`` repeats the previous line. Responses and URCs are framed as
 Quectel frames them: ``<CR><LF>text<CR><LF>`` with ATV1, ``text<CR><LF>`` / ``<code><CR>``
-with ATV0 (research notes §6).
+with ATV0 (Quectel's "LTE Standard" AT manuals).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """AT errors: raised by parsers and handlers, rendered in one place (engine._render_error).
 
 `+CME ERROR` codes and texts follow 3GPP TS 27.007 §9.2 as Quectel lists them in its
-"LTE Standard" AT manuals (see shared/reference/quectel-at-research.md §6).
+"LTE Standard" AT manuals.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ITU-T V.250 §5.2-5.4 gives the shape: after the ``AT`` prefix come basic commands (one
 letter or ``&`` + letter, an optional number) and extended commands (``+NAME``) in four
 forms: action (``+X``), test (``+X=?``), read (``+X?``) and set (``+X=<p>,<p>``); several
-are joined with ``;``. Quectel documents the same (research notes §6): spaces outside
+are joined with ``;``. Quectel's AT manuals say the same: spaces outside
 quotes are ignored, strings are in double quotes with no escape mechanism.
 """
 

@@ -1,6 +1,6 @@
 """Identification: ATI, AT+GMI/CGMI, AT+GMM/CGMM, AT+GMR/CGMR, AT+GSN, AT+CGSN (27.007 §5).
 
-Formats as Quectel prints them (research notes §6): ATI gives manufacturer, model and
+Formats as Quectel prints them (Quectel's AT manuals): ATI gives manufacturer, model and
 ``Revision: <rev>``; the G* commands give the bare value; ``AT+CGSN=1`` prefixes it.
 """
 

@@ -1,13 +1,13 @@
-"""LwM2M AT commands, the "QLWCFG server/security" dialect (quectel-at.md, research §1):
+"""LwM2M AT commands, the "QLWCFG server/security" dialect of Quectel's EC2x/EG25-G client:
 ``AT+QLWCFG``, ``AT+QLWREG``, ``AT+QLWDEREG``, ``AT+QLWUPDATE``, ``AT+QLWSTAT``.
 
 ``AT+QLWCFG="<name>",<params>`` writes a sub-command, ``AT+QLWCFG="<name>"`` reads it and
 ``AT+QLWCFG=?`` lists every sub-command of the profile in the line format captured on an
-EG25-G (research §1.2). Parameters out of range → ``+CME ERROR: 50``; a sub-command this
-firmware build lacks → ``+CME ERROR: 4`` (which QuecPython's ``config`` reports as -2); a
-change the running client cannot take → ``+CME ERROR: 3``. The work happens in
-:class:`emulator.lwm2m.client.LwM2MClient`, the module's ``"lwm2m"`` component; its CoAP
-adapter is this family's service (``create_service``).
+EG25-G (public dumps of real modules). Parameters out of range → ``+CME ERROR: 50``; a
+sub-command this firmware build lacks → ``+CME ERROR: 4`` (which QuecPython's ``config``
+reports as -2); a change the running client cannot take → ``+CME ERROR: 3``. The work
+happens in :class:`emulator.lwm2m.client.LwM2MClient`, the module's ``"lwm2m"`` component;
+its CoAP adapter (:mod:`emulator.adapters.lwm2m_client`) is this family's service.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ FLAG = IntSet((0, 1))
 
 
 def specs(settings: ClientSettings) -> dict[str, tuple[Param, ...]]:
-    """Parameters of each sub-command (research §1.2: EG25-G ``AT+QLWCFG=?``); the ranges a
+    """Parameters of each sub-command (EG25-G's ``AT+QLWCFG=?``); the ranges a
     server write must also respect come from the profile's ``"limits"``."""
     limits = settings.limits
     return {

@@ -20,7 +20,7 @@ def cfun_read(ctx: CommandContext, args: Args) -> list[str]:
 
 def cfun_write(ctx: CommandContext, args: Args) -> Response | None:
     """``AT+CFUN=<fun>[,<rst>]``: <rst>=1 resets the ME and is valid only with <fun>=1
-    (Quectel AT manual, research notes §6). The reset answers OK, then the port goes quiet
+    (Quectel's AT manual). The reset answers OK, then the port goes quiet
     and the boot URCs follow."""
     args.count(1, 2)
     fun = args.int(0, 0, 4, allowed=(0, 1, 4))

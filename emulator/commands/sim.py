@@ -43,7 +43,7 @@ def qccid(ctx: CommandContext, args: Args) -> list[str]:
 
 
 def qinistat(ctx: CommandContext, args: Args) -> list[str]:
-    """Bit map: 1 CPIN READY, 2 SMS DONE, 4 PB DONE (research notes §6)."""
+    """Bit map: 1 CPIN READY, 2 SMS DONE, 4 PB DONE (Quectel's AT manuals, AT+QINISTAT)."""
     ready = ctx.module.radio.sim is SimState.READY and ctx.module.radio.fun == 1
     return [f"+QINISTAT: {7 if ready else 0}"]
 

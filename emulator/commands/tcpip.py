@@ -6,8 +6,8 @@ AT+QISWTMD, AT+QICFG ("transpktsize", "transwaittm") and ATO.
 context going down.)
 
 The connection table is :class:`emulator.tcpip.core.TcpipCore`, the module's ``"tcpip"``
-component; its socket adapter is this family's service (``create_service``). A refused
-command answers ``ERROR`` and AT+QIGETERROR tells why (552 invalid parameters, 567 socket
+component; its socket adapter (:mod:`emulator.adapters.sockets`) is this family's service.
+A refused command answers ``ERROR`` and AT+QIGETERROR tells why (552 invalid parameters, 567 socket
 has been closed...), or ``+CME ERROR: <code>`` with ``"sync_errors": "CME"`` in the
 profile's ``tcpip`` section. Transparent access mode (``<access_mode>`` 2): AT+QIOPEN answers
 ``CONNECT`` once connected (or ``ERROR``), then the port carries the connection's bytes until

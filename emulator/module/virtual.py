@@ -308,7 +308,7 @@ class VirtualModule:
             self._update_registration(now)  # deregisters, which tears the PDP contexts down
             return
         if previous != 1 and self.radio.sim is SimState.READY:
-            # Radio back on: the SIM is read again (research notes §6, after AT+CFUN=1).
+            # Radio back on: the SIM is read again (as after AT+CFUN=1 on the module).
             for text in ("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"):
                 self.raise_urc(text, now)
         self._schedule_registration(now)

@@ -76,7 +76,7 @@ _COAP_LOG.addFilter(_RoutineTransportNoise())
 @dataclass(frozen=True, slots=True)
 class _Peer:
     """Where a client is reached: the context it talked to and its remote (for DTLS the
-    session; holding it keeps the session alive, stack-notes.md)."""
+    session; holding it keeps the session alive)."""
 
     context: Context
     remote: Any

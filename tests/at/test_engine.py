@@ -1,7 +1,7 @@
 """The AT engine byte by byte: framing, echo, result codes, errors and URC placement.
 
 Every exchange is fed whole, byte by byte and split at random points; the bytes on the
-port must be the same each time (house-style.md §9).
+port must be the same each time.
 """
 
 from __future__ import annotations

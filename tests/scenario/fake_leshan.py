@@ -1,6 +1,6 @@
 """A small fake of Leshan's demo HTTP API (stdlib http.server), for testing LeshanDriver's
-requests and parsing. It speaks the documented shapes of both generations (leshan.md and
-the demo servlets): 2.x over HTTP/1.1 with chunked event streams at /api/event, 1.x over
+requests and parsing. It speaks the documented shapes of both generations (Leshan's
+demo servlets): 2.x over HTTP/1.1 with chunked event streams at /api/event, 1.x over
 HTTP/1.0 with close-delimited streams at /event. It answers device operations from a table,
 records every request, and lets a test push server-sent events.
 

@@ -1,6 +1,6 @@
 """The pty transport: a module's AT port as a pseudo-terminal (``/dev/pts/N``, ``--link``).
 
-Strategy (stack-notes.md, "Pseudo-terminals"):
+Strategy:
 
 * The emulator keeps the slave fd open for the port's whole life. The master then never
   reads EIO when no host has the port open, so there is nothing to poll and nothing to

@@ -296,7 +296,7 @@ class LwM2MClient:
         return STAT_NOT_REGISTERED
 
     def endpoint_name(self) -> str:
-        """The endpoint name for ``"epname/mode"`` (research §1.3: 3 urn:imei, 6
+        """The endpoint name for ``"epname/mode"`` (QuecOpen's endpoint-name modes: 3 urn:imei, 6
         urn:imei-msisdn, 7 urn:imei-imsi; custom mode: ``"epname"``, or the IMEI if unset)."""
         ident = self.module.identity
         template = self.settings.epname_modes.get(self.config.epname_mode, "urn:imei:{imei}")
@@ -549,7 +549,7 @@ class LwM2MClient:
         except CmeError as exc:
             log.info("PDP activation for LwM2M failed: %s", exc)
             if self._apn_retries_left > 0:
-                # "apnretry": try again after <off_period> before giving up (research §1.3).
+                # "apnretry" (QuecOpen's setting): try again after <off_period> before giving up.
                 self._apn_retries_left -= 1
                 self._apn_retry_at = now + max(self.config.apnretry[2], 1)
                 return

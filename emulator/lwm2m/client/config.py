@@ -1,11 +1,12 @@
 """The client's configuration as ``AT+QLWCFG`` sets it, and how it survives a restart.
 
 Security and server settings are kept per ``<serverID>`` (0 Bootstrap server, 1 DM server,
-2 Diagnostics, 3 Repository; research §1.3). The module-wide settings (endpoint name, URC
-switch, startup, FOTA modes, ...) are kept always; a security/server pair is kept across a
-restart only when its ``<storing>`` is 1 (the QuecPython document: "whether to save server
-information"). The bootstrap account (serverID 0) usually has no "server" line of its own: it
-is kept when any server line says ``storing`` 1.
+2 Diagnostics, 3 Repository, as QuecOpen's LwM2M C API numbers them). The module-wide
+settings (endpoint name, URC switch, startup, FOTA modes, ...) are kept always; a
+security/server pair is kept across a restart only when its ``<storing>`` is 1 (the
+QuecPython document: "whether to save server information"). The bootstrap account
+(serverID 0) usually has no "server" line of its own: it is kept when any server line says
+``storing`` 1.
 
 Everything here is plain data; range checks on AT parameters live in the AT family, the checks
 that need several values at once (``ConfigError``) live here.
@@ -98,7 +99,7 @@ class SecurityEntry:
         return parse_server_uri(self.address, secure_default=self.mode == MODE_PSK)
 
     def check(self) -> None:
-        """Refuse combinations the client cannot use (QuecPython document, research §1.3)."""
+        """Refuse combinations the client cannot use (QuecPython's lwm2m documentation)."""
         if self.bootstrap != (self.server_id == BOOTSTRAP_SERVER_ID):
             raise ConfigError("bootstrap is 1 exactly for serverID 0")
         uri = self.uri()
@@ -134,7 +135,8 @@ class ServerEntry:
 
 @dataclass(frozen=True, kw_only=True)
 class HostDevice:
-    """``AT+QLWCFG="hostdevice"`` (research §1.3): host data for carrier host-device objects."""
+    """``AT+QLWCFG="hostdevice"`` (QuecOpen's host-device setting): host data for carrier
+    host-device objects."""
 
     index: int
     device_id: str

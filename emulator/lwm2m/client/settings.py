@@ -17,7 +17,8 @@ from typing import Any
 from emulator.lwm2m.suites import DEFAULT_CLIENT_SUITES, check_suites
 from emulator.module.profile import ModuleProfile, ProfileError
 
-# The sub-commands the AT family knows how to run (research §1.2-1.3); a profile picks from these.
+# The sub-commands the AT family knows how to run (EG25-G's AT+QLWCFG=? and QuecOpen's LwM2M
+# C API); a profile picks from these.
 KNOWN_SUBCOMMANDS = (
     "security",
     "server",
@@ -129,7 +130,7 @@ class CoapTuning:
 class Timing:
     """Bounds and delays, in seconds."""
 
-    dtls_handshake_timeout: float = 10.0  # a wrong PSK is often dropped silently (stack-notes)
+    dtls_handshake_timeout: float = 10.0  # a wrong PSK is often dropped silently
     bootstrap_timeout: float = 60.0  # from Bootstrap-Request to Bootstrap-Finish
     queue_awake: float = 93.0  # TS 1.0 §7.3 queue mode: MAX_TRANSMIT_WAIT by default
     update_margin: float = 10.0  # send the Update this long before the lifetime runs out
@@ -295,7 +296,7 @@ class ClientSettings:
 
 
 # The document's event table (QuecPython lwm2m, "Event-Description"): strings quoted, numbers
-# bare (quectel-at.md "URCs"). "fota/downloaded" is ours [inferred]: the manual-update notice.
+# bare. "fota/downloaded" is ours [inferred]: the manual-update notice.
 _DEFAULT_URCS: dict[str, str | None] = {
     "pdp active": '"pdp active","{result}","{apn}"',
     "initial": '"initial","{result}",{ssid}',

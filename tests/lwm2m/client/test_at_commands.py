@@ -1,6 +1,6 @@
 """``AT+QLWCFG`` / ``QLWREG`` / ``QLWDEREG`` / ``QLWUPDATE`` / ``QLWSTAT``: forms, ranges, errors.
 
-Byte-exact where the format is known (the EG25-G test form, research §1.2).
+Byte-exact where the format is known (the EG25-G test form).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 from .harness import lwm2m_profile
 from .rig import Rig
 
-# research §1.2 (EG25-G 01.002/01.003), plus "epname" and the custom mode 1 this profile adds.
+# EG25-G firmware 01.002/01.003's AT+QLWCFG=?, plus "epname" and the custom mode 1 this
+# profile adds.
 TEST_FORM = """\
 +QLWCFG: "security",(0-3),(1-65535),<server_addr>,(0,1),(0,3),<pskID>,<psk_key>
 +QLWCFG: "server",(0-3),(1-86400),(1-86400),(1-86400),(1-86400),(0,1),("U","UQ","S","SQ","US","UQS")

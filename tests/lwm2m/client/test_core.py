@@ -35,7 +35,7 @@ def test_register_request_on_the_wire() -> None:
     register = rig.respond(CREATED, ("rd", "r1"))
     request = register.request
     assert request.method == POST and request.path == ("rd",)
-    # Quectel's library order (research §5): lwm2m, ep, b, lt.
+    # Quectel's QuecOpen library order: lwm2m, ep, b, lt.
     assert request.query == ("lwm2m=1.0", f"ep={EP}", "b=U", "lt=60")
     assert request.content_format == 40
     assert request.payload == b'</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>,</4/0>,</5/0>,</11/0>'
