@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,32 +123,59 @@ def serve_tcp() -> tuple[Child, tuple[str, int], str]:
 
 
 class AtSocket:
-    """A blocking TCP socket to a module's AT port."""
+    """A TCP socket to a module's AT port, read all the time by a thread (a host that stops
+    reading gets its output dropped by the port, which would lose the sync answers)."""
 
     def __init__(self, address: tuple[str, int]) -> None:
         self.sock = socket.create_connection(address, timeout=SYNC_TIMEOUT)
+        self.sock.settimeout(None)
         self.buffer = b""
+        self.closed = False
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            with self._arrived:
+                if chunk:
+                    self.buffer += chunk
+                else:
+                    self.closed = True
+                self._arrived.notify_all()
+            if not chunk:
+                return
 
     def until(self, marker: bytes, timeout: float = SYNC_TIMEOUT) -> bytes:
         deadline = time.monotonic() + timeout
-        while marker not in self.buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {marker!r} in {timeout} s")
-            self.sock.settimeout(remaining)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the module closed its AT port")
-            self.buffer += chunk
-        head, _, self.buffer = self.buffer.partition(marker)
+        with self._arrived:
+            while marker not in self.buffer:
+                remaining = deadline - time.monotonic()
+                if self.closed:
+                    raise ConnectionError("the module closed its AT port")
+                if remaining <= 0:
+                    raise TimeoutError(f"no {marker!r} in {timeout} s")
+                self._arrived.wait(remaining)
+            head, _, self.buffer = self.buffer.partition(marker)
         return head + marker
+
+    def discard(self) -> None:
+        with self._arrived:
+            self.buffer = b""
 
     def command(self, line: str, final: bytes = b"\r\nOK\r\n") -> bytes:
         self.sock.sendall(line.encode() + b"\r")
         return self.until(final)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+        self._reader.join(5)
 
 
 # ------------------------------------------------------------------------- AT campaign
@@ -179,7 +207,10 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
     names = sorted(VirtualModule(load_profile("EC200U"), now=0.0).engine.registry.names())
     child, address, imei = serve_tcp()
     port = AtSocket(address)
-    marker = f"{imei}\r\n\r\nOK\r\n".encode()
+    # A sync line the generator cannot produce (it writes one command per line, or one
+    # followed by +CSQ), so its answer cannot come from the batch.
+    sync = b"\x1b\rATE0V1Q0\rAT+GMI;+GSN\r"
+    marker = f"Quectel\r\n\r\n{imei}\r\n\r\nOK\r\n".encode()
     port.command("ATE0")
     rss_start = child.rss()
     rss_peak = rss_start
@@ -193,7 +224,7 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
             sent += min(batch, lines - sent)
             port.sock.sendall(chunk)
             synced = time.monotonic()
-            port.sock.sendall(b"\x1b\rATE0V1Q0\rAT+GSN\r")
+            port.sock.sendall(sync)
             try:
                 port.until(marker)
             except (TimeoutError, ConnectionError) as exc:

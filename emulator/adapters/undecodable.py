@@ -15,8 +15,8 @@ adapter therefore screens a datagram before aiocoap sees it:
 
 A format error is whatever does not decode (a truncated option, a token length of 9-15, an
 option that must be UTF-8 and is not) and a message whose type and code do not go together:
-an Empty message with more than the header (§4.1), a Reset that is not Empty, an
-Acknowledgement carrying a request, a reserved code class (1, 6, 7).
+an Empty message with more than the header (§4.1), an Empty Non-confirmable message (§4.3), a
+Reset that is not Empty, an Acknowledgement carrying a request, a reserved code class (1, 6, 7).
 
 :class:`JunkReport` counts what was dropped and keeps the log quiet: one line for the first
 such datagram from a peer, then at most one summary line per ``interval`` for that peer,
@@ -49,7 +49,7 @@ __all__ = [
 LOG_INTERVAL = 60.0  # seconds between two log lines about one peer
 MAX_PEERS = 1024  # peers whose log state is kept (least recently seen forgotten first)
 
-_CON, _ACK, _RST = 0, 2, 3
+_CON, _NON, _ACK, _RST = 0, 1, 2, 3
 _RST_HEADER = 0x70  # version 1, type Reset, token length 0
 
 
@@ -97,7 +97,10 @@ def _rejected(datagram: bytes, reason: str) -> Screening:
 def _misfit(mtype: int, code: int, token_length: int, datagram: bytes) -> str:
     """Why a message that decodes is still a format error (empty string if it is not)."""
     if code == 0:  # RFC 7252 §4.1: an Empty message is the 4-byte header alone
-        return "" if len(datagram) == 4 else "an Empty message with token or options"
+        if len(datagram) != 4:
+            return "an Empty message with token or options"
+        # §4.3: a Non-confirmable message always carries a request or a response
+        return "an Empty Non-confirmable message" if mtype == _NON else ""
     if mtype == _RST:  # §4.2/§4.3: a Reset is always Empty
         return f"a Reset with code {code >> 5}.{code & 0x1F:02d}"
     if 1 <= code < 32:  # a request: Confirmable or Non-confirmable (§4.2, §4.3)

@@ -110,6 +110,7 @@ def test_every_kind_of_datagram_is_screened_the_rfc_way() -> None:
     assert screen(bytes.fromhex("82010001")).disposition is Disposition.DROP  # version 2
     assert screen(bytes.fromhex("400000071234")).reset == bytes.fromhex("70000007")
     assert screen(bytes.fromhex("60010007")).disposition is Disposition.DROP  # ACK + request
+    assert screen(bytes.fromhex("50000007")).disposition is Disposition.DROP  # Empty NON
     assert screen(bytes.fromhex("40e00007")).reset == bytes.fromhex("70000007")  # 7.00
     request = Message(code=Code.GET, uri_path=("3", "0"))
     request.mtype, request.mid, request.token = NON, 9, b"t"
