@@ -50,6 +50,7 @@ URC_PREFIXES: Final = (
     "POWERED DOWN",
 )
 MAX_LINE: Final = 8192
+REOPEN_INTERVAL: Final = 0.2  # seconds between tries to open a device path that went away
 
 
 @dataclass
@@ -227,6 +228,15 @@ class AtLink:
             finally:
                 self._pending = None
 
+    def port_lost(self) -> None:
+        """The transport went away: the command in flight will get no answer; it fails now
+        rather than at its timeout."""
+        pending = self._pending
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(
+                StepTimeout(f"the AT port went away during {pending.command!r}")
+            )
+
     # -- URCs
     def untaken_urcs(self) -> list[Urc]:
         return self.urcs[self._taken :]
@@ -274,14 +284,21 @@ class AtLink:
 # --------------------------------------------------------------------------- external ports
 class ExternalPort:
     """The AT port of an emulator (or module) outside this process: ``host:port`` (TCP) or a
-    device path (a pty or serial device, put in raw mode)."""
+    device path (a pty or serial device, put in raw mode). A device that goes away (a USB
+    module re-enumerating after a reset) is opened again when its path is back; ``opens``
+    counts the opens (:meth:`wait_opened` waits for the next)."""
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
         self.on_data: Callable[[bytes], None] = lambda data: None
+        self.on_gone: Callable[[], None] = lambda: None  # a device went away
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
+        self._reopen_task: asyncio.Task[None] | None = None
         self._fd: int | None = None
+        self._closed = False
+        self.opens = 0
+        self._open_waiters: list[asyncio.Future[None]] = []
 
     def describe(self) -> str:
         return self.spec
@@ -332,6 +349,11 @@ class ExternalPort:
             # the same way on open).
             termios.tcflush(fd, termios.TCIFLUSH)
         self._fd = fd
+        self.opens += 1
+        for waiter in self._open_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._open_waiters.clear()
         loop = asyncio.get_running_loop()
 
         def readable() -> None:
@@ -340,14 +362,44 @@ class ExternalPort:
             except BlockingIOError:
                 return
             except OSError:
-                loop.remove_reader(fd)  # EIO: the other side went away; no busy loop
+                self._device_gone(fd, path)  # EIO: the other side went away; no busy loop
                 return
             if data:
                 self.on_data(data)
             else:
-                loop.remove_reader(fd)
+                self._device_gone(fd, path)
 
         loop.add_reader(fd, readable)
+
+    def _device_gone(self, fd: int, path: str) -> None:
+        asyncio.get_running_loop().remove_reader(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        self._fd = None
+        self.on_gone()
+        if not self._closed:
+            self._reopen_task = asyncio.create_task(self._reopen(path), name=f"reopen {path}")
+
+    async def _reopen(self, path: str) -> None:
+        """Open ``path`` again as soon as it is there (what the module said meanwhile is
+        lost, as it is for any program on a port that went away)."""
+        while not self._closed and self._fd is None:
+            try:
+                self._open_device(path)
+            except Unreachable:
+                await asyncio.sleep(REOPEN_INTERVAL)
+
+    @property
+    def gone(self) -> bool:
+        """A device that went away and is not open again (yet)."""
+        return self._fd is None and self._writer is None
+
+    async def wait_opened(self, after: int) -> None:
+        """Return once the port has been opened more than ``after`` times."""
+        while self.opens <= after:
+            waiter = asyncio.get_running_loop().create_future()
+            self._open_waiters.append(waiter)
+            await waiter
 
     def write(self, data: bytes) -> None:
         if self._writer is not None:
@@ -358,6 +410,11 @@ class ExternalPort:
                 os.write(self._fd, data)
 
     async def close(self) -> None:
+        self._closed = True
+        if self._reopen_task is not None:
+            self._reopen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reopen_task
         if self._reader_task is not None:
             self._reader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

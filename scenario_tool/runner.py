@@ -317,6 +317,7 @@ class _Session:
         else:
             self.port = ExternalPort(self.options.port)
             self.port.on_data = self.link.on_data
+            self.port.on_gone = self.link.port_lost
             await self.port.open()
             await self._until_answering()
             if self.options.reset_module:
@@ -419,15 +420,30 @@ class _Session:
         # Off first: with "startup",1 kept in NV the reboot would register to a server of an
         # earlier scenario, and the client's configuration cannot be reset while it runs.
         await self._reset_command('AT+QLWCFG="startup",0', optional=True)
-        mark = len(self.link.urcs)
-        await self._reset_command("AT+CFUN=1,1")
-        ready = await self.link.next_new_urc(
-            lambda line: line.strip() == "RDY", BOOT_TIMEOUT, since=mark
+        port = self.port
+        assert port is not None
+        mark, opens = len(self.link.urcs), port.opens
+        try:
+            await self._reset_command("AT+CFUN=1,1")
+        except StepTimeout:
+            if port.opens == opens and not port.gone:
+                raise  # no answer, and the port is still there: not a reset
+            # A USB port went away with the reset, its OK with it.
+        ready = asyncio.ensure_future(
+            self.link.next_new_urc(lambda line: line.strip() == "RDY", BOOT_TIMEOUT, since=mark)
         )
-        if ready is None:
+        back = asyncio.ensure_future(port.wait_opened(after=opens))
+        try:
+            done, _ = await asyncio.wait(
+                (ready, back), timeout=BOOT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+            back.cancel()
+        if not done or (ready in done and ready.result() is None):
             raise Unreachable(
-                f"the module at {self.options.port} did not boot again (no RDY) within "
-                f"{BOOT_TIMEOUT:g} s of AT+CFUN=1,1"
+                f"the module at {self.options.port} did not boot again (no RDY, and its port "
+                f"did not come back) within {BOOT_TIMEOUT:g} s of AT+CFUN=1,1"
             )
         await self._until_answering()
         await self._reset_command("AT&F")

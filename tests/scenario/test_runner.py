@@ -12,6 +12,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -524,3 +525,56 @@ def test_every_event_of_the_embedded_server_reaches_the_scenario_events() -> Non
     from scenario_tool.embedded import _TRANSLATIONS
 
     assert set(_TRANSLATIONS) == set(typing.get_args(server_events.ServerEvent))
+
+
+def _fake_module_class() -> type[Any]:
+    """tests/client_api's FakeModule (a scripted module on a real pty that can vanish and come
+    back), loaded by path: that folder is not a package."""
+    import importlib.util
+
+    path = ROOT / "tests" / "client_api" / "capi_fake.py"
+    spec = importlib.util.spec_from_file_location("capi_fake_for_scenarios", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FakeModule  # type: ignore[no-any-return]
+
+
+def test_a_usb_port_that_re_enumerates_on_the_reset_is_opened_again(tmp_path: Path) -> None:
+    # On hardware a USB module's AT port goes away with AT+CFUN=1,1 and comes back (a new
+    # device behind the same path), without RDY on that port.
+    fake_module = _fake_module_class()
+    fake = fake_module(link=tmp_path / "ttyUSB2")
+    imei = "869339060001965"
+    try:
+        answers = {
+            'AT+QLWCFG="startup",0': b"\r\nOK\r\n",
+            "AT&F": b"\r\nOK\r\n",
+            'AT+QLWCFG="reset"': b"\r\nOK\r\n",
+            "AT+GSN": f"\r\n{imei}\r\n\r\nOK\r\n".encode(),
+            "AT+CIMI": b"\r\n460001234567890\r\n\r\nOK\r\n",
+        }
+        for command, reply in answers.items():
+            fake.answer(command, reply)
+
+        def reset(line: str) -> None:
+            fake.send(b"\r\nOK\r\n")
+            fake.vanish()
+            fake.come_back()
+
+        fake.answer("AT+CFUN=1,1", reset)
+        scenario = write(
+            tmp_path,
+            "gsn.yaml",
+            'name: gsn\nsteps:\n  - send: AT+GSN\n    expect: ["${imei}", OK]\n',
+        )
+        for attempt in (1, 2):
+            out = Output()
+            log = tmp_path / f"t{attempt}.log"
+            status = run([scenario], out, port=str(tmp_path / "ttyUSB2"), transcript=log)
+            assert status == EXIT_OK, f"{out.text}\n{out.errors}\n{log.read_text()}"
+            # The reset went on as soon as the port was back: no wait for a lost OK.
+            reset = re.search(r"^ *(\d+\.\d+) at>> +AT&F", log.read_text(), re.MULTILINE)
+            assert reset is not None and float(reset.group(1)) < 5.0, log.read_text()
+    finally:
+        fake.close()
