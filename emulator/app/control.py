@@ -23,10 +23,11 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from emulator.app.serve import ServedModule
+from emulator.controlplane import controls
 from emulator.module.events import ModuleEvent, SmsSent
-from emulator.sms.model import DeliveryResult, NotDeliverable, sms_state
 
 HELP = (
     "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "
@@ -86,12 +87,13 @@ def parse_line(line: str) -> DeliverSms | RefuseSends | str | None:
     return DeliverSms(int(module_text), sender, text)
 
 
-def describe(result: DeliveryResult) -> str:
-    if result.stored is not None:
-        return f"stored {result.stored} {result.index}"
-    if result.direct:
+def describe_part(part: dict[str, Any]) -> str:
+    """One delivered part as ``apply_control`` reports it: stored / direct / rejected."""
+    if part["stored"] is not None:
+        return f"stored {part['stored']} {part['index']}"
+    if part["direct"]:
         return "direct"
-    return f"rejected {result.rejected}"
+    return f"rejected {part['rejected']}"
 
 
 class ControlChannel:
@@ -130,30 +132,30 @@ class ControlChannel:
                 self._refuse(command)
                 return
             self._deliver(command)
-        except (ControlError, NotDeliverable) as exc:
+        except ControlError as exc:
             self.err(f"control: {exc}")
 
     def _refuse(self, command: RefuseSends) -> None:
-        if command.module >= len(self.modules):
-            raise ControlError(f"no module {command.module} (there are {len(self.modules)})")
-        host = self.modules[command.module].host
-
-        def refuse(now: float) -> None:
-            sms_state(host.module).refuse_sends = command.code
-
-        host.apply(refuse)
+        self._apply(command.module, controls.RefuseSms(code=command.code))
         state = "off" if command.code is None else f"+CMS ERROR: {command.code}"
         self.out(f"sms-reject {command.module} {state}")
 
     def _deliver(self, command: DeliverSms) -> None:
-        if command.module >= len(self.modules):
-            raise ControlError(f"no module {command.module} (there are {len(self.modules)})")
-        host = self.modules[command.module].host
-        results = host.apply(
-            lambda now: sms_state(host.module).deliver_text(command.sender, command.text, now)
+        result = self._apply(
+            command.module, controls.DeliverSms(sender=command.sender, text=command.text)
         )
-        for result in results:
-            self.out(f"sms delivered {command.module} {command.sender} {describe(result)}")
+        for part in result["parts"]:
+            self.out(f"sms delivered {command.module} {command.sender} {describe_part(part)}")
+
+    def _apply(self, index: int, control: controls.Control) -> dict[str, Any]:
+        """The world control on module ``index`` (the same code as the MQTT control plane)."""
+        if index >= len(self.modules):
+            raise ControlError(f"no module {index} (there are {len(self.modules)})")
+        host = self.modules[index].host
+        try:
+            return host.apply(lambda now: controls.apply_control(host.module, control, now))
+        except controls.ControlError as exc:
+            raise ControlError(str(exc)) from None
 
     async def run_stdin(self) -> None:
         """Read control lines until stdin closes (then serving simply goes on)."""

@@ -132,6 +132,11 @@ class AtEngine:
     urc_before_echo: bool = False  # fault switch: hold URCs until the next command's echo
     urcs_here: bool = True  # AT+QURCCFG="urcport": False when URCs go to another port
     stats: EngineStats = field(default_factory=EngineStats)
+    # Observers of what the port shows (the MQTT control plane): each URC's text as it is
+    # written, and each command's response bytes (information lines, final result code,
+    # a "> " prompt) as they go out, echo and URCs excluded. None costs nothing.
+    urc_tap: Callable[[str], None] | None = None
+    response_tap: Callable[[bytes], None] | None = None
 
     _line: bytearray = field(default_factory=bytearray)
     _line_bad: str | None = None
@@ -201,7 +206,7 @@ class AtEngine:
                 self._data_done(lambda: on_timeout(bytes(mode.data), now), now)
         if self._busy_until is not None and now >= self._busy_until:
             self._busy_until = None
-            self._out += self._scheduled
+            self._respond(self._scheduled)
             self._scheduled = b""
             self._release_held_urcs()
             if self._pending_input:
@@ -374,6 +379,19 @@ class AtEngine:
     def quiet(self) -> bool:
         return self._quiet_until is not None
 
+    @property
+    def idle(self) -> bool:
+        """Between command lines: nothing half-typed, running, pending or prompting, so a
+        line from elsewhere (the control plane) can be run without mixing into another's."""
+        return (
+            self._quiet_until is None
+            and self._busy_until is None
+            and self._data_mode is None
+            and not self._executing
+            and not self._line
+            and not self._pending_input
+        )
+
     # --------------------------------------------------------------- framing
     def _consume(self, data: bytes, now: float) -> None:
         index = 0
@@ -487,7 +505,7 @@ class AtEngine:
         if self._busy_until is not None:
             self._scheduled += request.prompt
         else:
-            self._out += request.prompt
+            self._respond(request.prompt)
 
     def _end_of_line(self, now: float) -> None:
         text = self._line.decode("ascii")
@@ -607,7 +625,7 @@ class AtEngine:
             self._busy_until = now + delay
             self._scheduled = bytes(out)
         else:
-            self._out += out
+            self._respond(bytes(out))
             self._release_held_urcs()
 
     def _render_information(self, lines: list[str], data: bytes = b"") -> bytes:
@@ -642,9 +660,16 @@ class AtEngine:
             return (f"\r\n{text}\r\n" if self.settings.verbose else f"{text}\r\n").encode("ascii")
         return self._render_final("ERROR")
 
+    def _respond(self, data: bytes) -> None:
+        self._out += data
+        if self.response_tap is not None:
+            self.response_tap(data)
+
     def _write_urc(self, text: str) -> None:
         framed = f"\r\n{text}\r\n" if self.settings.verbose else f"{text}\r\n"
         self._out += framed.encode("latin-1", "replace")  # payload bytes as they came
+        if self.urc_tap is not None:
+            self.urc_tap(text)
 
     def _release_held_urcs(self, *, at_echo: bool = False) -> None:
         """Deliver held URCs: after a final result code normally, or, with the

@@ -386,7 +386,7 @@ def qlwupdate_test(ctx: CommandContext, args: Args) -> list[str]:
 
 
 def qlwstat_read(ctx: CommandContext, args: Args) -> list[str]:
-    return [f"+QLWSTAT: {client_for(ctx.module).stat()}"]
+    return [f"+QLWSTAT: {int(client_for(ctx.module).stat())}"]
 
 
 def qlwstat_test(ctx: CommandContext, args: Args) -> list[str]:

@@ -69,7 +69,7 @@ from .config import (
     SecurityEntry,
     ServerEntry,
 )
-from .events import ClientWork
+from .events import ClientWork, LwM2MStatus, LwM2MStatusChanged
 from .firmware import DownloadError, FirmwareHooks, FirmwareUpdate
 from .links import ACTIVE_PHASES, SESSION_PHASES, Goal, Phase, ServerLink
 from .messages import (
@@ -100,11 +100,11 @@ log = logging.getLogger(__name__)
 UNAUTHORIZED = 0x81  # 4.01: a request from a peer that is none of our servers
 
 # AT+QLWSTAT? values (QuecPython document, lw.stat()).
-STAT_NOT_REGISTERED = 0
-STAT_REGISTERING = 1
-STAT_REGISTERED = 2
-STAT_DEREGISTERING = 3
-STAT_LOGIN_FAILED = 4
+STAT_NOT_REGISTERED = LwM2MStatus.NOT_REGISTERED
+STAT_REGISTERING = LwM2MStatus.REGISTERING
+STAT_REGISTERED = LwM2MStatus.REGISTERED
+STAT_DEREGISTERING = LwM2MStatus.DEREGISTERING
+STAT_LOGIN_FAILED = LwM2MStatus.LOGIN_FAILED
 
 
 class LwM2MClient:
@@ -120,6 +120,7 @@ class LwM2MClient:
         self._deferred: list[tuple[float, int, Callable[[float], None]]] = []
         self._deferred_seq = itertools.count()
         self._scheduled: set[float] = set()
+        self._status = LwM2MStatus.NOT_REGISTERED  # as last posted (LwM2MStatusChanged)
         self._links: dict[int, ServerLink] = {}
         self._now = 0.0
         self._awaiting_network = False
@@ -224,6 +225,10 @@ class LwM2MClient:
         if self._actions and not self._work_posted:
             self._work_posted = True
             self.module.post_event(ClientWork())
+        status = self.stat()
+        if status is not self._status:
+            previous, self._status = self._status, status
+            self.module.post_event(LwM2MStatusChanged(status=status, previous=previous))
 
     def _on_timer(self, when: float, now: float) -> None:
         self._scheduled.discard(when)
@@ -277,7 +282,7 @@ class LwM2MClient:
             )
         )
 
-    def stat(self) -> int:
+    def stat(self) -> LwM2MStatus:
         """``AT+QLWSTAT?``: 0 not registered, 1 registering, 2 registered, 3 deregistering,
         4 login failed."""
         phases = {link.phase for link in self._links.values()}
