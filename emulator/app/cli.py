@@ -26,7 +26,7 @@ from emulator.app.serve import Emulator, ServeConfigError, ServeOptions
 from emulator.module.profile import ProfileError, builtin_names, load_profile
 
 PROG = "quecemu"
-PLUGIN_MODULES = ("emulator.app.server_cli", "scenario_tool.cli")
+PLUGIN_MODULES = ("emulator.app.server_cli", "scenario_tool.cli", "emulator.app.ctl")
 
 SERVE_DESCRIPTION = """\
 Run emulated Quectel modules until SIGINT or SIGTERM. Each module answers AT commands on
@@ -162,6 +162,27 @@ def add_serve_parser(subparsers: Any) -> None:
         "see docs/sms.md",
     )
     parser.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="control plane and event stream on an MQTT broker, mqtt://HOST:PORT: URCs, "
+        "state changes and a retained status per module, AT lines and controls in; see "
+        "docs/control-plane.md",
+    )
+    parser.add_argument(
+        "--mqtt-prefix",
+        default="quecemu",
+        metavar="PREFIX",
+        help="topic prefix for --mqtt (default: %(default)s): PREFIX/<IMEI>/...",
+    )
+    parser.add_argument(
+        "--replica",
+        metavar="N|hostname|compose",
+        help="one of several serve processes, each with --count C: take the IMEIs of "
+        "indices N*C.. from the first IMEI. 'hostname': N from the host name's -N "
+        "(a Kubernetes StatefulSet pod); 'compose': from the container name (docker-compose "
+        "--scale, numbered from 1)",
+    )
+    parser.add_argument(
         "--urc-before-echo",
         action="store_true",
         help="fault: hold URCs and send them just before the next command's echo",
@@ -225,9 +246,18 @@ def _import_plugin(name: str) -> ModuleType | None:
 
 # ------------------------------------------------------------------------ serve
 def serve_options(args: argparse.Namespace) -> ServeOptions:
+    offset = 0
+    if getattr(args, "replica", None) is not None:
+        from emulator.app.replica import ReplicaError, resolve_replica
+
+        try:
+            offset = resolve_replica(args.replica) * args.count
+        except ReplicaError as exc:
+            args.parser.error(f"--replica: {exc}")
     return ServeOptions(
         profile=args.profile or args.model,
         imei=args.imei,
+        imei_offset=offset,
         count=args.count,
         pty=args.tcp is None or args.link is not None or args.pty,
         link=args.link,
@@ -246,7 +276,10 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
 def run_serve(args: argparse.Namespace) -> int:
     emulator = Emulator(serve_options(args))
     try:
-        return asyncio.run(_serve(emulator, control=bool(getattr(args, "control", False))))
+        mqtt = (args.mqtt, args.mqtt_prefix) if getattr(args, "mqtt", None) else None
+        return asyncio.run(
+            _serve(emulator, control=bool(getattr(args, "control", False)), mqtt=mqtt)
+        )
     except ServeConfigError as exc:
         args.parser.error(str(exc))  # exits 2 with the usage line
     except OSError as exc:  # a link we may not replace, a TCP port in use...
@@ -255,15 +288,35 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0  # not reached: parser.error exits
 
 
-async def _serve(emulator: Emulator, *, control: bool = False) -> int:
+async def _serve(
+    emulator: Emulator, *, control: bool = False, mqtt: tuple[str, str] | None = None
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     emulator.prepare()
     _print_warnings(emulator, 0)
+    plane = None
+    if mqtt is not None:
+        from emulator.adapters.controlplane import FIRST_CONNECT_WAIT
+        from emulator.app.controlplane import build_control_plane
+
+        try:
+            plane = build_control_plane(
+                [(served.imei, served.host) for served in emulator.modules], *mqtt
+            )
+        except ValueError as exc:
+            raise ServeConfigError(f"--mqtt: {exc}") from exc
+        await plane.start()  # before the modules boot: their first URCs are published
+        await plane.wait_connected(FIRST_CONNECT_WAIT)  # a broker that is down: go on without
     seen = len(emulator.warnings)
-    await emulator.start()
+    try:
+        await emulator.start()
+    except BaseException:
+        if plane is not None:
+            await plane.stop()
+        raise
     control_task: asyncio.Task[None] | None = None
     try:
         _print_warnings(emulator, seen)
@@ -284,6 +337,8 @@ async def _serve(emulator: Emulator, *, control: bool = False) -> int:
             control_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await control_task
+        if plane is not None:
+            await plane.stop()
         seen = len(emulator.warnings)
         await emulator.stop()
         _print_warnings(emulator, seen)

@@ -58,6 +58,7 @@ class ServeOptions:
 
     profile: str = "EC200U"  # built-in model name or a profile file
     imei: str | None = None  # IMEI of module 0; the profile's when None
+    imei_offset: int = 0  # --replica R: module i gets the IMEI of index R * count + i
     count: int = 1
     pty: bool = True
     link: Path | None = None  # with count > 1, module i gets PATH<i>
@@ -160,7 +161,8 @@ class Emulator:
             )
         except NetworkMapError as exc:
             raise ServeConfigError(f"--map: {exc}") from exc
-        imeis = module_imeis(opts.imei or profile.identity.imei, opts.count)
+        imeis = module_imeis(opts.imei or profile.identity.imei, opts.imei_offset + opts.count)
+        imeis = imeis[opts.imei_offset :]
         if opts.state_dir is not None:
             try:
                 opts.state_dir.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)

@@ -1,3 +1,5 @@
-"""The MQTT control plane and event stream of ``quecemu serve --mqtt`` (docs/control-plane.md):
-world controls (``controls``), topics and payloads (``schema``), the sans-I/O core
-(``plane``), the aiomqtt adapter (``mqtt``) and ``quecemu ctl`` (``cli``)."""
+"""The MQTT control plane's core (docs/control-plane.md), sans-I/O: world controls
+(``controls``), topics and payloads of schema version 1 (``schema``), and the plane that maps
+module events to messages and requests to module changes (``plane``). Its aiomqtt adapter is
+``emulator.adapters.controlplane``; ``serve --mqtt``, ``quecemu ctl`` and the controller
+library are in ``emulator.app``."""
