@@ -17,6 +17,9 @@ DEB_COMMANDS := socat picocom coap-server-openssl docker-compose chromium chrome
 # mosquitto: the MQTT broker the MQTT AT commands are tested against.
 DEB_PACKAGES += mosquitto
 DEB_COMMANDS += mosquitto
+# dnsmasq-base: a DNS server on loopback for serve --replica compose's PTR lookup.
+DEB_PACKAGES += dnsmasq-base
+DEB_COMMANDS += dnsmasq
 # gnutls-bin: gnutls-serv/gnutls-cli, DTLS peers without extended master secret or RFC 5746.
 DEB_PACKAGES += gnutls-bin
 DEB_COMMANDS += gnutls-serv gnutls-cli

@@ -18,13 +18,13 @@ import contextlib
 import itertools
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import Any, Final
 
 import aiomqtt
 
-from emulator.adapters.controlplane import BrokerAddress
+from emulator.adapters.controlplane import NO_DELAY, BrokerAddress
 from emulator.controlplane.schema import DEFAULT_AT_TIMEOUT, SCHEMA_VERSION, Topics
 
 STATUS_WAIT: Final = 1.0  # seconds to wait for a retained status (the broker sends it at once)
@@ -53,8 +53,15 @@ class Controller:
     async def __aenter__(self) -> Controller:
         try:
             self._client = await self._stack.enter_async_context(
-                aiomqtt.Client(self.broker.host, self.broker.port, identifier=self._tag)
+                aiomqtt.Client(
+                    self.broker.host,
+                    self.broker.port,
+                    identifier=self._tag,
+                    socket_options=NO_DELAY,
+                )
             )
+            # Many requests in flight at once are the point of a controller, not a warning.
+            self._client.pending_calls_threshold = 1_000_000
         except aiomqtt.MqttError as exc:
             await self._stack.aclose()
             raise ControllerError(f"cannot reach the MQTT broker {self.broker}: {exc}") from None
@@ -150,16 +157,21 @@ class Controller:
 
     async def status(self, imei: str, *, wait: float = STATUS_WAIT) -> dict[str, Any] | None:
         """The module's retained status, or None when no process announced that IMEI."""
-        async for _, body in self.watch([self.topics.status(imei)], duration=wait, count=1):
-            return body
+        watching = self.watch([self.topics.status(imei)], duration=wait, count=1)
+        async with contextlib.aclosing(watching):  # disconnect now, not at loop shutdown
+            async for _, body in watching:
+                return body
         return None
 
     async def watch(
         self, filters: list[str], *, duration: float | None = None, count: int | None = None
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]]]:
         """(topic, payload) of messages on ``filters``, on a connection of their own."""
         client = aiomqtt.Client(
-            self.broker.host, self.broker.port, identifier=f"{self._tag}-w{next(self._ids)}"
+            self.broker.host,
+            self.broker.port,
+            identifier=f"{self._tag}-w{next(self._ids)}",
+            socket_options=NO_DELAY,
         )
         loop = asyncio.get_running_loop()
         deadline = None if duration is None else loop.time() + duration

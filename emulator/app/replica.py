@@ -11,12 +11,17 @@ them, not from a cluster of our own:
 - ``--replica compose``: the number at the end of the container's name as Docker's
   embedded DNS gives it for the container's own address (``<project>-emulator-3`` or
   ``<project>_emulator_3``); ``docker-compose up --scale emulator=N`` numbers them from 1.
+  The PTR query (RFC 1035 §3.5) goes to the resolver of /etc/resolv.conf directly: the C
+  library would answer it from /etc/hosts, where Docker puts the container id instead.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import socket
+import struct
+from pathlib import Path
 from typing import Final
 
 MAX_REPLICA: Final = 99_999
@@ -39,12 +44,84 @@ def ordinal_from_name(name: str, *, first: int = 0) -> int:
     return ordinal
 
 
+DNS_TIMEOUT: Final = 2.0  # seconds
+PTR: Final = 12  # RFC 1035 §3.2.2 TYPE
+IN: Final = 1
+
+
+def ptr_query(address: str, query_id: int) -> bytes:
+    """A recursive PTR query for an IPv4 address (RFC 1035 §4.1, §3.5 in-addr.arpa)."""
+    labels = [*reversed(address.split(".")), "in-addr", "arpa"]
+    name = b"".join(bytes([len(label)]) + label.encode("ascii") for label in labels) + b"\0"
+    return struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", PTR, IN)
+
+
+def _read_name(message: bytes, offset: int) -> tuple[str, int]:
+    """A domain name at ``offset`` (with RFC 1035 §4.1.4 compression); the offset after it."""
+    labels: list[str] = []
+    end: int | None = None
+    for _ in range(128):  # a pointer loop in a hostile answer must not spin
+        length = message[offset]
+        if length & 0xC0 == 0xC0:
+            if end is None:
+                end = offset + 2
+            offset = ((length & 0x3F) << 8) | message[offset + 1]
+            continue
+        if length == 0:
+            return ".".join(labels), end if end is not None else offset + 1
+        labels.append(message[offset + 1 : offset + 1 + length].decode("ascii", "replace"))
+        offset += 1 + length
+    raise ValueError("name compression loops")
+
+
+def parse_ptr_answer(message: bytes, query_id: int) -> str:
+    """The first PTR name in a DNS answer; raises ValueError saying what is wrong."""
+    try:
+        ident, flags, questions, answers = struct.unpack("!HHHH", message[:8])
+        if ident != query_id:
+            raise ValueError("the answer is for another query")
+        if flags & 0x000F:
+            raise ValueError(f"the resolver answered with RCODE {flags & 0x000F}")
+        offset = 12
+        for _ in range(questions):
+            _, offset = _read_name(message, offset)
+            offset += 4
+        for _ in range(answers):
+            _, offset = _read_name(message, offset)
+            rtype, _, _, length = struct.unpack("!HHIH", message[offset : offset + 10])
+            offset += 10
+            if rtype == PTR:
+                return _read_name(message, offset)[0]
+            offset += length
+    except (IndexError, struct.error) as exc:
+        raise ValueError(f"a truncated DNS answer ({exc})") from None
+    raise ValueError("no PTR record in the answer")
+
+
+def nameserver(resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
+    for line in resolv_conf.read_text().splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            return words[1]
+    raise ReplicaError(f"{resolv_conf} names no nameserver")
+
+
+def reverse_lookup(address: str, server: str, port: int = 53) -> str:
+    """The PTR name of an IPv4 address, asked of the DNS server ``server``."""
+    query_id = secrets.randbelow(0x10000)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(DNS_TIMEOUT)
+        sock.connect((server, port))
+        sock.send(ptr_query(address, query_id))
+        return parse_ptr_answer(sock.recv(4096), query_id)
+
+
 def container_name() -> str:
     """This container's name: Docker's DNS answers a reverse lookup of its own address."""
     try:
         address = socket.gethostbyname(socket.gethostname())
-        return socket.gethostbyaddr(address)[0]
-    except OSError as exc:
+        return reverse_lookup(address, nameserver())
+    except (OSError, ValueError) as exc:
         raise ReplicaError(f"no DNS name for this container's address: {exc}") from None
 
 

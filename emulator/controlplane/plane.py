@@ -258,10 +258,10 @@ class ControlPlane:
             self.counters.bad_requests += 1
         self._publish(Outgoing(self.topics.response(imei, kind), encode(fields)))
 
-    def _once(self, key: str, message: str) -> None:
+    def _once(self, key: str, message: str, level: int = logging.WARNING) -> None:
         if key not in self._logged:
             self._logged.add(key)
-            log.warning("%s", message)
+            log.log(level, "%s", message)
 
     # ----------------------------------------------------------------- payloads
     def _instance_payload(self, online: bool) -> bytes:

@@ -72,13 +72,28 @@ def test_leshan_runs_the_pinned_2x_demo_jars_on_the_documented_ports(
     assert "https://repo1.maven.org/maven2/org/eclipse/leshan" in dockerfile
 
 
-def test_the_emulator_serves_its_at_port_on_tcp(config: dict[str, Any]) -> None:
+def test_the_emulator_serves_its_at_port_on_tcp_and_scales_on_the_broker(
+    config: dict[str, Any],
+) -> None:
     emulator = config["services"]["emulator"]
-    assert emulator["command"] == ["quecemu", "serve", "--tcp", "0.0.0.0:7000"]
-    assert ports(emulator) == {"127.0.0.1:7000:7000/tcp"}
+    command = emulator["command"]
+    assert command[:4] == ["quecemu", "serve", "--tcp", "0.0.0.0:7000"]
+    # --scale emulator=N: each container its own IMEIs (its number), all on one broker.
+    assert command[command.index("--replica") + 1] == "compose"
+    assert command[command.index("--mqtt") + 1] == "mqtt://mqtt:1883"
+    assert command[command.index("--count") + 1] == "1"  # QUECEMU_COUNT unset
+    assert ports(emulator) == {"127.0.0.1:7000-7099:7000/tcp"}  # no clash between replicas
+    assert "container_name" not in emulator  # a fixed name would forbid --scale
     assert Path(emulator["build"]["context"]).resolve() == ROOT
     dockerfile = (ROOT / emulator["build"]["dockerfile"]).read_text()
     assert re.search(r"pip install .*/src", dockerfile)
+
+
+def test_the_emulator_command_is_one_this_quecemu_accepts(config: dict[str, Any]) -> None:
+    from emulator.app.cli import build_parser
+
+    args = build_parser().parse_args(config["services"]["emulator"]["command"][1:])
+    assert args.replica == "compose" and args.mqtt == "mqtt://mqtt:1883"
 
 
 def test_mosquitto_uses_our_config(config: dict[str, Any]) -> None:
