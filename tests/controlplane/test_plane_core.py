@@ -302,3 +302,25 @@ async def test_events_are_dropped_and_counted_while_no_broker_is_there(fleet: Fl
     assert body["online"] and body["counters"]["dropped"] >= 2
     statuses = {json.loads(m.payload)["imei"]: json.loads(m.payload) for m in fleet.messages()}
     assert statuses[FIRST]["rssi"] == 3 and len(statuses) == 2
+
+
+def test_state_events_map_to_versioned_payloads() -> None:
+    from emulator.controlplane.schema import event_fields
+    from emulator.lwm2m.client.events import LwM2MStatus, LwM2MStatusChanged
+    from emulator.module.events import PdpContextChanged, RegistrationChanged
+
+    changed = LwM2MStatusChanged(status=LwM2MStatus.REGISTERED, previous=LwM2MStatus.REGISTERING)
+    assert event_fields(changed) == (
+        "lwm2m",
+        {"stat": 2, "state": "registered", "previous": "registering"},
+    )
+    assert event_fields(RegistrationChanged(stat=5)) == (
+        "registration",
+        {"stat": 5, "state": "roaming", "registered": True},
+    )
+    pdp = PdpContextChanged(cid=1, active=False, address=None, by_network=True)
+    assert event_fields(pdp) == (
+        "pdp",
+        {"cid": 1, "active": False, "address": None, "by_network": True},
+    )
+    assert event_fields(BootCompleted()) == ("boot", {})
