@@ -64,8 +64,8 @@ async def test_registration_update_and_deregistration_events_are_waited_for(
     assert registration.secure is False
     update = {"registration": registration_json(EP, lifetime=60), "update": {"lifetime": 60}}
     fake.emit("UPDATED", update, endpoint=EP)
-    event = await driver.events.take(Updated, EP, 2)
-    assert event.registration is not None and event.registration.lifetime == 60
+    updated = await driver.events.take(Updated, EP, 2)
+    assert updated.registration.lifetime == 60
     fake.emit("DEREGISTRATION", registration_json(EP), endpoint=EP)
     await driver.events.take(Deregistered, EP, 2)
     # The ep-filtered stream delivered the same events: none of them counts twice.

@@ -424,7 +424,8 @@ def _serve_tcp(*extra: str) -> tuple[subprocess.Popen[str], str]:
             break
     if not address:
         serve.terminate()
-        raise AssertionError(f"quecemu serve printed no TCP address: {serve.stderr.read()}")
+        errors = serve.stderr.read() if serve.stderr is not None else ""
+        raise AssertionError(f"quecemu serve printed no TCP address: {errors}")
     return serve, address
 
 
@@ -574,7 +575,7 @@ def test_a_usb_port_that_re_enumerates_on_the_reset_is_opened_again(tmp_path: Pa
             status = run([scenario], out, port=str(tmp_path / "ttyUSB2"), transcript=log)
             assert status == EXIT_OK, f"{out.text}\n{out.errors}\n{log.read_text()}"
             # The reset went on as soon as the port was back: no wait for a lost OK.
-            reset = re.search(r"^ *(\d+\.\d+) at>> +AT&F", log.read_text(), re.MULTILINE)
-            assert reset is not None and float(reset.group(1)) < 5.0, log.read_text()
+            went_on = re.search(r"^ *(\d+\.\d+) at>> +AT&F", log.read_text(), re.MULTILINE)
+            assert went_on is not None and float(went_on.group(1)) < 5.0, log.read_text()
     finally:
         fake.close()
