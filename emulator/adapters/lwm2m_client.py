@@ -17,8 +17,11 @@ server lost interest; aiocoap matches RSTs only to confirmable exchanges and dro
 and the transport's ``send`` is wrapped to note each notification's message ID, so the RST
 ends the right observation.
 
-And one it gets wrong for many modules in one process: its udp6 socket is bound with
-SO_REUSEPORT, so each context binds a port reserved here (``_reserve_port``) instead of 0.
+A fleet of modules in one process needs the context cheap to build and to send on: its udp6
+message interface runs on a socket bound here (aiocoap's own binding resolves the address in a
+worker thread, checks the route on another socket and sets SO_REUSEPORT, under which two
+modules could be given one port), and each session's request carries its remote, so nothing
+is resolved per send.
 """
 
 from __future__ import annotations
@@ -43,9 +46,14 @@ from aiocoap.numbers.codes import Code
 from aiocoap.numbers.constants import TransportTuning
 from aiocoap.numbers.types import RST
 from aiocoap.pipe import Pipe
+from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.block1 import Block1Assembly
-from emulator.adapters.dtls.coap import DtlsClientConnection, DtlsClientInterface
+from emulator.adapters.dtls.coap import (
+    DtlsClientConnection,
+    DtlsClientInterface,
+    append_message_interface,
+)
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
 from emulator.adapters.undecodable import JunkReport, guard_udp_interface
@@ -76,8 +84,10 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = 300.0  # seconds for a whole firmware package
 MAX_NOTED_NOTIFICATIONS = 256  # recent notification message IDs kept for matching an RST
+LOGGER_NAME = "quecemu.lwm2m.coap"
 
 
+@functools.cache  # one class per profile's tuning, not two per module
 def _tuning(settings: CoapTuning, *, reliable: bool | None = None) -> TransportTuning:
     """RFC 7252 §4.8 parameters from the profile, on aiocoap's per-message tuning object;
     ``reliable`` picks CON (True) or NON (False) for messages whose type is not given."""
@@ -110,30 +120,32 @@ def _plain_ip(address: str) -> str:
     return str(ip)
 
 
-# Ports this process's module contexts hold. aiocoap binds its udp6 socket with SO_REUSEPORT,
-# and Linux may then give a bind to port 0 a port another SO_REUSEPORT socket of ours
-# already has: the two modules would share (and steal each other's) datagrams. So each
-# context binds a port found free by a probe without SO_REUSEPORT and not held by another
-# of our contexts.
-_RESERVED_PORTS: set[tuple[str, int]] = set()
+def _literal_ip(host: str) -> str | None:
+    """``host`` as a plain IP address when it is one (nothing to resolve), else None."""
+    try:
+        return _plain_ip(str(ipaddress.ip_address(host.strip("[]"))))
+    except ValueError:
+        return None
 
 
-def _reserve_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            if family == socket.AF_INET6:
-                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            probe.bind((host, 0))
-            port: int = probe.getsockname()[1]
-        if (host, port) not in _RESERVED_PORTS:
-            _RESERVED_PORTS.add((host, port))
-            return port
-    raise OSError(f"no free UDP port on {host}")
+def _v6_sockaddr(ip: str, port: int) -> tuple[str, int, int, int]:
+    """The udp6 socket's form of an address: IPv4 as IPv4-mapped IPv6 (RFC 4291 §2.5.5.2)."""
+    return (ip if ":" in ip else f"::ffff:{ip}", port, 0, 0)
 
 
-def _release_port(host: str, port: int) -> None:
-    _RESERVED_PORTS.discard((host, port))
+def _bound_socket(host: str) -> socket.socket:
+    """The module's UDP socket (dual-stack, so IPv4 servers are reached IPv4-mapped), bound to a
+    port of its own. Not SO_REUSEPORT, as aiocoap's own udp6 binding is: with that, Linux may
+    hand a bind to port 0 a port another of our sockets holds, and two modules would share
+    (and steal each other's) datagrams."""
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host if ":" in host else f"::ffff:{host}", 0))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass(kw_only=True)
@@ -145,6 +157,7 @@ class Session:
     ip: str
     port: int
     connection: DtlsClientConnection | None = None  # coaps: the DTLS session
+    remote: UDP6EndpointAddress | None = None  # coap: the server's address on our socket
     reachable: bool = True
     tokens: set[bytes] = field(default_factory=set)
 
@@ -188,7 +201,8 @@ class CoapAdapter:
         self._dtls: DtlsClientInterface | None = None
         self._context_lock = asyncio.Lock()
         self._bound_loopback = False
-        self._bound: tuple[str, int] | None = None
+        self._bind_host = "::"
+        self._udp: MessageInterfaceUDP6 | None = None
         self._sessions: dict[int, Session] = {}
         self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
         #: (peer, message ID) of recent notifications → their token, for an RST (bounded).
@@ -278,61 +292,81 @@ class CoapAdapter:
         self.host.apply(fn)
 
     # ---------------------------------------------------------------- context
-    async def _ensure_context(self, ip: str) -> aiocoap.Context:
+    async def _ensure_context(self, ip: str, *, udp: bool) -> aiocoap.Context:
+        """The module's context, with its UDP socket when ``udp`` (plain CoAP): a module that
+        talks DTLS only holds just its session's socket, one descriptor in all."""
         async with self._context_lock:
             loopback = ipaddress.ip_address(ip).is_loopback
-            if self._context is not None:
-                if self._bound_loopback and not loopback:
-                    raise OSError(f"the module's socket is bound to loopback; {ip} is not")
-                return self._context
-            family_v6 = ":" in ip
-            bind_host = ("::1" if family_v6 else "127.0.0.1") if loopback else "::"
-            port = _reserve_port(bind_host)
+            if self._context is not None and self._bound_loopback and not loopback:
+                raise OSError(f"the module's socket is bound to loopback; {ip} is not")
+            if self._context is None:
+                self._context = await self._new_context(ip, loopback)
+            if udp and self._udp is None:
+                self._udp = await self._add_udp(self._context, self._bind_host)
+            return self._context
+
+    async def _new_context(self, ip: str, loopback: bool) -> aiocoap.Context:
+        family_v6 = ":" in ip
+        bind_host = ("::1" if family_v6 else "127.0.0.1") if loopback else "::"
+        # Built by hand rather than by create_server_context: its udp6 binding resolves the
+        # bind address in a worker thread, checks the route on yet another socket and sets
+        # SO_REUSEPORT; a fleet of modules pays for that thousands of times at once.
+        context = aiocoap.Context(
+            loop=asyncio.get_running_loop(), serversite=self._root, loggername=LOGGER_NAME
+        )
+        self._dtls = await DtlsClientInterface.create(
+            context,
+            bind_host=bind_host if loopback else None,
+            rehandshake_timeout=self.client.settings.timing.dtls_handshake_timeout,
+        )
+        self._install_sleep_filter(context.request_interfaces[-1])
+        self._bind_host = bind_host
+        self._bound_loopback = loopback
+        return context
+
+    async def _add_udp(self, context: aiocoap.Context, bind_host: str) -> MessageInterfaceUDP6:
+        sock = _bound_socket(bind_host)
+
+        async def construct(manager: Any) -> MessageInterfaceUDP6:
             try:
-                context = await aiocoap.Context.create_server_context(
-                    self._root,
-                    bind=(bind_host, port),
-                    transports=["udp6"],
-                    loggername="quecemu.lwm2m.coap",
-                )
-                self._dtls = await DtlsClientInterface.create(
-                    context,
-                    bind_host=bind_host if loopback else None,
-                    rehandshake_timeout=self.client.settings.timing.dtls_handshake_timeout,
+                interface: MessageInterfaceUDP6 = (
+                    await MessageInterfaceUDP6._create_transport_endpoint(
+                        sock, manager, context.log, context.loop
+                    )
                 )
             except BaseException:
-                _release_port(bind_host, port)
+                sock.close()
                 raise
-            self._install_sleep_filter(context)
-            self._context = context
-            self._bound = (bind_host, port)
-            self._bound_loopback = loopback
-            return context
+            return interface
+
+        interface = await append_message_interface(context, construct)
+        assert isinstance(interface, MessageInterfaceUDP6)
+        self._install_sleep_filter(context.request_interfaces[-1])
+        return interface
 
     async def _close_context(self) -> None:
         async with self._context_lock:
             context, self._context = self._context, None
             self._dtls = None
+            self._udp = None
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.shutdown()
-            if self._bound is not None:
-                _release_port(*self._bound)
-                self._bound = None
 
-    def _install_sleep_filter(self, context: aiocoap.Context) -> None:
-        for interface in context.request_interfaces:
-            manager = getattr(interface, "token_interface", None)
-            dispatch = getattr(manager, "dispatch_message", None)
-            if manager is None or dispatch is None:
-                continue
-            manager.dispatch_message = functools.partial(self._dispatch_unless_asleep, dispatch)
-            transport = getattr(manager, "message_interface", None)
-            if hasattr(transport, "datagram_msg_received"):  # udp6, not our DTLS interface
-                guard_udp_interface(transport, self.junk)
-            send = getattr(transport, "send", None)
-            if transport is not None and send is not None:
-                transport.send = functools.partial(self._send_noting_notifications, send)
+    def _install_sleep_filter(self, interface: Any) -> None:
+        """Put the filter in front of one request interface's message manager (and, on the
+        udp6 transport, the guard that counts undecodable datagrams)."""
+        manager = getattr(interface, "token_interface", None)
+        dispatch = getattr(manager, "dispatch_message", None)
+        if manager is None or dispatch is None:
+            return
+        manager.dispatch_message = functools.partial(self._dispatch_unless_asleep, dispatch)
+        transport = getattr(manager, "message_interface", None)
+        if hasattr(transport, "datagram_msg_received"):  # udp6, not our DTLS interface
+            guard_udp_interface(transport, self.junk)
+        send = getattr(transport, "send", None)
+        if transport is not None and send is not None:
+            transport.send = functools.partial(self._send_noting_notifications, send)
 
     def _send_noting_notifications(
         self, send: Callable[[aiocoap.Message], None], message: aiocoap.Message
@@ -380,13 +414,18 @@ class CoapAdapter:
         loop = asyncio.get_running_loop()
         error: str | None = None
         try:
-            infos = await loop.getaddrinfo(action.host, action.port, type=socket.SOCK_DGRAM)
-            ip = _plain_ip(str(infos[0][4][0]))
-            await self._ensure_context(ip)
+            ip = _literal_ip(action.host)
+            if ip is None:  # a name: resolved here once, not on every send
+                infos = await loop.getaddrinfo(action.host, action.port, type=socket.SOCK_DGRAM)
+                ip = _plain_ip(str(infos[0][4][0]))
+            await self._ensure_context(ip, udp=action.scheme == "coap")
             self._close_session(action.server_id)
-            self._sessions[action.server_id] = Session(
+            session = Session(
                 server_id=action.server_id, scheme=action.scheme, ip=ip, port=action.port
             )
+            if action.scheme == "coap" and self._udp is not None:
+                session.remote = UDP6EndpointAddress(_v6_sockaddr(ip, action.port), self._udp)
+            self._sessions[action.server_id] = session
         except (OSError, UnicodeError, ValueError) as exc:
             error = f"{action.host}:{action.port}: {exc}"
             if isinstance(exc, OSError) and exc.errno in RESOURCE_ERRNOS:
@@ -481,8 +520,12 @@ class CoapAdapter:
         )
         if request.content_format is not None:
             message.opt.content_format = request.content_format
+        # The session's remote, not a lookup by URI: aiocoap would resolve the address on
+        # every send (getaddrinfo in a worker thread, then a route check on a new socket).
         if session.connection is not None:
-            message.remote = session.connection  # the session, not a lookup by URI
+            message.remote = session.connection
+        elif session.remote is not None:
+            message.remote = session.remote
         return message
 
     # ------------------------------------------------------- server requests
@@ -597,7 +640,7 @@ class CoapAdapter:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, parts.port or 5683, type=socket.SOCK_DGRAM
         )
-        context = await self._ensure_context(_plain_ip(str(infos[0][4][0])))
+        context = await self._ensure_context(_plain_ip(str(infos[0][4][0])), udp=True)
         message = aiocoap.Message(code=Code.GET, uri=action.uri, transport_tuning=self._tuning)
         response = await context.request(message).response  # block2 is reassembled here
         if not response.code.is_successful():

@@ -11,6 +11,7 @@ import inspect
 
 import aiocoap
 from aiocoap.messagemanager import MessageManager
+from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.dtls.coap import DtlsClientInterface
 from emulator.adapters.host import ModuleHost
@@ -48,16 +49,26 @@ async def test_server_context_exposes_its_managers() -> None:
 
 
 def test_udp6_binds_with_reuseport() -> None:
-    """Why the adapter picks its own ports: aiocoap's udp6 sets SO_REUSEPORT before bind, and
+    """Why the adapter binds its own socket: aiocoap's udp6 sets SO_REUSEPORT before bind, and
     Linux may hand a bind to port 0 a port another SO_REUSEPORT socket already holds."""
     udp6 = inspect.getsource(__import__("aiocoap.transports.udp6", fromlist=["x"]))
     assert "socket.SO_REUSEPORT, 1)" in udp6
 
 
+def test_udp6_runs_on_a_given_socket_and_takes_a_given_remote() -> None:
+    """The adapter hands udp6 a socket it bound (``_create_transport_endpoint``) and gives each
+    plain-CoAP request a ``UDP6EndpointAddress`` made once per session, so nothing resolves
+    the server's address per send."""
+    create = inspect.signature(MessageInterfaceUDP6._create_transport_endpoint)
+    assert list(create.parameters)[:4] == ["sock", "ctx", "log", "loop"]
+    address = inspect.signature(UDP6EndpointAddress)
+    assert list(address.parameters)[:2] == ["sockaddr", "interface"]
+
+
 async def test_many_modules_get_distinct_ports() -> None:
     """300 module contexts in one process (quecemu serve --count 300): no two share a port.
-    Before the adapter reserved ports, about one in 200 binds landed on a taken port and
-    that module never saw its server's answers."""
+    When each context bound with SO_REUSEPORT, about one in 200 binds landed on a taken port
+    and that module never saw its server's answers."""
     loop = asyncio.get_running_loop()
     profile = lwm2m_profile()
     adapters = []
@@ -66,12 +77,11 @@ async def test_many_modules_get_distinct_ports() -> None:
             module = VirtualModule(profile, now=loop.time())
             adapter = CoapAdapter(ModuleHost(module, clock=loop.time), client_for(module))
             adapters.append(adapter)
-            await adapter._ensure_context("127.0.0.1")
+            await adapter._ensure_context("127.0.0.1", udp=True)
         ports = []
         for adapter in adapters:
-            assert adapter._context is not None
-            udp = adapter._context.request_interfaces[0].token_interface.message_interface
-            ports.append(udp.transport.get_extra_info("socket").getsockname()[1])
+            assert adapter._udp is not None
+            ports.append(adapter._udp.transport.get_extra_info("socket").getsockname()[1])
         assert len(set(ports)) == len(ports)
     finally:
         for adapter in adapters:
