@@ -21,6 +21,7 @@ one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -73,6 +74,19 @@ def ensure_port_free(bind: tuple[str, int]) -> None:
         probe.close()
 
 
+#: A registration storm (thousands of devices powering on at once) arrives faster than one
+#: event loop drains it; the default buffer (about 200 KB, some 150 datagrams) overflows and
+#: each dropped Register costs its device a CoAP retransmission 2-3 s later (RFC 7252 §4.2).
+#: Linux caps the request at net.core.rmem_max.
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def widen_receive_buffer(sock: socket.socket) -> None:
+    """Ask for a listener receive buffer that holds a storm (see RECEIVE_BUFFER)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+
 async def add_dtls_listener(
     context: Context, bind: tuple[str, int], credentials: PskLookup
 ) -> Listener:
@@ -98,7 +112,9 @@ async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
         return transport
 
     await append_message_interface(context, construct)
-    host, port, *_ = created[0].transport.get_extra_info("socket").getsockname()
+    sock = created[0].transport.get_extra_info("socket")
+    widen_receive_buffer(sock)
+    host, port, *_ = sock.getsockname()
     if host.startswith("::ffff:"):
         host = host[len("::ffff:") :]  # udp6 binds IPv4 addresses as IPv4-mapped IPv6
     junk = JunkReport(_LOG, f"coap listener {host}:{port}")
