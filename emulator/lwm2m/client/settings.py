@@ -17,6 +17,10 @@ from typing import Any
 from emulator.lwm2m.suites import DEFAULT_CLIENT_SUITES, check_suites
 from emulator.module.profile import ModuleProfile, ProfileError
 
+# Settings already parsed, by profile (see ClientSettings.from_profile).
+MAX_CACHED_PROFILES = 16
+_FROM_PROFILE: dict[int, tuple[ModuleProfile, ClientSettings]] = {}
+
 # The sub-commands the AT family knows how to run (EG25-G's AT+QLWCFG=? and QuecOpen's LwM2M
 # C API); a profile picks from these.
 KNOWN_SUBCOMMANDS = (
@@ -221,11 +225,20 @@ class ClientSettings:
 
     @classmethod
     def from_profile(cls, profile: ModuleProfile) -> ClientSettings:
-        """Settings from the profile's ``"lwm2m"`` section (``ProfileError`` if malformed)."""
+        """Settings from the profile's ``"lwm2m"`` section (``ProfileError`` if malformed).
+        The modules of one profile share one (frozen) settings object: a fleet of 10,000
+        would otherwise parse the same section 10,000 times and keep as many copies."""
+        cached = _FROM_PROFILE.get(id(profile))
+        if cached is not None and cached[0] is profile:
+            return cached[1]
         raw = profile.sections.get("lwm2m")
         if raw is None:
             raise ProfileError(f'profile {profile.name} has no "lwm2m" section')
-        return cls.from_dict(raw, where=f"profile {profile.name} lwm2m")
+        settings = cls.from_dict(raw, where=f"profile {profile.name} lwm2m")
+        while len(_FROM_PROFILE) >= MAX_CACHED_PROFILES:
+            del _FROM_PROFILE[next(iter(_FROM_PROFILE))]
+        _FROM_PROFILE[id(profile)] = (profile, settings)  # holding it keeps its id unique
+        return settings
 
     @classmethod
     def from_dict(cls, raw: Any, *, where: str = "lwm2m") -> ClientSettings:
