@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.netmap import NetworkMap, attach_network_map
+from emulator.at.registry import CommandRegistry
 from emulator.module.nvstore import NvStore
 from emulator.module.profile import ModuleProfile
 from emulator.module.virtual import VirtualModule
@@ -27,18 +28,25 @@ def hosted_module(
     urc_before_echo: bool = False,
     clock: Callable[[], float] = time.monotonic,
     services: bool = True,
+    registry: CommandRegistry | None = None,
 ) -> ModuleHost:
     """A module booting now (by ``clock``), hosted and not yet started.
 
     ``imei`` replaces the profile's; ``nv`` defaults to an in-memory store; ``network_map``
     to the profile's own; ``services=False`` leaves the family services (CoAP, sockets,
-    MQTT, HTTP) out, for a test that adds its own. ``ValueError`` if the profile names a
-    command family that cannot be loaded.
+    MQTT, HTTP) out, for a test that adds its own; ``registry`` shares one command table
+    (``build_registry(profile)``) among many modules of one profile. ``ValueError`` if the
+    profile names a command family that cannot be loaded.
     """
     now = clock()
     identity = None if imei is None else dataclasses.replace(profile.identity, imei=imei)
     module = VirtualModule(
-        profile, now=now, wall_clock_offset=time.time() - now, identity=identity, nv=nv
+        profile,
+        now=now,
+        wall_clock_offset=time.time() - now,
+        identity=identity,
+        nv=nv,
+        registry=registry,
     )
     module.engine.urc_before_echo = urc_before_echo
     attach_network_map(module, network_map or NetworkMap.from_profile(profile))

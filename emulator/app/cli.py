@@ -123,6 +123,13 @@ def add_serve_parser(subparsers: Any) -> None:
         "--pty", action="store_true", help="also create a pty when --tcp is given without --link"
     )
     parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no AT port: the modules run on their stored settings (--state-dir) and are "
+        "driven through --control, scenarios or the API; a control line 'port N pty|tcp' "
+        "gives module N an AT port when one is needed. Lets one process hold 10,000 modules",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         metavar="DIR",
@@ -259,7 +266,8 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         imei=args.imei,
         imei_offset=offset,
         count=args.count,
-        pty=args.tcp is None or args.link is not None or args.pty,
+        pty=args.pty if args.headless else (args.tcp is None or args.link is not None or args.pty),
+        headless=args.headless,
         link=args.link,
         tcp=args.tcp,
         state_dir=args.state_dir,
@@ -324,7 +332,10 @@ async def _serve(
             from emulator.app.control import ControlChannel
 
             channel = ControlChannel(
-                emulator.modules, _print_out, lambda line: _print_err(f"{PROG}: {line}")
+                emulator.modules,
+                _print_out,
+                lambda line: _print_err(f"{PROG}: {line}"),
+                emulator=emulator,
             )
             control_task = asyncio.create_task(channel.run_stdin(), name="control")
         if not stop.is_set():  # a signal during start-up: do not announce a dying server

@@ -6,12 +6,19 @@ Lines in (one command per line)::
                                          or a JSON string ("line 1\\nline 2") when quoted
     sms-reject <module> <err>|off        the network refuses what the module sends:
                                          AT+CMGS answers +CMS ERROR: <err> (until off)
+    port <module> pty|tcp                give the module an AT port now (a --headless
+                                         module has none): answered "port 5 pty /dev/pts/9"
+                                         or "port 5 tcp 127.0.0.1:40123"
+    port-close <module>                  close the module's AT ports (it runs on headless)
+    stats                                LwM2M status counts, failures, descriptors and the
+                                         event loop's lag since the last stats line
     help
 
 Lines out (stdout, one per event)::
 
     sms delivered 0 +8613912345678 stored SM 3      (per part: stored / direct / rejected ...)
     sms sent 0 +8613700001111 "Hello"                (the module sent an SMS: TP-DA, JSON text)
+    stats modules=10000 registered=9998 registering=0 failed=2 ... lag_p99_ms=3.2
 
 A line that cannot be carried out is answered on stderr with the reason; serving goes on.
 """
@@ -25,14 +32,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.app.serve import ServedModule
+from emulator.app.serve import Emulator, ServedModule
 from emulator.controlplane import controls
 from emulator.module.events import ModuleEvent, SmsSent
 
 HELP = (
     "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "
     "line, or a JSON string in double quotes); 'sms-reject <module> <err>|off' makes the "
-    "network refuse what the module sends; 'help'"
+    "network refuse what the module sends; 'port <module> pty|tcp' gives the module an AT "
+    "port; 'port-close <module>' closes it; 'stats' counts the fleet; 'help'"
 )
 MAX_LINE = 64 * 1024
 
@@ -54,13 +62,42 @@ class RefuseSends:
     code: int | None  # None: accept again
 
 
-def parse_line(line: str) -> DeliverSms | RefuseSends | str | None:
+@dataclass(frozen=True)
+class OpenPort:
+    module: int
+    kind: str  # "pty" or "tcp"
+
+
+@dataclass(frozen=True)
+class ClosePort:
+    module: int
+
+
+@dataclass(frozen=True)
+class ShowStats:
+    pass
+
+
+Command = DeliverSms | RefuseSends | OpenPort | ClosePort | ShowStats
+
+
+def parse_line(line: str) -> Command | str | None:
     """A command, the help text (str), or None for an empty line; raises ControlError."""
     words = line.strip().split(None, 3)
     if not words:
         return None
     if words[0] == "help":
         return HELP
+    if words[0] == "stats":
+        return ShowStats()
+    if words[0] == "port":
+        if len(words) != 3 or not words[1].isdigit() or words[2] not in ("pty", "tcp"):
+            raise ControlError("usage: port <module> pty|tcp")
+        return OpenPort(int(words[1]), words[2])
+    if words[0] == "port-close":
+        if len(words) != 2 or not words[1].isdigit():
+            raise ControlError("usage: port-close <module>")
+        return ClosePort(int(words[1]))
     if words[0] == "sms-reject":
         if len(words) != 3 or not words[1].isdigit():
             raise ControlError("usage: sms-reject <module> <err 0-511>|off")
@@ -104,10 +141,16 @@ class ControlChannel:
         modules: Sequence[ServedModule],
         out: Callable[[str], None],
         err: Callable[[str], None],
+        *,
+        emulator: Emulator | None = None,
     ) -> None:
         self.modules = list(modules)
         self.out = out
         self.err = err
+        self.emulator = emulator  # for ports and stats (the lines about the whole run)
+        self._tasks: set[asyncio.Task[None]] = set()
+        if emulator is not None:
+            emulator.lag.start()
         for served in self.modules:
             served.host.add_listener(self._listener(served.index))
 
@@ -131,9 +174,33 @@ class ControlChannel:
             if isinstance(command, RefuseSends):
                 self._refuse(command)
                 return
-            self._deliver(command)
-        except ControlError as exc:
+            if isinstance(command, DeliverSms):
+                self._deliver(command)
+                return
+            emulator = self.emulator
+            if emulator is None:
+                raise ControlError("this control channel has no ports or stats")
+            if isinstance(command, ShowStats):
+                self.out(emulator.stats_line())
+            elif isinstance(command, ClosePort):
+                emulator.module(command.module)  # ValueError if there is none
+                closed = emulator.close_port(command.module)
+                self.out(f"port-close {command.module} {closed}")
+            else:
+                emulator.module(command.module)
+                task = asyncio.get_running_loop().create_task(self._open(emulator, command))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except (ControlError, ValueError) as exc:
             self.err(f"control: {exc}")
+
+    async def _open(self, emulator: Emulator, command: OpenPort) -> None:
+        try:
+            port = await emulator.open_port(command.module, command.kind)
+        except (OSError, ValueError) as exc:
+            self.err(f"control: port {command.module} {command.kind}: {exc}")
+            return
+        self.out(f"port {command.module} {port.describe()}")
 
     def _refuse(self, command: RefuseSends) -> None:
         self._apply(command.module, controls.RefuseSms(code=command.code))

@@ -1,9 +1,15 @@
-"""``quecemu serve`` as a library: N modules, each on its own pty and/or TCP port.
+"""``quecemu serve`` as a library: N modules, each on its own pty and/or TCP port, or headless.
 
 ``Emulator(options)`` checks the options and builds the modules (``prepare``, no I/O but
 the state files), ``start()`` opens the ports, starts each ``ModuleHost`` and waits until
 every module has booted, ``stop()`` undoes it all. All modules share one event loop and
 one inotify descriptor: no thread per module, nothing runs while nobody talks.
+
+A headless module (``--headless``) has no AT port until one is asked for
+(:meth:`Emulator.open_port`, the ``port`` control line): it is driven through the control
+plane, scenarios or this API, and costs no descriptor but its network sockets. That is what
+lets one process hold 10,000 registered modules within an ordinary descriptor limit (a pty
+costs two descriptors, and ``kernel.pty.max`` is often 4,096).
 
 Wiring of one module::
 
@@ -16,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,15 +43,23 @@ from emulator.adapters.port.port import Port, PortEvent
 from emulator.adapters.port.pty import PtyPort
 from emulator.adapters.port.tcp import TcpPort, format_address
 from emulator.adapters.port.trace import DEFAULT_MAX_BYTES, TraceWriter
+from emulator.app.fleet import FleetWatch, LoopLag, stats_line
 from emulator.at.redact import SecretMask
+from emulator.at.registry import CommandRegistry
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import ModuleProfile, ProfileError, load_profile
 from emulator.module.state import derive_imei, is_valid_imei
+from emulator.module.virtual import build_registry
 
 log = logging.getLogger(__name__)
 
-MAX_COUNT = 2000  # two fds per pty module; far beyond what one host program drives
+MAX_COUNT = 100_000  # a sanity bound; the descriptor limit usually binds first (fd_budget)
+#: Descriptors a module's network side may hold besides its AT port: the LwM2M client's one
+#: socket (plain CoAP, or a DTLS session's). A second server or a TCP/MQTT connection from an
+#: AT command takes more; those are the exception in a fleet and are left to the reserve.
+NETWORK_FDS_PER_MODULE = 1
+RESERVED_FDS = 64  # stdio, epoll, inotify, the trace, the control channel, a few spares
 BOOT_TIMEOUT = 30.0  # seconds; a profile's whole boot sequence is well under a second
 STOP_TIMEOUT = 10.0  # seconds for every module's services to stop together
 
@@ -61,6 +77,7 @@ class ServeOptions:
     imei_offset: int = 0  # --replica R: module i gets the IMEI of index R * count + i
     count: int = 1
     pty: bool = True
+    headless: bool = False  # no AT port at start (one may be opened on demand)
     link: Path | None = None  # with count > 1, module i gets PATH<i>
     tcp: tuple[str, int] | None = None  # module i listens on port+i (or port 0: any)
     state_dir: Path | None = None  # NV settings in <state_dir>/<imei>.json
@@ -111,8 +128,9 @@ class ServedModule:
         return f"{self.index} {self.imei}"
 
     def ready_line(self) -> str:
-        """``module 0 EC200U IMEI 869339060001965 pty /dev/pts/5 link /tmp/ttyQ0``."""
-        where = " ".join(port.describe() for port in self.ports)
+        """``module 0 EC200U IMEI 869339060001965 pty /dev/pts/5 link /tmp/ttyQ0`` (or
+        ``... headless`` for a module without an AT port)."""
+        where = " ".join(port.describe() for port in self.ports) or "headless"
         return f"module {self.index} {self.profile.name} IMEI {self.imei} {where}"
 
     def port_of(self, kind: type[PtyPort] | type[TcpPort]) -> Port | None:
@@ -128,6 +146,8 @@ class Emulator:
         self.warnings: list[str] = []
         self.trace: TraceWriter | None = None
         self.network_map = NetworkMap()
+        self.watch: FleetWatch | None = None  # LwM2M status counts, failures reported
+        self.lag = LoopLag()  # started by whoever wants readings (the control channel)
         self._started = False
         self._accept_failures: AcceptFailureReporter | None = None
 
@@ -137,14 +157,18 @@ class Emulator:
         opts = self.options
         if not 1 <= opts.count <= MAX_COUNT:
             raise ServeConfigError(f"--count {opts.count} is not 1-{MAX_COUNT}")
-        if not opts.pty and opts.tcp is None:
-            raise ServeConfigError("no transport: give --tcp, or keep the pty")
+        if opts.headless and (opts.pty or opts.tcp is not None or opts.link is not None):
+            raise ServeConfigError("--headless modules have no AT port: drop --tcp/--link/--pty")
+        if not opts.headless and not opts.pty and opts.tcp is None:
+            raise ServeConfigError("no transport: give --tcp, keep the pty, or --headless")
         try:  # the soft limit goes up to the hard one; a count that cannot fit is refused
             fd_warning = ensure_fd_limit(budget(opts.count, pty=opts.pty, tcp=opts.tcp is not None))
         except FdLimitError as exc:
-            raise ServeConfigError(str(exc)) from None
+            hint = "" if opts.headless else "; or --headless: no AT port until one is asked for"
+            raise ServeConfigError(f"{exc}{hint}") from None
         if fd_warning is not None:
             self.warnings.append(fd_warning)
+        check_pty_budget(opts)
         if opts.baud is not None and opts.baud <= 0:
             raise ServeConfigError(f"--baud {opts.baud} is not a positive number")
         if opts.tcp is not None and opts.tcp[1] != 0 and opts.tcp[1] + opts.count - 1 > 65535:
@@ -177,10 +201,18 @@ class Emulator:
                     f"state files in it are {STATE_FILE_MODE:04o}, but their names (IMEIs) "
                     f"show: chmod 700 {opts.state_dir}"
                 )
+        # The command table is data: one for all modules of the run (built per module, it was
+        # the biggest part of a module's memory and of its construction time).
+        try:
+            registry = build_registry(profile)
+        except ValueError as exc:  # a profile naming a command family that cannot load
+            raise ServeConfigError(f"profile {profile.name}: {exc}") from exc
         for index, imei in enumerate(imeis):
-            self.modules.append(self._build(index, imei, profile))
+            self.modules.append(self._build(index, imei, profile, registry))
 
-    def _build(self, index: int, imei: str, profile: ModuleProfile) -> ServedModule:
+    def _build(
+        self, index: int, imei: str, profile: ModuleProfile, registry: CommandRegistry
+    ) -> ServedModule:
         nv: NvStore
         if self.options.state_dir is not None:
             store = FileNvStore(self.options.state_dir / f"{imei}.json")
@@ -195,6 +227,7 @@ class Emulator:
                 nv=nv,
                 network_map=self.network_map,
                 urc_before_echo=self.options.urc_before_echo,
+                registry=registry,
             )
         except ValueError as exc:  # a profile naming a command family that cannot load
             raise ServeConfigError(f"profile {profile.name}: {exc}") from exc
@@ -213,7 +246,10 @@ class Emulator:
             if opts.trace is not None:
                 self.trace = TraceWriter(opts.trace, max_bytes=opts.trace_max_bytes)
             for served in self.modules:
-                await self._open_ports(served)
+                self._wire_output(served)
+                if not opts.headless:
+                    await self._open_ports(served)
+            self.watch = FleetWatch(self.modules, log.warning)
             for served in self.modules:
                 served.started = True
                 await served.host.start()
@@ -221,13 +257,61 @@ class Emulator:
         except BaseException:
             await self.stop()
             raise
+        # What was built so far lives as long as the run: keep the collector from walking
+        # it again on every full collection (at 10,000 modules that is seconds each time).
+        gc.collect()
+        gc.freeze()
 
-    async def _open_ports(self, served: ServedModule) -> None:
-        opts = self.options
+    # ------------------------------------------------------------------ ports
+    async def open_port(
+        self, index: int, kind: str = "pty", address: tuple[str, int] = ("127.0.0.1", 0)
+    ) -> Port:
+        """Give module ``index`` an AT port now: a pty, or a TCP listener on ``address``
+        (port 0: any). Its output goes there from then on; a headless module starts to have
+        an AT port this way. Raises ``ValueError`` (no such module, unknown kind) or
+        ``OSError`` (no pty left, address in use)."""
+        served = self.module(index)
         host, trace, label = served.host, self.trace, served.label
-        # PSKs typed or read back are masked in the trace unless asked for (--trace-secrets).
-        rx_mask, tx_mask = SecretMask(), SecretMask()
-        reveal = opts.trace_secrets
+        from_host, on_port_event = self._port_callbacks(served)
+        port: Port
+        if kind == "pty":
+            port = PtyPort(from_host, on_event=on_port_event)
+        elif kind == "tcp":
+            port = await TcpPort.listen(from_host, *address, on_event=on_port_event)
+        else:
+            raise ValueError(f"port kind {kind!r} is not pty or tcp")
+        served.ports.append(port)
+        if trace is not None:
+            trace.note(label, "PORT", port.describe())
+        host.apply(lambda now: host.module.engine.discard_partial_line())
+        return port
+
+    def close_port(self, index: int) -> int:
+        """Close every AT port of module ``index`` (it runs on, headless); how many."""
+        served = self.module(index)
+        ports, served.ports[:] = list(served.ports), []
+        for port in ports:
+            with contextlib.suppress(OSError):
+                port.close()
+        return len(ports)
+
+    def stats_line(self) -> str:
+        """Counts, descriptors and the loop's lag since the last call (``stats`` control)."""
+        watch = self.watch or FleetWatch([], log.warning)
+        lag = self.lag.reading() if self.lag.running else None
+        return stats_line(watch, lag, sum(len(m.ports) for m in self.modules))
+
+    def module(self, index: int) -> ServedModule:
+        if not 0 <= index < len(self.modules):
+            raise ValueError(f"no module {index} (there are {len(self.modules)})")
+        return self.modules[index]
+
+    def _port_callbacks(
+        self, served: ServedModule
+    ) -> tuple[Callable[[bytes], None], Callable[[PortEvent], None]]:
+        host, trace, label = served.host, self.trace, served.label
+        # PSKs typed are masked in the trace unless asked for (--trace-secrets).
+        rx_mask, reveal = SecretMask(), self.options.trace_secrets
 
         def from_host(data: bytes) -> None:
             if trace is not None:
@@ -242,6 +326,43 @@ class Emulator:
                 # the previous host half-typed must not prefix its first command.
                 host.apply(lambda now: host.module.engine.discard_partial_line())
 
+        return from_host, on_port_event
+
+    def _wire_output(self, served: ServedModule) -> None:
+        """Module output goes to whatever ports the module has (none while headless)."""
+        trace, label, ports = self.trace, served.label, served.ports
+        # PSKs read back are masked in the trace unless asked for (--trace-secrets).
+        tx_mask, reveal = SecretMask(), self.options.trace_secrets
+
+        def to_host(data: bytes) -> None:
+            # What reached no port at all is traced as DROP, not TX: a boot URC sent while
+            # nobody had the port open is lost, as on a UART with nothing attached (and all
+            # of a headless module's output is).
+            lost = min((port_.write(data) for port_ in ports), default=len(data))
+            if trace is not None:
+                # masking keeps every length, so the split below stays exact
+                shown = data if reveal else tx_mask.feed(data)
+                trace.record(label, "TX", shown[: len(data) - lost])
+                trace.record(label, "DROP", shown[len(data) - lost :])
+
+        pacer: BaudPacer | None = None
+        if self.options.baud is not None:
+            pacer = BaudPacer(self.options.baud, to_host)
+            served.pacer = pacer
+            served.host.add_sink(pacer.write)
+        else:
+            served.host.add_sink(to_host)
+
+        def backlog() -> int:
+            held = max((port_.backlog_size for port_ in ports), default=0)
+            return held + (pacer.queued if pacer is not None else 0)
+
+        served.host.add_output_backlog(backlog)
+
+    async def _open_ports(self, served: ServedModule) -> None:
+        opts = self.options
+        from_host, on_port_event = self._port_callbacks(served)
+
         if opts.pty:
             link = None if opts.link is None else link_path(opts.link, served.index, opts.count)
             served.ports.append(PtyPort(from_host, link=link, on_event=on_port_event))
@@ -255,32 +376,6 @@ class Emulator:
             except OSError as exc:
                 where = format_address(address, port)
                 raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from exc
-
-        ports = served.ports
-
-        def to_host(data: bytes) -> None:
-            # What reached no port at all is traced as DROP, not TX: a boot URC sent while
-            # nobody had the port open is lost, as on a UART with nothing attached.
-            lost = min((port_.write(data) for port_ in ports), default=len(data))
-            if trace is not None:
-                # masking keeps every length, so the split below stays exact
-                shown = data if reveal else tx_mask.feed(data)
-                trace.record(label, "TX", shown[: len(data) - lost])
-                trace.record(label, "DROP", shown[len(data) - lost :])
-
-        if opts.baud is not None:
-            pacer = BaudPacer(opts.baud, to_host)
-            served.pacer = pacer
-            host.add_sink(pacer.write)
-        else:
-            pacer = None
-            host.add_sink(to_host)
-
-        def backlog() -> int:
-            held = max((port_.backlog_size for port_ in ports), default=0)
-            return held + (pacer.queued if pacer is not None else 0)
-
-        host.add_output_backlog(backlog)
 
     async def _wait_booted(self) -> None:
         loop = asyncio.get_running_loop()
@@ -314,6 +409,7 @@ class Emulator:
         if not self._started:
             return
         self._started = False
+        self.lag.stop()
         started = [m for m in self.modules if m.started]
         stopping = asyncio.gather(*(m.host.stop() for m in started), return_exceptions=True)
         try:
@@ -339,3 +435,22 @@ class Emulator:
         if self._accept_failures is not None:
             self._accept_failures.uninstall()
             self._accept_failures = None
+        if self.watch is not None:
+            self.watch.close()
+
+
+def check_pty_budget(options: ServeOptions) -> None:
+    """Refuse more ptys than the kernel has left (kernel.pty.max minus those in use)."""
+    if options.headless or not options.pty:
+        return
+    try:
+        most = int(Path("/proc/sys/kernel/pty/max").read_text())
+        used = int(Path("/proc/sys/kernel/pty/nr").read_text())
+    except (OSError, ValueError):
+        return  # not Linux: openpty() says so itself
+    if options.count > most - used:
+        raise ServeConfigError(
+            f"--count {options.count} needs {options.count} ptys; the kernel has "
+            f"{most - used} left (kernel.pty.max {most}, {used} in use): use --headless or "
+            "--tcp, or raise kernel.pty.max"
+        )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from emulator.app import cli
-from tests.transport.helpers import run_cli
+from tests.transport.helpers import REPO, run_cli
 
 
 def test_help_explains_the_commands() -> None:
@@ -32,6 +34,7 @@ def test_serve_help_explains_every_option() -> None:
         "--trace",
         "--baud",
         "--urc-before-echo",
+        "--headless",
     ):
         assert option in result.stdout
     assert "ready" in result.stdout  # the printed lines are documented
@@ -69,7 +72,9 @@ def test_the_console_script_is_the_same_program() -> None:
         (("serve", "--model", "EC999"), "unknown profile 'EC999'; built-in profiles: "),
         (("serve", "--model", "EC200U", "--profile", "x.json"), "not allowed with argument"),
         (("serve", "--profile", "/nonexistent/p.json"), "cannot read profile"),
-        (("serve", "--count", "5000"), "--count 5000 is not 1-2000"),
+        (("serve", "--count", "200000"), "--count 200000 is not 1-100000"),
+        (("serve", "--headless", "--tcp", "127.0.0.1:0"), "--headless modules have no AT port"),
+        (("serve", "--headless", "--link", "/tmp/x"), "--headless modules have no AT port"),
         (("serve", "--frobnicate"), "unrecognized arguments: --frobnicate"),
         (("frobnicate",), "invalid choice: 'frobnicate'"),
     ],
@@ -115,3 +120,22 @@ def test_plugins_add_their_sub_commands(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(cli, "_import_plugin", lambda name: Plugin)
     assert cli.main(["plugged", "--n", "7"]) == 3
     assert calls == ["ran with 7"]
+
+
+def test_a_pty_count_past_the_descriptor_limit_points_at_headless() -> None:
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--count", "500"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=low_limit,
+    )
+    assert result.returncode == 2, result
+    assert "--count 500 needs 1064 file descriptors" in result.stderr, result.stderr
+    assert "or --headless: no AT port until one is asked for" in result.stderr
+    assert "Traceback" not in result.stderr

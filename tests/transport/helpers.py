@@ -38,6 +38,7 @@ class ModuleLine:
     pty: str | None = None
     link: str | None = None
     tcp: tuple[str, int] | None = None
+    headless: bool = False
 
     @property
     def device(self) -> str:
@@ -50,7 +51,8 @@ class ModuleLine:
 def parse_module_line(line: str) -> ModuleLine:
     words = line.split()
     assert words[0] == "module" and words[3] == "IMEI", line
-    extra = dict(zip(words[5::2], words[6::2], strict=True))
+    headless = words[5:] == ["headless"]
+    extra = {} if headless else dict(zip(words[5::2], words[6::2], strict=True))
     tcp = None
     if "tcp" in extra:
         host, _, port = extra["tcp"].rpartition(":")
@@ -62,6 +64,7 @@ def parse_module_line(line: str) -> ModuleLine:
         pty=extra.get("pty"),
         link=extra.get("link"),
         tcp=tcp,
+        headless=headless,
     )
 
 

@@ -3,8 +3,9 @@ and accept() failures reported without a flood.
 
 Every module holds descriptors for as long as it runs: two per pty (the master and the slave
 end kept open so the link survives a host closing it), a TCP AT port's listener and its one
-client. Each module that registers with an LwM2M server adds a UDP socket and, over DTLS,
-another; ``AT+QIOPEN`` sockets, MQTT and HTTP come and go on top of that.
+client. Each module that registers with an LwM2M server adds one socket (its UDP socket for
+plain CoAP, or its DTLS session's; a second server another); ``AT+QIOPEN`` sockets, MQTT and
+HTTP come and go on top of that. A ``--headless`` module has no port at all.
 
 * :func:`ensure_fd_limit` raises the soft ``RLIMIT_NOFILE`` to the hard limit (the most an
   unprivileged process may have) and raises :class:`FdLimitError`, saying the numbers, when
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 FDS_PER_PTY = 2
 FDS_PER_TCP_PORT = 2  # the listener and the host's connection
-FDS_PER_LWM2M = 2  # the module's CoAP socket and its DTLS socket
+FDS_PER_LWM2M = 1  # the module's CoAP socket, or its DTLS session's (one server)
 FDS_RESERVED = 64  # the loop, inotify, the trace, stdio, a control port, imports...
 
 #: errno values that mean "no descriptor or buffer to spare", not a fault of the peer.

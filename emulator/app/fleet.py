@@ -1,0 +1,191 @@
+"""What a run of many modules tells about itself: LwM2M status counts, failed registrations
+(never silent), descriptors in use, and how late the event loop runs.
+
+``FleetWatch`` follows every module's :class:`~emulator.lwm2m.client.events.LwM2MStatusChanged`
+events, so its counts cost nothing to read and a failed registration is reported as it
+happens: the first one at once, later ones summed up at most once per ``summary_interval``
+(10,000 modules failing together must not print 10,000 lines). ``LoopLag`` measures the
+event loop the way a module's host feels it: a timer asks to run every ``interval`` seconds
+and records how late it ran; the percentiles cover the samples since the last reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from emulator.lwm2m.client.events import LwM2MStatus, LwM2MStatusChanged
+from emulator.module.events import ModuleEvent
+
+if TYPE_CHECKING:
+    from emulator.app.serve import ServedModule
+
+SUMMARY_INTERVAL = 10.0  # seconds between two summaries of failed registrations
+LAG_INTERVAL = 0.02  # seconds between two lag samples (50 per second)
+MAX_LAG_SAMPLES = 100_000  # about half an hour of samples between two readings
+
+
+@dataclass(frozen=True, kw_only=True)
+class LagReading:
+    """How late the loop ran its timers since the last reading, in milliseconds."""
+
+    samples: int
+    median_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class LoopLag:
+    """Samples the lateness of a repeating timer on the running loop."""
+
+    def __init__(self, interval: float = LAG_INTERVAL) -> None:
+        self.interval = interval
+        self._samples: list[float] = []
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+
+    def start(self) -> None:
+        if self._handle is None:
+            loop = asyncio.get_running_loop()
+            self._due = loop.time() + self.interval
+            self._handle = loop.call_at(self._due, self._tick)
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if len(self._samples) < MAX_LAG_SAMPLES:
+            self._samples.append(max(0.0, now - self._due))
+        self._due = now + self.interval
+        self._handle = loop.call_at(self._due, self._tick)
+
+    def reading(self) -> LagReading:
+        """Percentiles of the samples since the previous reading (which starts a new window)."""
+        samples, self._samples = sorted(self._samples), []
+        if not samples:
+            return LagReading(samples=0, median_ms=0.0, p99_ms=0.0, max_ms=0.0)
+
+        def at(fraction: float) -> float:
+            return round(samples[min(len(samples) - 1, int(fraction * len(samples)))] * 1000, 3)
+
+        return LagReading(samples=len(samples), median_ms=at(0.5), p99_ms=at(0.99), max_ms=at(1.0))
+
+
+class FleetWatch:
+    """LwM2M status counts of a run's modules, and its failed registrations reported."""
+
+    def __init__(
+        self,
+        modules: Sequence[ServedModule],
+        warn: Callable[[str], None],
+        *,
+        summary_interval: float = SUMMARY_INTERVAL,
+    ) -> None:
+        self.warn = warn
+        self.summary_interval = summary_interval
+        self.modules = len(modules)
+        self.status: dict[int, LwM2MStatus] = {}  # modules whose status is not NOT_REGISTERED
+        self.counts: Counter[LwM2MStatus] = Counter()
+        self.failures = 0  # registrations that ended in LOGIN_FAILED, over the whole run
+        self._unreported: list[ServedModule] = []
+        self._summary: asyncio.TimerHandle | None = None
+        for served in modules:
+            served.host.add_listener(self._listener(served))
+
+    def _listener(self, served: ServedModule) -> Callable[[ModuleEvent], None]:
+        def on_event(event: ModuleEvent) -> None:
+            if isinstance(event, LwM2MStatusChanged):
+                self._changed(served, event)
+
+        return on_event
+
+    def _changed(self, served: ServedModule, event: LwM2MStatusChanged) -> None:
+        self.counts[event.previous] -= 1
+        self.counts[event.status] += 1
+        if event.status is LwM2MStatus.NOT_REGISTERED:
+            self.status.pop(served.index, None)
+        else:
+            self.status[served.index] = event.status
+        if event.status is LwM2MStatus.LOGIN_FAILED:
+            self.failures += 1
+            self._failed(served)
+
+    def _failed(self, served: ServedModule) -> None:
+        if self.failures == 1:
+            self.warn(
+                f"module {served.index} (IMEI {served.imei}): LwM2M registration failed "
+                f"(AT+QLWSTAT? 4); further failures are summed up every "
+                f"{self.summary_interval:g} s"
+            )
+            return
+        self._unreported.append(served)
+        if self._summary is None:
+            loop = asyncio.get_running_loop()
+            self._summary = loop.call_later(self.summary_interval, self._summarize)
+
+    def _summarize(self) -> None:
+        self._summary = None
+        failed, self._unreported = self._unreported, []
+        if not failed:
+            return
+        shown = ", ".join(str(m.index) for m in failed[:10])
+        more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+        self.warn(
+            f"{len(failed)} more LwM2M registrations failed (modules {shown}{more}); "
+            f"{self.failures} in all, {self.count(LwM2MStatus.LOGIN_FAILED)} modules failed now"
+        )
+
+    def count(self, status: LwM2MStatus) -> int:
+        if status is LwM2MStatus.NOT_REGISTERED:
+            return self.modules - len(self.status)
+        return self.counts[status]
+
+    def close(self) -> None:
+        if self._summary is not None:
+            self._summary.cancel()
+            self._summarize()
+
+
+def open_descriptors() -> int | None:
+    """Descriptors this process holds (Linux /proc), or None where that cannot be read."""
+    try:
+        return len(os.listdir("/proc/self/fd")) - 1  # less the one listdir itself opened
+    except OSError:
+        return None
+
+
+def stats_line(watch: FleetWatch, lag: LagReading | None, ports: int) -> str:
+    """``stats modules=... registered=... failed=... lag_p99_ms=...`` (the control line)."""
+    words = [
+        f"modules={watch.modules}",
+        f"registered={watch.count(LwM2MStatus.REGISTERED)}",
+        f"registering={watch.count(LwM2MStatus.REGISTERING)}",
+        f"failed={watch.count(LwM2MStatus.LOGIN_FAILED)}",
+        f"deregistering={watch.count(LwM2MStatus.DEREGISTERING)}",
+        f"idle={watch.count(LwM2MStatus.NOT_REGISTERED)}",
+        f"failures={watch.failures}",
+        f"at_ports={ports}",
+    ]
+    fds = open_descriptors()
+    if fds is not None:
+        words.append(f"fds={fds}")
+    if lag is not None:
+        words += [
+            f"lag_samples={lag.samples}",
+            f"lag_p50_ms={lag.median_ms}",
+            f"lag_p99_ms={lag.p99_ms}",
+            f"lag_max_ms={lag.max_ms}",
+        ]
+    return "stats " + " ".join(words)
