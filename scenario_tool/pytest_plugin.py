@@ -32,6 +32,7 @@ import pytest
 
 if TYPE_CHECKING:
     from emulator.app.serve import Emulator, ServedModule
+    from emulator.controlplane.controls import Control
     from scenario_tool.driver import BootstrapConfig, Response, ServerEvent
     from scenario_tool.embedded import EmbeddedDriver
     from scenario_tool.runner import ScenarioResult
@@ -130,47 +131,71 @@ class VirtualModuleHandle:
         finally:
             channel.close()
 
-    def _apply(self, change: Any) -> None:
-        """``change(module, now)`` on the module's own loop (its state is not thread-safe)."""
+    def control(self, control: Control) -> dict[str, Any]:
+        """Apply one of the module's world controls (``emulator.controlplane.controls``, as
+        ``serve --control`` does) on the module's own loop; what happened, or ControlError
+        with the module's reason (``the module is already on``...)."""
+        from emulator.controlplane.controls import apply_control
+
         host = self._served.host
 
-        async def apply() -> None:
-            host.apply(lambda now: change(host.module, now))
+        async def apply() -> dict[str, Any]:
+            result: dict[str, Any] = {}
 
-        self._loop.run(apply())
+            def change(now: float) -> None:
+                result.update(apply_control(host.module, control, now))
+
+            host.apply(change)
+            return result
+
+        return self._loop.run(apply())
 
     def set_signal(self, rssi: int, ber: int = 99) -> None:
         """``+CSQ: <rssi>,<ber>`` from now on (27.007 §8.5: 0-31, 99 unknown)."""
-        self._apply(lambda module, now: module.set_signal(rssi, now, ber=ber))
+        from emulator.controlplane.controls import SetSignal
+
+        self.control(SetSignal(rssi=rssi, ber=ber))
 
     def set_coverage(self, present: bool) -> None:
         """Leave (False) or come back into (True) network coverage: the module deregisters
         from the network, its PDP contexts go down, and back."""
-        self._apply(lambda module, now: module.set_coverage(present, now))
+        from emulator.controlplane.controls import SetCoverage
+
+        self.control(SetCoverage(present=present))
 
     def remove_sim(self) -> None:
-        from emulator.module.state import SimState
+        from emulator.controlplane.controls import SetSim
 
-        self._apply(lambda module, now: module.set_sim(SimState.NOT_INSERTED, now))
+        self.control(SetSim(inserted=False))
 
     def insert_sim(self) -> None:
-        from emulator.module.state import SimState
+        from emulator.controlplane.controls import SetSim
 
-        self._apply(lambda module, now: module.set_sim(SimState.READY, now))
+        self.control(SetSim(inserted=True))
 
     def refuse_pdp(self, refuse: bool = True) -> None:
         """The network refuses (or accepts again) PDP context activation."""
-        self._apply(lambda module, now: module.set_pdp_reject(refuse))
+        from emulator.controlplane.controls import SetPdpReject
+
+        self.control(SetPdpReject(reject=refuse))
 
     def deliver_sms(self, text: str, sender: str = "+8613912345678") -> None:
         """The network delivers an SMS to the module (+CMTI / +CMT as configured)."""
-        from emulator.sms.model import sms_state
+        from emulator.controlplane.controls import DeliverSms
 
-        self._apply(lambda module, now: sms_state(module).deliver_text(sender, text, now))
+        self.control(DeliverSms(sender=sender, text=text))
 
     def reboot(self) -> None:
         """As AT+CFUN=1,1: the port goes quiet, then the boot URCs come again."""
-        self._apply(lambda module, now: module.reboot(now, "quecemu_module.reboot()"))
+        from emulator.controlplane.controls import Reboot
+
+        self.control(Reboot())
+
+    def set_power(self, on: bool) -> None:
+        """The power key: off as AT+QPOWD (``POWERED DOWN``, the port dead), on boots it."""
+        from emulator.controlplane.controls import SetPower
+
+        self.control(SetPower(on=on))
 
 
 @pytest.fixture(scope="session")

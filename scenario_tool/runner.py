@@ -20,6 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from emulator.controlplane.controls import (
+    Control,
+    ControlError,
+    Reboot,
+    RefuseSms,
+    SetCoverage,
+    SetPdpReject,
+    SetPower,
+    SetSignal,
+    SetSim,
+    apply_control,
+)
 from emulator.lwm2m.linkformat import parse_links
 from scenario_tool.atlink import AtLink, ExternalPort
 from scenario_tool.driver import (
@@ -704,13 +716,13 @@ class _Session:
         return "done"
 
     def _on_module(self, step: FaultStep, change: Callable[[Any, float], None]) -> None:
-        """A change of the module's world (VirtualModule's controls); one the module
-        refuses fails the step with its reason."""
+        """A change of the module's world; one the module refuses fails the step with its
+        reason."""
         from emulator.at.errors import CmeError
 
         try:
             self._module(step.fault).apply(change)
-        except CmeError as exc:
+        except (CmeError, ControlError) as exc:
             raise StepFailed(f"the module to accept {step.fault}", str(exc)) from None
 
     def _retarget(self, driver: ServerDriver) -> None:
@@ -1051,11 +1063,19 @@ def _module_fault(change: Callable[[FaultStep, Any, float], None]) -> _FaultHand
     return fault
 
 
-def _set_sim(step: FaultStep, module: Any, now: float) -> None:
-    from emulator.module.state import SimState
+def _world(control: Callable[[FaultStep], Control]) -> _FaultHandler:
+    """A fault that is one of the module's world controls (emulator.controlplane.controls,
+    as serve --control and the MQTT control plane apply them)."""
 
-    inserted = step.fault is Fault.SIM_INSERT
-    module.set_sim(SimState.READY if inserted else SimState.NOT_INSERTED, now)
+    def change(step: FaultStep, module: Any, now: float) -> None:
+        apply_control(module, control(step), now)
+
+    return _module_fault(change)
+
+
+def _signal(step: FaultStep) -> Control:
+    assert step.rssi is not None  # required by the grammar
+    return SetSignal(rssi=step.rssi)
 
 
 def _network_time(step: FaultStep, module: Any, now: float) -> None:
@@ -1066,12 +1086,6 @@ def _pdp_deactivate(step: FaultStep, module: Any, now: float) -> None:
     module.network_deactivate_pdp(now, step.cid)
 
 
-def _sms_reject(step: FaultStep, module: Any, now: float) -> None:
-    from emulator.sms.model import sms_state
-
-    sms_state(module).refuse_sends = step.code if step.reject else None
-
-
 _FaultHandler = Callable[[_Session, FaultStep], Awaitable[None]]
 _FAULTS: Final[Mapping[Fault, _FaultHandler]] = {
     Fault.DROP: _drop,
@@ -1079,16 +1093,16 @@ _FAULTS: Final[Mapping[Fault, _FaultHandler]] = {
     Fault.CLEAR: _clear,
     Fault.SERVER_STOP: _server_stop,
     Fault.SERVER_RESTART: _server_restart,
-    Fault.NETWORK_CUT: _module_fault(lambda s, module, now: module.set_coverage(False, now)),
-    Fault.NETWORK_RESTORE: _module_fault(lambda s, module, now: module.set_coverage(True, now)),
-    Fault.PDP_REJECT: _module_fault(lambda s, module, now: module.set_pdp_reject(s.reject)),
-    Fault.SIGNAL: _module_fault(lambda s, module, now: module.set_signal(s.rssi, now)),
-    Fault.REBOOT: _module_fault(lambda s, module, now: module.reboot(now, "scenario fault")),
-    Fault.POWER_ON: _module_fault(lambda s, module, now: module.power_on(now)),
+    Fault.NETWORK_CUT: _world(lambda s: SetCoverage(present=False)),
+    Fault.NETWORK_RESTORE: _world(lambda s: SetCoverage(present=True)),
+    Fault.PDP_REJECT: _world(lambda s: SetPdpReject(reject=s.reject)),
+    Fault.SIGNAL: _world(_signal),
+    Fault.REBOOT: _world(lambda s: Reboot()),
+    Fault.POWER_ON: _world(lambda s: SetPower(on=True)),
+    Fault.SIM_REMOVE: _world(lambda s: SetSim(inserted=False)),
+    Fault.SIM_INSERT: _world(lambda s: SetSim(inserted=True)),
+    Fault.SMS_REJECT: _world(lambda s: RefuseSms(code=s.code if s.reject else None)),
     Fault.NETWORK_TIME: _module_fault(_network_time),
-    Fault.SIM_REMOVE: _module_fault(_set_sim),
-    Fault.SIM_INSERT: _module_fault(_set_sim),
-    Fault.SMS_REJECT: _module_fault(_sms_reject),
     Fault.PDP_DEACTIVATE: _module_fault(_pdp_deactivate),
 }
 assert set(_FAULTS) == set(Fault), "a fault without a handler"
