@@ -64,7 +64,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check emulator client_api scenario_tool tests benchmarks
-	$(BIN)/mypy --strict emulator client_api scenario_tool
+	$(BIN)/mypy --strict emulator client_api scenario_tool tests benchmarks
 	$(BIN)/lint-imports  # the floors: contracts in pyproject.toml [tool.importlinter]
 
 clean:

@@ -60,7 +60,7 @@ async def child(*args: str) -> asyncio.subprocess.Process:
 
 async def lines_until_ready(process: asyncio.subprocess.Process) -> list[str]:
     assert process.stdout is not None
-    lines = []
+    lines: list[str] = []
     async with asyncio.timeout(READY_TIMEOUT):
         while True:
             raw = await process.stdout.readline()

@@ -82,7 +82,7 @@ class Child:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.proc.poll() is not None:
-                raise RuntimeError(f"no line from {self.proc.args}: {self.stderr()[-2000:]}")
+                raise RuntimeError(f"no line from {self.proc.args!r}: {self.stderr()[-2000:]}")
             if select.select([self.proc.stdout], [], [], remaining)[0]:
                 self._buffer += os.read(self.proc.stdout.fileno(), 65536)
         raw, self._buffer = self._buffer.split(b"\n", 1)

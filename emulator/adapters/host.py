@@ -35,7 +35,7 @@ class ModuleService(Protocol):
     async def stop(self) -> None: ...
 
 
-OutputSink = Callable[[bytes], None]
+OutputSink = Callable[[bytes], object]  # what a sink returns (a port's dropped count) is not used
 EventListener = Callable[[ModuleEvent], None]
 
 

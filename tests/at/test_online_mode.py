@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from emulator.at.errors import SyntaxAtError
 from emulator.at.parser import Args, Form
-from emulator.at.registry import CommandContext, OnlineData, Response
+from emulator.at.registry import OnlineData, Response
+from emulator.commands.context import CommandContext
 from tests.support import FakeClockModule
 
 

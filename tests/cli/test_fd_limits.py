@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from emulator.adapters.port.fdlimit import FdLimitError, budget, ensure_fd_limit
+from emulator.adapters.port.tcp import TcpPort
 from emulator.app.serve import Emulator, ServeOptions
 from tests.lwm2m.client.harness import AtModule
 from tests.tcpip.harness import ModuleUnderTest
@@ -157,6 +158,7 @@ async def test_accept_failures_back_off_with_one_log_line(
     loop = asyncio.get_running_loop()
     try:
         (port,) = emulator.modules[0].ports
+        assert isinstance(port, TcpPort)
         reporter = emulator._accept_failures
         assert reporter is not None
         with descriptors_exhausted():

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from capi_fake import FakeModule  # pytest puts this directory on sys.path (rootdir-less)
 
 import client_api
 from client_api.channel import AtChannel
+from tests.client_api.capi_fake import FakeModule
 
 
 @pytest.fixture

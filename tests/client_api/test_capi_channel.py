@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import serial
-from capi_fake import FakeModule, cme, error, ok, urc_bytes
 from serial import rfc2217
 
 import client_api
@@ -24,6 +23,7 @@ from client_api.errors import (
     ModuleGone,
     PortNotConfigured,
 )
+from tests.client_api.capi_fake import FakeModule, cme, error, ok, urc_bytes
 
 READY = '+QLWURC: "ready","successfully",1000'
 WAIT = 3.0

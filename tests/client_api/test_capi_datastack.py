@@ -14,8 +14,8 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from capi_emulator import Emulator
 
+from tests.client_api.capi_emulator import Emulator
 from tests.datastack.harness import Mosquitto
 from tests.datastack.web import WebServer
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_emulator import Emulator
 
 import client_api
 from client_api.at_session import UrcReceived
 from client_api.channel import AtChannel
 from client_api.errors import CmeError, CommandError, CommandTimeout, ModuleGone
 from client_api.quecpython import checknet, datacall, modem, net, sim
+from tests.client_api.capi_emulator import Emulator
 
 WAIT = 10.0
 BOOT_URCS = ["RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"]

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_emulator import Emulator, NodeServer
 
 import client_api
 from client_api import lwm2m
 from client_api.channel import AtChannel
+from tests.client_api.capi_emulator import Emulator, NodeServer
 
 WAIT = 15.0
 IMEI = "869339060001965"

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import serial
-from capi_emulator import Emulator
+
+from tests.client_api.capi_emulator import Emulator
 
 APPS = Path(__file__).parent / "apps"
 RUN_LIMIT = 120  # seconds a run may take before the test fails (it never should)

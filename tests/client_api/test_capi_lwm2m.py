@@ -6,11 +6,11 @@ import logging
 import queue
 
 import pytest
-from capi_fake import FakeModule, cme, error, ok
 
 import client_api
 from client_api import lwm2m
 from client_api.channel import AtChannel
+from tests.client_api.capi_fake import FakeModule, cme, error, ok
 
 WAIT = 3.0
 URL = "coap://127.0.0.1:5683"

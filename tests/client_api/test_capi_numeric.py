@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_emulator import Emulator
 
 import client_api
 from client_api.channel import AtChannel
 from client_api.errors import CmeError, CommandError
+from tests.client_api.capi_emulator import Emulator
 
 WAIT = 10.0
 FAMILIES = ["basic", "identity", "sim", "network", "pdp", "power", "clock"]

@@ -9,12 +9,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from capi_fake import FakeModule, cme, error, ok
 
 import client_api
 from client_api.quecpython import checknet, datacall, install, modem, net, qthread, sim, utime
 from client_api.quecpython import log as qlog
 from client_api.quecpython.machine import Pin, gpio
+from tests.client_api.capi_fake import FakeModule, cme, error, ok
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from capi_fake import FakeModule, error, ok, urc_bytes
 
 from client_api.quecpython.machine import gpio
 from client_api.runtime import RunOptions, run_script
+from tests.client_api.capi_fake import FakeModule, error, ok, urc_bytes
 
 APPS = Path(__file__).parent / "apps"
 RUN_LIMIT = 60  # seconds a subprocess may take before the test fails (it never should)

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_emulator import BASELINE_FAMILIES, Emulator
 
 import client_api
 from client_api.channel import AtChannel
 from client_api.quecpython import sms
+from tests.client_api.capi_emulator import BASELINE_FAMILIES, Emulator
 
 WAIT = 30.0
 SENDER = "+8613912345678"

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_fake import FakeModule, cme, error, ok, urc_bytes
 
 import client_api
 from client_api.quecpython import (
@@ -36,6 +35,7 @@ from client_api.quecpython import (
 from client_api.quecpython import machine as qmachine
 from client_api.quecpython.machine import gpio
 from client_api.quecpython.ostimer import osTimer
+from tests.client_api.capi_fake import FakeModule, cme, error, ok, urc_bytes
 
 EVENT_WAIT = 10.0  # generous: the machine is shared
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from capi_emulator import Emulator
 
+from tests.client_api.capi_emulator import Emulator
 from tests.tcpip.harness import EchoServer, UdpPeer
 
 APPS = Path(__file__).parent / "apps"

@@ -161,7 +161,7 @@ def test_malformed_at_requests_say_what_is_wrong(payload: bytes, reason: str) ->
 def test_control_requests_are_typed_and_checked() -> None:
     request = parse_control_request(b'{"id": 7, "control": "signal", "rssi": 12}')
     assert request.request_id == 7 and request.name == "signal"
-    for body, reason in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"control": "warp"}, "unknown control 'warp'"),
         ({"control": "signal", "rssi": 40}, "0-31 or 99"),
         ({"control": "signal", "rssi": "12"}, "whole number"),
@@ -170,7 +170,8 @@ def test_control_requests_are_typed_and_checked() -> None:
         ({"control": "sms", "sender": "+1", "text": ""}, "'text' must be a non-empty"),
         ({"control": "sms_reject", "code": 900}, "0-511"),
         ({}, "'control' must name a control"),
-    ]:
+    ]
+    for body, reason in cases:
         with pytest.raises(PayloadError, match=reason) as caught:
             parse_control_request(json.dumps({"id": "x", **body}).encode())
         assert caught.value.request_id == "x"

@@ -26,8 +26,8 @@ def fuzz(examples: int) -> settings:
 OPTION_NUMBERS = (1, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 35, 39, 60, 258, 2049)
 URI_PATH, URI_QUERY, CONTENT_FORMAT = 11, 15, 12
 #: Request codes, response codes, the Empty code, reserved classes and 7.xx signalling.
-CODES = (0, 1, 2, 3, 4, 5, 7, 0x1F, 0x20, 0x41, 0x42, 0x44, 0x45, 0x5F, 0x80, 0x84, 0x88, 0xA0)
-CODES += (0xC0, 0xE1, 0xFF)
+CODES: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 7, 0x1F, 0x20, 0x41, 0x42, 0x44, 0x45, 0x5F, 0x80)
+CODES += (0x84, 0x88, 0xA0, 0xC0, 0xE1, 0xFF)
 
 _segments = st.sampled_from(
     ["rd", "bs", "dp", "1", "3", "0", "4", "5", "13", "65535", "x", "", "%", "\u00e9", "7"]

@@ -46,7 +46,7 @@ class _Wire:
         self.ping_mid = (self.ping_mid + 1) % 0x10000
         ping = bytes([0x40, 0, *self.ping_mid.to_bytes(2, "big")])
         await self.loop.sock_sendto(self.sock, ping, target)
-        answers = []
+        answers: list[Message] = []
         while True:
             data = await asyncio.wait_for(self.loop.sock_recv(self.sock, 4096), 5)
             message = Message.decode(data)

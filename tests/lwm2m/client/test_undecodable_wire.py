@@ -42,7 +42,9 @@ class Registered:
         return aiocoap.Message.decode(self.server.datagrams[count][0])
 
     def adapter(self) -> CoapAdapter:
-        adapters = [s for s in self.module.host.services if isinstance(s, CoapAdapter)]
+        host = self.module.host
+        assert host is not None
+        adapters = [s for s in host.services if isinstance(s, CoapAdapter)]
         assert len(adapters) == 1
         return adapters[0]
 
