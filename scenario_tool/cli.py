@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 from emulator.at.redact import redact
 from scenario_tool import junit as junit_report
-from scenario_tool.errors import DriverError, ScenarioFormatError, Unreachable
+from scenario_tool.errors import DriverError, ScenarioError, ScenarioFormatError, Unreachable
 from scenario_tool.format import Scenario, load_scenario, profile_problem
 from scenario_tool.http import BaseUrl, request
 from scenario_tool.runner import (
@@ -127,6 +128,15 @@ def add_subparser(subparsers: Any) -> None:
         "(an emulator in a container, --port, with --leshan-coap-host leshan); scenarios "
         "that drop or delay datagrams are then skipped",
     )
+    run.add_argument(
+        "--modules",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run every scenario on N in-process modules at once (IMEIs counting up from the "
+        "profile's; each its own server, relay and transcript OUT.mNNN); one JUnit case per "
+        "scenario and module",
+    )
     run.add_argument("--junit", type=Path, metavar="OUT.xml", help="write a JUnit XML report")
     run.add_argument(
         "--transcript",
@@ -229,6 +239,7 @@ def run_files(
     profile: str | None = None,
     relay: bool = True,
     reset_module: bool = True,
+    modules: int = 1,
     junit: Path | None = None,
     transcript: Path | None = None,
     progress: Callable[[str], None] | None = _stdout,
@@ -259,6 +270,8 @@ def run_files(
         progress=progress,
     )
     transcript_path = transcript or transcript_default_path()
+    if modules > 1:
+        return _run_on_modules(scenarios, options, transcript_path, modules, junit, summary, err)
     try:
         results = asyncio.run(_run(scenarios, options, transcript_path))
     except Unreachable as exc:
@@ -306,6 +319,83 @@ async def _run(
         transcript.close()
 
 
+def _run_on_modules(
+    scenarios: Sequence[Scenario],
+    options: RunOptions,
+    transcript_path: Path,
+    modules: int,
+    junit: Path | None,
+    report: Callable[[str], None],
+    err: Callable[[str], None],
+) -> int:
+    """``--modules N``: the summary per scenario, one JUnit case per scenario and module."""
+    from scenario_tool.fleet import module_transcript, run_on_modules
+
+    if options.port is not None:
+        err("quecemu scenario run: --modules runs in-process modules; it cannot take --port")
+        return EXIT_BAD_INPUT
+
+    async def run() -> list[Any]:
+        await preflight(options)
+        return await run_on_modules(scenarios, options, transcript_path, modules, options.progress)
+
+    started = time.monotonic()
+    try:
+        results = asyncio.run(run())
+    except Unreachable as exc:
+        err(f"quecemu scenario: {exc}")
+        return EXIT_UNREACHABLE
+    except ScenarioError as exc:
+        err(f"quecemu scenario run: {exc}")
+        return EXIT_BAD_INPUT
+    wall = time.monotonic() - started
+    report("")
+    for scenario in scenarios:
+        mine = [r for r in results if r.result.scenario is scenario]
+        passed = sum(r.result.outcome == "passed" for r in mine)
+        skipped = sum(r.result.outcome == "skipped" for r in mine)
+        mark = "✓" if passed + skipped == len(mine) else "✗"
+        report(
+            f"{mark} {passed}/{len(mine)} modules passed"
+            + (f", {skipped} skipped" if skipped else "")
+            + f"  {scenario.display_name}"
+        )
+    counts = {
+        outcome: sum(r.result.outcome == outcome for r in results)
+        for outcome in ("passed", "failed", "error", "skipped")
+    }
+    report(
+        f"{len(scenarios)} scenarios x {modules} modules: {counts['passed']} passed, "
+        f"{counts['failed']} failed, {counts['error']} errors, {counts['skipped']} skipped "
+        f"in {wall:.1f} s"
+    )
+    first, last = (
+        module_transcript(transcript_path, 0, modules),
+        module_transcript(transcript_path, modules - 1, modules),
+    )
+    report(f"transcripts: {first} .. {last.name}")
+    if junit is not None:
+        cases = []
+        for item in results:
+            case = _case(item.result, item.transcript)
+            cases.append(
+                dataclasses.replace(case, name=f"{case.name} [module {item.module} {item.imei}]")
+            )
+        junit_report.write(junit, cases)
+        report(f"junit: {junit}")
+    return EXIT_OK if counts["passed"] + counts["skipped"] == len(results) else EXIT_FAILED
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def _case(result: ScenarioResult, transcript_path: Path) -> junit_report.CaseResult:
     lines: list[str] = []
     try:
@@ -349,6 +439,7 @@ def _run_command(args: argparse.Namespace) -> int:
         profile=args.profile,
         relay=args.relay,
         reset_module=args.reset_module,
+        modules=args.modules,
         junit=args.junit,
         transcript=args.transcript,
         progress=None if args.quiet else _stdout,

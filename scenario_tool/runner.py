@@ -115,6 +115,7 @@ class RunOptions:
     # (False: run on the module as it is, e.g. to look at what the last scenario left).
     reset_module: bool = True
     progress: Progress | None = None
+    imei: str | None = None  # the in-process module's IMEI (None: the profile's); --modules
 
 
 class StepFailed(ScenarioError):
@@ -158,7 +159,9 @@ class ScenarioResult:
 class _InProcessModule:
     """A VirtualModule hosted here; world controls are available."""
 
-    def __init__(self, profile_name: str, link: AtLink, transcript: _Recorder) -> None:
+    def __init__(
+        self, profile_name: str, link: AtLink, transcript: _Recorder, imei: str | None = None
+    ) -> None:
         from emulator.adapters.factory import hosted_module
         from emulator.module.events import BootCompleted, SmsSent
         from emulator.module.profile import load_profile
@@ -166,7 +169,7 @@ class _InProcessModule:
         loop = asyncio.get_running_loop()
         # Family services load now, before the scenario's network map (if any) is attached:
         # the adapters read the map when they use it, not when they are made.
-        self.host = hosted_module(load_profile(profile_name))
+        self.host = hosted_module(load_profile(profile_name), imei=imei)
         self.module = self.host.module
         self.identity = self.module.identity
         self._booted = loop.create_future()
@@ -322,7 +325,7 @@ class _Session:
 
         if self.options.port is None:
             profile = self.options.profile or self.scenario.profile
-            self.module = _InProcessModule(profile, self.link, self.rec)
+            self.module = _InProcessModule(profile, self.link, self.rec, self.options.imei)
             identity = self.module.identity
             imei, imsi, msisdn = identity.imei, identity.imsi, identity.msisdn
             await self.module.start()
