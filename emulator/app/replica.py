@@ -106,11 +106,13 @@ def nameserver(resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
     raise ReplicaError(f"{resolv_conf} names no nameserver")
 
 
-def reverse_lookup(address: str, server: str, port: int = 53) -> str:
+def reverse_lookup(
+    address: str, server: str, port: int = 53, *, timeout: float = DNS_TIMEOUT
+) -> str:
     """The PTR name of an IPv4 address, asked of the DNS server ``server``."""
     query_id = secrets.randbelow(0x10000)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(DNS_TIMEOUT)
+        sock.settimeout(timeout)
         sock.connect((server, port))
         sock.send(ptr_query(address, query_id))
         return parse_ptr_answer(sock.recv(4096), query_id)

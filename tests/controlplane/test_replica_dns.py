@@ -4,6 +4,7 @@ Debian's dnsmasq on loopback, serving the names a compose network would."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from emulator.app.replica import ordinal_from_name, parse_ptr_answer, reverse_lookup
-from tests.datastack.harness import free_tcp_port
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
@@ -25,7 +33,7 @@ def dns(tmp_path: Path) -> Iterator[int]:
     hosts.write_text(
         "172.18.0.5 quecemu-emulator-3.quecemu-default\n172.18.0.6 quecemu_emulator_12\n"
     )
-    port = free_tcp_port()
+    port = free_udp_port()
     process = subprocess.Popen(
         [
             DNSMASQ,
@@ -44,13 +52,16 @@ def dns(tmp_path: Path) -> Iterator[int]:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:  # ready when it answers
+        deadline = time.monotonic() + 60  # a loaded machine may take its time
+        while True:  # ready when it answers (a query before it listens is lost: ask again)
             try:
-                reverse_lookup("172.18.0.5", "127.0.0.1", port)
+                reverse_lookup("172.18.0.5", "127.0.0.1", port, timeout=0.2)
                 break
-            except (OSError, ValueError):
-                if process.poll() is not None or time.monotonic() > deadline:
+            except (OSError, ValueError) as exc:
+                if process.poll() is not None:
+                    errors = process.stderr.read() if process.stderr else b""
+                    raise AssertionError(f"dnsmasq ended: {errors!r}") from exc
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
         yield port
