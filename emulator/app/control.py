@@ -10,6 +10,12 @@ Lines in (one command per line)::
                                          module has none): answered "port 5 pty /dev/pts/9"
                                          or "port 5 tcp 127.0.0.1:40123"
     port-close <module>                  close the module's AT ports (it runs on headless)
+    power-on <module>                    the power key: a module that AT+QPOWD switched
+                                         off boots again
+    coverage <module> on|off             the module gains / loses the cell (+CEREG, its
+                                         PDP contexts, sockets and MQTT links follow)
+    pdp-deactivate <module> [<cid>]      the network tears the PDP context(s) down
+                                         (+QIURC: "pdpdeact", +QMTSTAT, NO CARRIER)
     stats                                LwM2M status counts, failures, descriptors and the
                                          event loop's lag since the last stats line
     help
@@ -19,6 +25,7 @@ Lines out (stdout, one per event)::
     sms delivered 0 +8613912345678 stored SM 3      (per part: stored / direct / rejected ...)
     sms sent 0 +8613700001111 "Hello"                (the module sent an SMS: TP-DA, JSON text)
     stats modules=10000 registered=9998 registering=0 failed=2 ... lag_p99_ms=3.2
+    coverage 0 off                                   (a world control carried out)
 
 A line that cannot be carried out is answered on stderr with the reason; serving goes on.
 """
@@ -40,7 +47,9 @@ HELP = (
     "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "
     "line, or a JSON string in double quotes); 'sms-reject <module> <err>|off' makes the "
     "network refuse what the module sends; 'port <module> pty|tcp' gives the module an AT "
-    "port; 'port-close <module>' closes it; 'stats' counts the fleet; 'help'"
+    "port; 'port-close <module>' closes it; 'stats' counts the fleet; 'power-on <module>', "
+    "'coverage <module> on|off', 'pdp-deactivate <module> [<cid>]' change the module's "
+    "world; 'help'"
 )
 MAX_LINE = 64 * 1024
 
@@ -78,7 +87,43 @@ class ShowStats:
     pass
 
 
-Command = DeliverSms | RefuseSends | OpenPort | ClosePort | ShowStats
+@dataclass(frozen=True)
+class WorldControl:
+    """A world control for one module, as a line names it (``coverage 0 off``)."""
+
+    module: int
+    control: controls.Control
+    said: str  # the line's words, normalised: the acknowledgement
+
+
+WORLD_USAGE = {
+    "power-on": "usage: power-on <module>",
+    "coverage": "usage: coverage <module> on|off",
+    "pdp-deactivate": "usage: pdp-deactivate <module> [<cid 1-15>]",
+}
+
+
+def _world(words: list[str]) -> WorldControl:
+    action = words[0]
+    usage = WORLD_USAGE[action]
+    if len(words) < 2 or not words[1].isdigit():
+        raise ControlError(usage)
+    module, rest = int(words[1]), words[2:]
+    said = " ".join([action, str(module), *rest])
+    if action == "power-on" and not rest:
+        return WorldControl(module, controls.SetPower(on=True), said)
+    if action == "coverage" and rest in (["on"], ["off"]):
+        return WorldControl(module, controls.SetCoverage(present=rest[0] == "on"), said)
+    if action == "pdp-deactivate" and not rest:
+        return WorldControl(module, controls.DeactivatePdp(), said)
+    if action == "pdp-deactivate" and len(rest) == 1 and rest[0].isdigit():
+        if not 1 <= int(rest[0]) <= 15:
+            raise ControlError(f"{rest[0]!r} is not a PDP context 1-15")
+        return WorldControl(module, controls.DeactivatePdp(cid=int(rest[0])), said)
+    raise ControlError(usage)
+
+
+Command = DeliverSms | RefuseSends | OpenPort | ClosePort | ShowStats | WorldControl
 
 
 def parse_line(line: str) -> Command | str | None:
@@ -90,6 +135,8 @@ def parse_line(line: str) -> Command | str | None:
         return HELP
     if words[0] == "stats":
         return ShowStats()
+    if words[0] in WORLD_USAGE:
+        return _world(line.split())
     if words[0] == "port":
         if len(words) != 3 or not words[1].isdigit() or words[2] not in ("pty", "tcp"):
             raise ControlError("usage: port <module> pty|tcp")
@@ -176,6 +223,13 @@ class ControlChannel:
                 return
             if isinstance(command, DeliverSms):
                 self._deliver(command)
+                return
+            if isinstance(command, WorldControl):
+                try:
+                    self._apply(command.module, command.control)
+                except ControlError as exc:
+                    raise ControlError(f"{command.said}: {exc}") from None
+                self.out(command.said)
                 return
             emulator = self.emulator
             if emulator is None:

@@ -2,7 +2,8 @@
 
 One typed control per thing a test bench or the network can do to a real module: change
 the signal, take coverage away, pull the SIM, make the network refuse PDP activations,
-press the reset or power key, deliver an SMS, refuse the module's SMS. The MQTT control
+tear a PDP context down from the network side, press the reset or power key, deliver an
+SMS, refuse the module's SMS. The MQTT control
 plane and ``serve --control`` parse their input into these and carry them out with
 :func:`apply_control`; nothing here knows where a control came from.
 
@@ -49,6 +50,11 @@ class SetPdpReject:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeactivatePdp:
+    cid: int | None = None  # None: every active context
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reboot:
     factory_reset: bool = False
 
@@ -70,7 +76,15 @@ class RefuseSms:
 
 
 Control = (
-    SetSignal | SetCoverage | SetSim | SetPdpReject | Reboot | SetPower | DeliverSms | RefuseSms
+    SetSignal
+    | SetCoverage
+    | SetSim
+    | SetPdpReject
+    | DeactivatePdp
+    | Reboot
+    | SetPower
+    | DeliverSms
+    | RefuseSms
 )
 
 
@@ -115,12 +129,19 @@ def _sms_reject(fields: Mapping[str, Any]) -> Control:
     return RefuseSms(code=_int(fields, "code", 0, 511))
 
 
+def _pdp_deactivate(fields: Mapping[str, Any]) -> Control:
+    if fields.get("cid") is None:
+        return DeactivatePdp()
+    return DeactivatePdp(cid=_int(fields, "cid", 1, 15))
+
+
 MAX_SMS_TEXT: Final = 10_000  # characters: about 65 concatenated parts
 PARSERS: Final[dict[str, tuple[Callable[[Mapping[str, Any]], Control], tuple[str, ...]]]] = {
     "signal": (_signal, ("rssi", "ber")),
     "coverage": (lambda f: SetCoverage(present=_bool(f, "present")), ("present",)),
     "sim": (lambda f: SetSim(inserted=_bool(f, "inserted")), ("inserted",)),
     "pdp_reject": (lambda f: SetPdpReject(reject=_bool(f, "reject", True)), ("reject",)),
+    "pdp_deactivate": (_pdp_deactivate, ("cid",)),
     "reboot": (
         lambda f: Reboot(factory_reset=_bool(f, "factory_reset", False)),
         ("factory_reset",),
@@ -177,6 +198,9 @@ def _apply(module: VirtualModule, control: Control, now: float) -> dict[str, Any
     if isinstance(control, SetPdpReject):
         module.set_pdp_reject(control.reject)
         return {"reject": control.reject}
+    if isinstance(control, DeactivatePdp):
+        module.network_deactivate_pdp(now, control.cid)
+        return {"cid": control.cid}
     if isinstance(control, Reboot):
         if module.powered_off:
             raise ControlError("the module is powered down: power it on first")
