@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -38,11 +39,20 @@ def udp_port(peer: UdpPeer) -> int:
 
 
 async def free_port() -> int:
+    """A TCP port nobody listens on (for a TCP LISTENER)."""
     probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = int(probe.sockets[0].getsockname()[1])
     probe.close()
     await probe.wait_closed()
     return port
+
+
+def free_udp_port() -> int:
+    """A UDP port nobody holds (for a UDP SERVICE): probed with UDP, since a free TCP port
+    says nothing about the UDP one of the same number on a busy machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def test_udp_client_in_buffer_mode(mut: ModuleUnderTest, udp: UdpPeer) -> None:
@@ -57,7 +67,7 @@ async def test_udp_client_in_buffer_mode(mut: ModuleUnderTest, udp: UdpPeer) -> 
 
 
 async def test_udp_service_names_each_datagrams_source(mut: ModuleUnderTest, udp: UdpPeer) -> None:
-    local = await free_port()
+    local = free_udp_port()
     answer = await mut.command(f'AT+QIOPEN=1,2,"UDP SERVICE","127.0.0.1",0,{local},1')
     assert answer == b"\r\nOK\r\n"
     await mut.urc(b"\r\n+QIOPEN: 2,0\r\n")
@@ -73,7 +83,7 @@ async def test_udp_service_names_each_datagrams_source(mut: ModuleUnderTest, udp
 async def test_udp_service_buffer_mode_reads_a_datagram_with_its_source(
     mut: ModuleUnderTest, udp: UdpPeer
 ) -> None:
-    local = await free_port()
+    local = free_udp_port()
     await mut.command(f'AT+QIOPEN=1,3,"UDP SERVICE","127.0.0.1",0,{local},0')
     await mut.urc(b"\r\n+QIOPEN: 3,0\r\n")
     assert udp.transport is not None
