@@ -4,7 +4,9 @@ recovers by itself.
 - ``at``: ``--lines`` (1,000,000) AT lines from a seeded generator (the module's own command
   names in every form with odd parameters, and arbitrary bytes) into ``quecemu serve --tcp``;
   after every ``--batch`` lines the prompt is cancelled (ESC), echo/verbose/quiet are reset
-  and ``AT+GSN`` must be answered within 30 s (else a hang). Crashes (the child exits),
+  and ``AT+GMI;+GSN`` must be answered; a batch that ended inside a data mode ESC does not
+  end (an upload, a transparent socket) is finished as a host would (Ctrl-Z, filler bytes,
+  ``+++``) and counted; no answer 30 s after that is a hang. Crashes (the child exits),
   hangs, tracebacks on its stderr and its RSS growth are the figures.
 - ``datagrams``: ``--datagrams`` (100,000) junk datagrams to each side at once: to a module
   registered with an LwM2M server (``quecemu serve`` child, its LwM2M socket) and to a
@@ -56,6 +58,9 @@ MB = 1024 * 1024
 RSS_TARGET_MB = 10.0
 SUCCESS_TARGET = 0.99
 SYNC_TIMEOUT = 30.0
+SYNC_WAIT = 5.0  # the sync answer normally comes in well under a second
+RESYNC_FILLER = 70_000  # bytes: more than any upload or send prompt takes (AT+QFUPL: 65536)
+GUARD_TIME = 1.2  # seconds of silence around +++ (V.250 S12, 1 s)
 NOT_UTF8_PATH = bytes.fromhex("42010001465ab1ff")
 
 
@@ -215,7 +220,7 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
     rss_start = child.rss()
     rss_peak = rss_start
     generator = at_lines(names, random.Random(seed))
-    sent = hangs = 0
+    sent = hangs = resyncs = 0
     started = time.monotonic()
     sync_times: list[float] = []
     try:
@@ -226,10 +231,26 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
             synced = time.monotonic()
             port.sock.sendall(sync)
             try:
-                port.until(marker)
-            except (TimeoutError, ConnectionError) as exc:
+                port.until(marker, timeout=SYNC_WAIT)
+            except TimeoutError:
+                # A data mode that neither ESC nor the line ends (AT+QFUPL's CONNECT takes
+                # <size> bytes or its <timeout>, a transparent socket needs +++) took the sync
+                # as data: finish it the ways a host would, then sync again.
+                resyncs += 1
+                port.sock.sendall(b"\x1a\x1b" + b"A" * RESYNC_FILLER + b"\r")
+                time.sleep(GUARD_TIME)
+                port.sock.sendall(b"+++")
+                time.sleep(GUARD_TIME)
+                port.sock.sendall(sync)
+                try:
+                    port.until(marker)
+                except (TimeoutError, ConnectionError) as exc:
+                    hangs += 1
+                    print(f"  hang after {sent} lines: {exc}", flush=True)
+                    break
+            except ConnectionError as exc:
                 hangs += 1
-                print(f"  hang after {sent} lines: {exc}", flush=True)
+                print(f"  port closed after {sent} lines: {exc}", flush=True)
                 break
             sync_times.append(time.monotonic() - synced)
             if sent % 100_000 < batch:
@@ -247,7 +268,8 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
     report(
         "robustness_at",
         f"{sent} lines in {elapsed:.0f} s: {int(crashed)} crashes, {hangs} hangs, "
-        f"{tracebacks} tracebacks, {len(stderr.splitlines())} stderr lines, RSS "
+        f"{tracebacks} tracebacks, {len(stderr.splitlines())} stderr lines, {resyncs} batches "
+        "ended inside a data mode (resynced), RSS "
         f"{rss_start / MB:.1f} -> {rss_end / MB:.1f} MB ({growth:+.1f} MB, peak "
         f"{rss_peak / MB:.1f}), batch sync median {median(sync_times) * 1e3:.1f} ms "
         f"(p99 {percentile(sync_times, 0.99) * 1e3:.1f} ms), exit {code}",
@@ -255,6 +277,7 @@ def campaign_at(lines: int, batch: int, seed: int) -> None:
         seconds=round(elapsed, 1),
         crashes=int(crashed),
         hangs=hangs,
+        resyncs=resyncs,
         tracebacks=tracebacks,
         stderr_lines=len(stderr.splitlines()),
         rss_start_mb=round(rss_start / MB, 1),

@@ -49,6 +49,7 @@ from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.block1 import Block1Assembly
+from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import (
     DtlsClientConnection,
     DtlsClientInterface,
@@ -364,6 +365,7 @@ class CoapAdapter:
         transport = getattr(manager, "message_interface", None)
         if hasattr(transport, "datagram_msg_received"):  # udp6, not our DTLS interface
             guard_udp_interface(transport, self.junk)
+        bound_duplicate_detection(manager)
         send = getattr(transport, "send", None)
         if transport is not None and send is not None:
             transport.send = functools.partial(self._send_noting_notifications, send)

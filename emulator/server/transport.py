@@ -32,6 +32,7 @@ from aiocoap import Context, Message
 from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
+from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
 from emulator.adapters.undecodable import JunkReport, guard_udp_interface
 
@@ -105,6 +106,7 @@ async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
     created: list[Any] = []
 
     async def construct(message_manager: Any) -> Any:
+        bound_duplicate_detection(message_manager)  # a request flood costs bounded memory
         transport = await MessageInterfaceUDP6.create_server_transport_endpoint(
             message_manager, log=context.log, loop=context.loop, bind=bind, multicast=[]
         )

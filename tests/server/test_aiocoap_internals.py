@@ -71,3 +71,16 @@ def test_the_datagram_entry_and_block1_spool_we_wrap_are_there() -> None:
     assert "self._block1.feed_and_take(req)" in inspect.getsource(
         interfaces.Resource._render_to_pipe
     )
+
+
+def test_the_duplicate_detection_we_replace_is_there() -> None:
+    """emulator/adapters/dedup.py replaces ``_deduplicate_message`` and ``_recent_messages``;
+    ``dispatch_message`` calls the first for requests, ``_store_response_for_duplicates``
+    fills the second, and a duplicate CON is answered with ``_send_initially``."""
+    dispatch = inspect.getsource(MessageManager.dispatch_message)
+    assert "self._deduplicate_message(message) is True" in dispatch
+    store = inspect.getsource(MessageManager._store_response_for_duplicates)
+    assert "self._recent_messages[key] = message" in store
+    assert "self._send_initially(self._recent_messages[key])" in inspect.getsource(
+        MessageManager._deduplicate_message
+    )

@@ -115,3 +115,36 @@ def test_every_kind_of_datagram_is_screened_the_rfc_way() -> None:
     request = Message(code=Code.GET, uri_path=("3", "0"))
     request.mtype, request.mid, request.token = NON, 9, b"t"
     assert screen(bytes(request.encode())).disposition is Disposition.DELIVER
+
+
+async def test_a_duplicate_is_answered_from_memory_and_memory_is_bounded(
+    server: LwM2MServer, raw: RawClient
+) -> None:
+    """RFC 7252 §4.5: a CON repeated with its Message ID gets the first answer again (one
+    registration, one location); a flood of fresh Message IDs keeps a bounded memory."""
+    register = Message(code=Code.POST, uri_path=("rd",), uri_query=("ep=dup",))
+    register.mtype, register.mid, register.token = CON, 0x4000, b"d1"
+    register.payload, register.opt.content_format = OBJECTS, 40
+    await raw.send_bytes(bytes(register.encode()))
+    first = await raw.receive()
+    await raw.send_bytes(bytes(register.encode()))
+    again = await raw.receive()
+    assert first.code == again.code == Code.CREATED and again.mid == 0x4000
+    assert first.opt.location_path == again.opt.location_path
+    assert len(server.registrations()) == 1
+
+    from emulator.adapters.dedup import BoundedRecent
+
+    now = [0.0]
+    recent = BoundedRecent(limit=100, per_peer=10, lifetime=247.0, clock=lambda: now[0])
+    for mid in range(1000):
+        recent.remember(("flood", mid))
+    assert len(recent) == 10 and ("flood", 999) in recent and ("flood", 989) not in recent
+    for peer in range(50):
+        recent.remember((f"device{peer}", 1))
+        recent.remember((f"device{peer}", 2))
+    assert len(recent) == 100 and ("flood", 999) not in recent  # the oldest went first
+    assert ("device49", 2) in recent and recent.forgotten_early == 990 + 10
+    now[0] = 300.0  # past the exchange lifetime: everything older goes with the next one
+    recent.remember(("device0", 3))
+    assert list(recent) == [("device0", 3)]
