@@ -13,21 +13,22 @@ import threading
 from pathlib import Path
 
 READY_TIMEOUT = 60.0
-MODULE_LINE = re.compile(r"module (\d+) \S+ IMEI (\d{15}) tcp 127\.0\.0\.1:(\d+)")
+MODULE_LINE = re.compile(r"module (\d+) \S+ IMEI (\d{15}) (?:tcp 127\.0\.0\.1:(\d+)|headless)")
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServeProcess:
     """``python -m emulator serve --tcp 127.0.0.1:0 --mqtt URL ...`` until ``ready``."""
 
-    def __init__(self, broker_port: int, *extra: str, count: int = 1) -> None:
+    def __init__(
+        self, broker_port: int, *extra: str, count: int = 1, headless: bool = False
+    ) -> None:
         self.args = [
             sys.executable,
             "-m",
             "emulator",
             "serve",
-            "--tcp",
-            "127.0.0.1:0",
+            *(["--headless"] if headless else ["--tcp", "127.0.0.1:0"]),
             "--count",
             str(count),
             "--mqtt",
@@ -37,7 +38,7 @@ class ServeProcess:
         self.folder = tempfile.TemporaryDirectory(prefix="quecemu-serve-")
         self.errors = Path(self.folder.name) / "stderr.txt"
         self.process: subprocess.Popen[str] | None = None
-        self.modules: dict[str, int] = {}  # IMEI -> TCP port
+        self.modules: dict[str, int | None] = {}  # IMEI -> TCP port (None: headless)
 
     def start(self) -> ServeProcess:
         with self.errors.open("w") as errors:  # the child keeps its own descriptor
@@ -68,8 +69,14 @@ class ServeProcess:
         for line in lines:
             match = MODULE_LINE.match(line)
             if match:
-                self.modules[match.group(2)] = int(match.group(3))
+                port = match.group(3)
+                self.modules[match.group(2)] = int(port) if port else None
         return self
+
+    def tcp_port(self, imei: str) -> int:
+        port = self.modules[imei]
+        assert port is not None, f"module {imei} is headless"
+        return port
 
     def stderr(self) -> str:
         return self.errors.read_text(errors="replace")

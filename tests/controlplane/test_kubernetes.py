@@ -46,7 +46,7 @@ def test_the_statefulset_takes_its_imeis_from_the_pod_ordinal(
     command = container["command"]
     assert command[:2] == ["quecemu", "serve"]
     args = build_parser().parse_args(command[1:])  # this quecemu accepts the manifest's command
-    assert args.replica == "hostname" and args.count == 2500
+    assert args.replica == "hostname" and args.count == 2500 and args.headless
     assert args.mqtt == "mqtt://mqtt.quecemu.svc:1883"
     assert ordinal_from_name("emulator-3") == 3  # what the pod's host name gives
 

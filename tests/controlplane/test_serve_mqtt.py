@@ -122,7 +122,7 @@ async def test_status_urcs_events_and_at_through_the_broker(
     instance = await watcher.wait(lambda t, b: t.startswith("quecemu/_instance/"))
     assert instance["online"] and instance["modules"] == 2 and instance["first_imei"] == FIRST
 
-    reader, writer = await asyncio.open_connection("127.0.0.1", serve.modules[FIRST])
+    reader, writer = await asyncio.open_connection("127.0.0.1", serve.tcp_port(FIRST))
     try:
         async with Controller(BrokerAddress("127.0.0.1", broker.port)) as controller:
             answer = await controller.at(FIRST, "AT+CEREG=2")
@@ -236,7 +236,7 @@ async def test_a_broker_down_at_start_and_going_away_never_stops_the_modules() -
     process = ServeProcess(port).start()  # nothing listens there yet: serve still comes up
     mosquitto = Mosquitto(port)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", process.modules[FIRST])
+        reader, writer = await asyncio.open_connection("127.0.0.1", process.tcp_port(FIRST))
         writer.write(b"AT+CSQ\r")
         assert await reader.readuntil(b"OK\r\n") == b"AT+CSQ\r\r\n+CSQ: 24,99\r\n\r\nOK\r\n"
         mosquitto.start()  # the broker comes: serve reconnects with back-off
@@ -273,7 +273,7 @@ async def test_a_request_flood_through_the_broker_is_bounded(
     broker: Mosquitto, serve: ServeProcess, watcher: Watcher
 ) -> None:
     await watcher.wait(lambda t, b: t == f"quecemu/{FIRST}/status")
-    reader, writer = await asyncio.open_connection("127.0.0.1", serve.modules[FIRST])
+    reader, writer = await asyncio.open_connection("127.0.0.1", serve.tcp_port(FIRST))
     writer.write(b"AT+CSQ")  # half a line on the port: the requests must wait for it
     await writer.drain()
     flood = 1500  # below the inbox bound (2,000): every request is answered, none dropped
@@ -303,3 +303,19 @@ async def test_a_request_flood_through_the_broker_is_bounded(
     errors = serve.stderr()
     assert "Traceback" not in errors
     assert errors.count("AT request flood") == 1, errors  # logged once
+
+
+async def test_headless_modules_are_driven_through_the_broker(broker: Mosquitto) -> None:
+    process = ServeProcess(broker.port, count=3, headless=True).start()
+    try:
+        assert process.modules == dict.fromkeys([FIRST, SECOND, derive_imei(FIRST, 2)])
+        async with Controller(BrokerAddress("127.0.0.1", broker.port)) as controller:
+            third = derive_imei(FIRST, 2)
+            answer = await controller.at(third, "AT+CGSN;+CSQ")
+            assert answer["lines"] == [third, "+CSQ: 24,99", "OK"]
+            assert (await controller.control(third, "signal", rssi=4))["error"] is None
+            assert (await controller.at(third, "AT+CSQ"))["lines"][0] == "+CSQ: 4,99"
+            status = await controller.status(third)
+            assert status is not None and status["rssi"] == 4 and status["power"] == "on"
+    finally:
+        process.close()
