@@ -1,19 +1,16 @@
-"""The module's own file system (Quectel's "UFS", the user area of the flash), kept as a
-private folder on the PC.
+"""The module's own file system (Quectel's "UFS", the user area of the flash).
 
 Firmware puts certificates and other files there with AT+QFUPL and names them as
 ``"UFS:cacert.pem"`` (or without the prefix) in AT+QSSLCFG and friends (Quectel "FILE
-Application Note"). A module gets a fresh private temporary folder (mode 0700, removed when
-the emulator exits) unless a folder is given with :func:`set_files_root` (a test, a CI
-run that wants to pre-load certificates). Names are flat: no folders, no ``..``.
+Application Note"). Names are flat: no folders, no ``..``. The files live in a
+:class:`FileStore`: in memory by default, or in a folder on the PC
+(:mod:`emulator.adapters.ufs`, for a test or a CI run that pre-loads certificates). A store
+raises ``OSError`` when it cannot keep a file, which the AT commands report.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from emulator.module.virtual import VirtualModule
@@ -27,14 +24,50 @@ class FileNameError(ValueError):
     """A name that is not a plain file name on the module's drive."""
 
 
+class FileStore(Protocol):
+    """Where the files are kept, by plain name (already checked)."""
+
+    def exists(self, name: str) -> bool: ...
+
+    def read(self, name: str) -> bytes: ...
+
+    def write(self, name: str, data: bytes) -> None: ...
+
+    def delete(self, name: str) -> bool: ...
+
+    def listing(self) -> list[tuple[str, int]]: ...
+
+
+class MemoryFiles:
+    """Files kept for the life of the process (the default)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytes] = {}
+
+    def exists(self, name: str) -> bool:
+        return name in self._files
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._files[name]
+        except KeyError:
+            raise FileNotFoundError(name) from None
+
+    def write(self, name: str, data: bytes) -> None:
+        self._files[name] = bytes(data)
+
+    def delete(self, name: str) -> bool:
+        return self._files.pop(name, None) is not None
+
+    def listing(self) -> list[tuple[str, int]]:
+        return sorted((name, len(data)) for name, data in self._files.items())
+
+
 class ModuleFiles:
-    def __init__(self, root: Path | None = None) -> None:
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if root is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="quecemu-ufs-")
-            root = Path(self._tmp.name)
-            os.chmod(root, 0o700)  # certificates and keys: not world-readable
-        self.root = root
+    """The drive as the AT commands see it: names checked, then handed to the store."""
+
+    def __init__(self, store: FileStore | None = None) -> None:
+        self.store: FileStore = store if store is not None else MemoryFiles()
 
     @staticmethod
     def plain_name(name: str) -> str:
@@ -45,30 +78,20 @@ class ModuleFiles:
             raise FileNameError(f"invalid file name {name!r}")
         return name
 
-    def path(self, name: str) -> Path:
-        return self.root / self.plain_name(name)
-
     def exists(self, name: str) -> bool:
-        return self.path(name).is_file()
+        return self.store.exists(self.plain_name(name))
 
     def read(self, name: str) -> bytes:
-        return self.path(name).read_bytes()
+        return self.store.read(self.plain_name(name))
 
     def write(self, name: str, data: bytes) -> None:
-        path = self.path(name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        self.store.write(self.plain_name(name), data)
 
     def delete(self, name: str) -> bool:
-        path = self.path(name)
-        if not path.is_file():
-            return False
-        path.unlink()
-        return True
+        return self.store.delete(self.plain_name(name))
 
     def listing(self) -> list[tuple[str, int]]:
-        return sorted((p.name, p.stat().st_size) for p in self.root.iterdir() if p.is_file())
+        return self.store.listing()
 
     def used_bytes(self) -> int:
         return sum(size for _, size in self.listing())
@@ -78,8 +101,8 @@ def files_for(module: VirtualModule) -> ModuleFiles:
     return module.component(COMPONENT, ModuleFiles)
 
 
-def set_files_root(module: VirtualModule, root: Path) -> ModuleFiles:
-    """Use ``root`` as the module's UFS (files already there are the module's files)."""
-    files = ModuleFiles(root)
+def set_files_store(module: VirtualModule, store: FileStore) -> ModuleFiles:
+    """Keep the module's files in ``store`` (files already there are the module's files)."""
+    files = ModuleFiles(store)
     module.components[COMPONENT] = files
     return files

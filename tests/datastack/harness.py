@@ -23,7 +23,7 @@ import pytest
 
 from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
-from emulator.module.files import set_files_root
+from emulator.adapters.ufs import set_files_root
 from emulator.module.profile import ModuleProfile, load_profile
 from emulator.module.virtual import VirtualModule
 

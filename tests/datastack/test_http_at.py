@@ -180,6 +180,38 @@ async def test_https_with_a_test_ca_from_the_module_file_system(
         await server.stop()
 
 
+async def test_the_file_system_is_in_memory_unless_given_a_folder(tmp_path: Path) -> None:
+    """By default nothing touches the PC's disk, and the uploaded CA still secures HTTPS."""
+    ca, server_tls = make_test_ca(tmp_path / "pki")
+    server = await WebServer(tls=server_tls).start()
+    port = await AtPort().start()
+    try:
+        await upload(port, "cacert.pem", ca.read_bytes())
+        listing = await port.at("AT+QFLST")
+        assert listing == f'\r\n+QFLST: "UFS:cacert.pem",{ca.stat().st_size}\r\n'.encode() + OK
+        assert await port.at('AT+QSSLCFG="seclevel",1,1') == OK
+        assert await port.at('AT+QSSLCFG="cacert",1,"UFS:cacert.pem"') == OK
+        assert await port.at('AT+QHTTPCFG="sslctxid",1') == OK
+        await set_url(port, server.base + "/data.json")
+        assert await port.at("AT+QHTTPGET=80") == OK
+        assert await port.urc() == b"\r\n+QHTTPGET: 0,200,26\r\n"
+    finally:
+        await port.stop()
+        await server.stop()
+
+
+async def test_a_folder_holds_the_module_files_privately(port: AtPort, tmp_path: Path) -> None:
+    folder = tmp_path / "ufs"
+    (folder / "preloaded.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    listing = await port.at("AT+QFLST")
+    assert b'+QFLST: "UFS:preloaded.pem",28\r\n' in listing
+    await upload(port, "key.pem", b"secret key")
+    assert (folder / "key.pem").read_bytes() == b"secret key"
+    assert (folder / "key.pem").stat().st_mode & 0o777 == 0o600
+    assert await port.at('AT+QFDEL="UFS:key.pem"') == OK
+    assert not (folder / "key.pem").exists()
+
+
 def test_profile_section_is_checked() -> None:
     profile = stack_profile()
     bad = dataclasses.replace(profile, sections={**profile.sections, "http": {"max_url": "x"}})
