@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from emulator.adapters.factory import hosted_module
 from emulator.adapters.host import ModuleHost
 from emulator.app.replica import ReplicaError, ordinal_from_name, resolve_replica
 from emulator.controlplane.controls import ControlError, parse_control
@@ -28,7 +29,6 @@ from emulator.controlplane.schema import (
 from emulator.module.events import BootCompleted, ModuleEvent
 from emulator.module.profile import load_profile
 from emulator.module.state import derive_imei
-from emulator.module.virtual import VirtualModule
 
 FIRST = "869339060001965"
 
@@ -51,13 +51,7 @@ class Fleet:
         loop = asyncio.get_running_loop()
         for index in range(count):
             imei = derive_imei(FIRST, index)
-            module = VirtualModule(
-                profile,
-                now=loop.time(),
-                identity=dataclasses.replace(profile.identity, imei=imei),
-            )
-            host = ModuleHost(module, clock=loop.time)
-            host.load_family_services()
+            host = hosted_module(profile, imei=imei, clock=loop.time)
             output = bytearray()
             host.add_sink(output.extend)
             self.hosts[imei] = host
