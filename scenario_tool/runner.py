@@ -163,8 +163,9 @@ class _InProcessModule:
         self, profile_name: str, link: AtLink, transcript: _Recorder, imei: str | None = None
     ) -> None:
         from emulator.adapters.factory import hosted_module
-        from emulator.module.events import BootCompleted, SmsSent
+        from emulator.module.events import BootCompleted
         from emulator.module.profile import load_profile
+        from emulator.sms.events import SmsSent
 
         loop = asyncio.get_running_loop()
         # Family services load now, before the scenario's network map (if any) is attached:
@@ -256,8 +257,8 @@ class _Recorder:
             self.transcript.write(event.at, "srv", event.summary())
 
     def module_event(self, event: Any) -> None:
-        # The module's own world (radio, PDP, boot); families' internal events are noise here.
-        if type(event).__module__ == "emulator.module.events":
+        # The module's own world (radio, PDP, boot, SMS); families' internal events are noise.
+        if type(event).__module__ in ("emulator.module.events", "emulator.sms.events"):
             self.line("mod", repr(event))
 
 

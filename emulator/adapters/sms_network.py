@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from emulator.module.events import ModuleEvent, SmsReceived, SmsSent
+from emulator.module.events import ModuleEvent
+from emulator.sms.events import SmsReceived, SmsSent
 from emulator.sms.model import DeliveryResult, sms_state
 
 if TYPE_CHECKING:

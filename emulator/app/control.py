@@ -41,7 +41,9 @@ from typing import Any
 
 from emulator.app.serve import Emulator, ServedModule
 from emulator.controlplane import controls
-from emulator.module.events import ModuleEvent, SmsSent
+from emulator.module.events import ModuleEvent
+from emulator.sms.events import SmsSent
+from emulator.sms.pdu import Alphabet
 
 HELP = (
     "control lines: 'sms <module> <sender> <text>' delivers an SMS (text: the rest of the "
@@ -204,7 +206,7 @@ class ControlChannel:
     def _listener(self, index: int) -> Callable[[ModuleEvent], None]:
         def on_event(event: ModuleEvent) -> None:
             if isinstance(event, SmsSent):
-                body = event.text if event.alphabet != "8bit" else event.data.hex()
+                body = event.text if event.alphabet is not Alphabet.DATA8 else event.data.hex()
                 text = json.dumps(body)  # \u escapes: stdout may not be UTF-8
                 self.out(f"sms sent {index} {event.destination} {text}")
 

@@ -8,6 +8,7 @@ from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry, Response
 from emulator.commands.context import CommandContext
 from emulator.commands.familydata import setting
+from emulator.module.state import Functionality
 
 # The supply the module sees when its profile has no "battery" section: a charged
 # single-cell Li-ion (Quectel's EC200U supply range is 3.4-4.5 V, typical 3.8 V).
@@ -32,7 +33,7 @@ def cfun_write(ctx: CommandContext, args: Args) -> Response | None:
         # Reboot once OK is out: schedule at "now" so the engine renders OK first.
         module.call_at(ctx.now, lambda now: module.reboot(now, "AT+CFUN=1,1"))
         return None
-    ctx.module.set_functionality(fun, ctx.now)
+    ctx.module.set_functionality(Functionality(fun), ctx.now)
     return None
 
 

@@ -75,7 +75,7 @@ def qsimstat_test(ctx: CommandContext, args: Args) -> list[str]:
 def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
     if not isinstance(event, SimStateChanged):
         return
-    moved = event.state == SimState.NOT_INSERTED.value or _was_removed(module)
+    moved = event.state is SimState.NOT_INSERTED or _was_removed(module)
     if moved and _settings(module).get("qsimstat") == 1:
         module.raise_urc(f"+QSIMSTAT: 1,{_inserted(module)}", now)
     _removed(module)[0] = module.radio.sim is SimState.NOT_INSERTED

@@ -38,10 +38,9 @@ from emulator.module.events import (
     RegistrationChanged,
     SignalChanged,
     SimStateChanged,
-    SmsReceived,
-    SmsSent,
 )
-from emulator.module.state import RegStat
+from emulator.sms.events import SmsReceived, SmsSent
+from emulator.sms.pdu import Alphabet
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_PREFIX: Final = "quecemu"
@@ -121,7 +120,7 @@ def event_fields(event: ModuleEvent) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, RegistrationChanged):
         return "registration", {
             "stat": event.stat,
-            "state": RegStat(event.stat).name.lower(),
+            "state": event.stat.name.lower(),
             "registered": event.registered,
         }
     if isinstance(event, LwM2MStatusChanged):
@@ -160,8 +159,8 @@ def event_fields(event: ModuleEvent) -> tuple[str, dict[str, Any]] | None:
             "destination": event.destination,
             "reference": event.reference,
             "alphabet": event.alphabet,
-            "text": event.text if event.alphabet != "8bit" else None,
-            "data": event.data.hex() if event.alphabet == "8bit" else None,
+            "text": event.text if event.alphabet is not Alphabet.DATA8 else None,
+            "data": event.data.hex() if event.alphabet is Alphabet.DATA8 else None,
             "part": list(event.part) if event.part else None,
         }
     if isinstance(event, SmsReceived):

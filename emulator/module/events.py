@@ -1,12 +1,15 @@
 """Events a VirtualModule gives its adapters (pulled with ``next_event()``).
 
-Small, frozen, keyword-only dataclasses (house style §3). Command families may define
-their own events (e.g. the LwM2M family's requests) by subclassing ModuleEvent.
+Small, frozen, keyword-only dataclasses. Command families define their own events by
+subclassing ModuleEvent (the LwM2M family's requests, the TCP/IP stack's, SmsSent and
+SmsReceived in emulator/sms/events.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from emulator.module.state import Functionality, RegStat, SimState
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,18 +32,18 @@ class BootCompleted(ModuleEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class FunctionalityChanged(ModuleEvent):
-    fun: int  # 27.007 §8.2: 0 minimum, 1 full, 4 flight mode
+    fun: Functionality  # 27.007 §8.2: 0 minimum, 1 full, 4 flight mode
 
 
 @dataclass(frozen=True, kw_only=True)
 class RegistrationChanged(ModuleEvent):
     """EPS registration state (27.007 §10.1.22 <stat>) changed."""
 
-    stat: int
+    stat: RegStat
 
     @property
     def registered(self) -> bool:
-        return self.stat in (1, 5)
+        return self.stat in (RegStat.HOME, RegStat.ROAMING)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +56,7 @@ class PdpContextChanged(ModuleEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class SimStateChanged(ModuleEvent):
-    state: str  # the +CPIN text: READY, NOT INSERTED, SIM PIN ...
+    state: SimState  # renders as the +CPIN text: READY, NOT INSERTED, SIM PIN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,33 +79,3 @@ class NetworkTimeReceived(ModuleEvent):
     unix_time: float  # UTC
     tz_quarters: int  # local time zone incl. DST, quarters of an hour (27.007 <tz>)
     dst: int  # 0, 1 or 2 hours of daylight saving time included in tz_quarters
-
-
-@dataclass(frozen=True, kw_only=True)
-class SmsSent(ModuleEvent):
-    """The module submitted an SMS to the network (AT+CMGS, AT+CMSS; 3GPP TS 27.005 §3.5).
-
-    One event per SMS-SUBMIT: a concatenated message gives one per part (``part`` is
-    (reference, total, sequence) from its user data header).
-    """
-
-    reference: int  # TP-MR, as +CMGS/+CMSS reported it
-    destination: str  # TP-DA, "+" first when international
-    text: str  # the body for the GSM 7-bit and UCS2 alphabets
-    data: bytes  # the body for 8-bit data
-    alphabet: str  # "gsm7", "8bit" or "ucs2"
-    tpdu: str  # the SMS-SUBMIT TPDU in hex, as the network received it
-    smsc: str
-    part: tuple[int, int, int] | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class SmsReceived(ModuleEvent):
-    """The network delivered an SMS to the module, and what the module did with it."""
-
-    sender: str
-    text: str
-    storage: str | None  # "SM"/"ME" when stored (+CMTI), None when shown directly (+CMT)
-    index: int | None
-    direct: bool
-    rejected: str | None  # why the module could not take it (its storage is full)

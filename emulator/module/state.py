@@ -49,7 +49,17 @@ class RegStat(enum.IntEnum):
     ROAMING = 5
 
 
-class SimState(enum.Enum):
+class Functionality(enum.IntEnum):
+    """27.007 §8.2 <fun> as these modules take it (AT+CFUN=0/1/4)."""
+
+    MINIMUM = 0
+    FULL = 1
+    FLIGHT = 4  # RF off, SIM still readable (Quectel: "disable both transmit and receive")
+
+
+class SimState(enum.StrEnum):
+    """The SIM as AT+CPIN reports it (27.007 §8.3 <code>)."""
+
     READY = "READY"
     NOT_INSERTED = "NOT INSERTED"
     PIN = "SIM PIN"
@@ -71,7 +81,7 @@ class PdpContext:
 
 @dataclass
 class RadioState:
-    fun: int = 1
+    fun: Functionality = Functionality.FULL
     sim: SimState = SimState.READY
     coverage: bool = True  # the test/scenario-controlled "is there a cell" switch
     roaming: bool = False
@@ -88,7 +98,9 @@ class RadioState:
 
     def wanted_stat(self) -> RegStat:
         """Where registration heads given functionality, SIM and coverage."""
-        if self.fun != 1 or self.sim is not SimState.READY or not self.ps_attach:
+        if self.fun is not Functionality.FULL or self.sim is not SimState.READY:
+            return RegStat.NOT_REGISTERED
+        if not self.ps_attach:
             return RegStat.NOT_REGISTERED
         if not self.coverage:
             return RegStat.SEARCHING

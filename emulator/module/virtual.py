@@ -34,7 +34,7 @@ from emulator.module.events import (
 )
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import Identity, ModuleProfile
-from emulator.module.state import PdpContext, RadioState, RegStat, SimState
+from emulator.module.state import Functionality, PdpContext, RadioState, RegStat, SimState
 
 T = TypeVar("T")
 
@@ -226,7 +226,7 @@ class VirtualModule:
     def _power_on_state(self) -> None:
         net = self.profile.network
         self.radio = RadioState(
-            fun=1,
+            fun=Functionality.FULL,
             rssi=net.rssi,
             ber=net.ber,
             coverage=self.radio.coverage,
@@ -270,7 +270,7 @@ class VirtualModule:
         self._boot_generation += 1
         self._timers.clear()
         self.engine.power_off()
-        self.radio.fun = 0
+        self.radio.fun = Functionality.MINIMUM
         self._update_registration(now)
         self.emit(PoweredDown(reason=reason), now)
 
@@ -298,16 +298,14 @@ class VirtualModule:
                 power_cycle(now)
         self.call_at(quiet_until, self._boot)
 
-    def set_functionality(self, fun: int, now: float) -> None:
-        if fun not in (0, 1, 4):
-            raise ValueError(f"functionality {fun} is not 0, 1 or 4")
+    def set_functionality(self, fun: Functionality, now: float) -> None:
         previous = self.radio.fun
         self.radio.fun = fun
         self.post_event(FunctionalityChanged(fun=fun))
-        if fun != 1:
+        if fun is not Functionality.FULL:
             self._update_registration(now)  # deregisters, which tears the PDP contexts down
             return
-        if previous != 1 and self.radio.sim is SimState.READY:
+        if previous is not Functionality.FULL and self.radio.sim is SimState.READY:
             # Radio back on: the SIM is read again (as after AT+CFUN=1 on the module).
             for text in ("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"):
                 self.raise_urc(text, now)
@@ -338,7 +336,7 @@ class VirtualModule:
         ):
             if mode >= 1:
                 self.raise_urc(f"{command}: {self.registration_fields(mode, with_lac)}", now)
-        self.emit(RegistrationChanged(stat=int(stat)), now)
+        self.emit(RegistrationChanged(stat=stat), now)
 
     def registration_fields(self, mode: int, with_location: bool) -> str:
         """``<stat>[,"<tac>","<ci>",<AcT>]`` as +CREG/+CEREG print it (27.007 §7.2, §10.1.22)."""
@@ -440,7 +438,7 @@ class VirtualModule:
             return
         self.radio.sim = state
         # Families report the card detection first (+QSIMSTAT), then the SIM state.
-        self.emit(SimStateChanged(state=state.value), now)
+        self.emit(SimStateChanged(state=state), now)
         self.raise_urc(
             "+CPIN: NOT READY" if state is SimState.NOT_INSERTED else f"+CPIN: {state.value}", now
         )

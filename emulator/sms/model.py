@@ -8,7 +8,7 @@ module's NV store: the stored messages, the SMSC address and the message referen
 The rest is volatile and returns to the profile's factory values on a reboot.
 
 The network side is :meth:`SmsState.deliver` (an SMS-DELIVER arrives) and the
-:class:`~emulator.module.events.SmsSent` event (the module submitted an SMS-SUBMIT).
+:class:`~emulator.sms.events.SmsSent` event (the module submitted an SMS-SUBMIT).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from emulator.at.errors import CmsError
-from emulator.module.events import SmsReceived, SmsSent
 from emulator.module.profile import ProfileError
 from emulator.module.state import SimState
 from emulator.sms import charset
+from emulator.sms.events import SmsReceived, SmsSent
 from emulator.sms.pdu import (
     Address,
     Alphabet,
@@ -411,7 +411,7 @@ class SmsState:
                 destination=sent.destination.number,
                 text=ud.text,
                 data=ud.data,
-                alphabet=ud.alphabet.value,
+                alphabet=ud.alphabet,
                 tpdu=sent.encode().hex().upper(),
                 smsc=centre.number,
                 part=None if part is None else (part.reference, part.total, part.sequence),

@@ -29,8 +29,8 @@ class PduError(ValueError):
     """The bytes are not a well-formed TPDU (or a text cannot be put into one)."""
 
 
-class Alphabet(enum.Enum):
-    """The character set a TP-DCS selects (23.038 §4)."""
+class Alphabet(enum.StrEnum):
+    """The character set a TP-DCS selects (23.038 §4); renders as its short name."""
 
     GSM7 = "gsm7"
     DATA8 = "8bit"

@@ -303,13 +303,14 @@ def test_state_events_map_to_versioned_payloads() -> None:
     from emulator.controlplane.schema import event_fields
     from emulator.lwm2m.client.events import LwM2MStatus, LwM2MStatusChanged
     from emulator.module.events import PdpContextChanged, RegistrationChanged
+    from emulator.module.state import RegStat
 
     changed = LwM2MStatusChanged(status=LwM2MStatus.REGISTERED, previous=LwM2MStatus.REGISTERING)
     assert event_fields(changed) == (
         "lwm2m",
         {"stat": 2, "state": "registered", "previous": "registering"},
     )
-    assert event_fields(RegistrationChanged(stat=5)) == (
+    assert event_fields(RegistrationChanged(stat=RegStat.ROAMING)) == (
         "registration",
         {"stat": 5, "state": "roaming", "registered": True},
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from gsmmodem.pdu import decodeSmsPdu, encodeSmsSubmitPdu
 
-from emulator.module.events import SmsReceived, SmsSent
 from emulator.module.nvstore import MemoryNvStore
 from emulator.module.state import SimState
+from emulator.sms.events import SmsReceived, SmsSent
 from emulator.sms.model import NotDeliverable, sms_state
 from tests.sms.helpers import SENDER, SmsModule
 
