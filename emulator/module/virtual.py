@@ -18,23 +18,27 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from emulator.at.engine import AtEngine, EngineSettings
-from emulator.at.errors import OperationNotAllowed, UnspecifiedGprsError
+from emulator.at.errors import OperationNotAllowed
 from emulator.at.registry import CommandFamily, CommandRegistry
 from emulator.module.events import (
     BootCompleted,
-    FunctionalityChanged,
     ModuleEvent,
     NetworkTimeReceived,
-    PdpContextChanged,
-    PoweredDown,
     RebootStarted,
-    RegistrationChanged,
     SignalChanged,
-    SimStateChanged,
 )
 from emulator.module.nvstore import MemoryNvStore, NvStore
 from emulator.module.profile import Identity, ModuleProfile
-from emulator.module.state import Functionality, PdpContext, RadioState, RegStat, SimState
+from emulator.module.radio import (
+    Emit,
+    Output,
+    PdpInput,
+    RadioMachine,
+    StartAttachTimer,
+    SwitchOff,
+    Urc,
+)
+from emulator.module.state import Functionality, PdpContext, RadioState, SimState
 
 T = TypeVar("T")
 
@@ -113,8 +117,8 @@ class VirtualModule:
         self._timer_seq = itertools.count()
         self._boot_generation = 0
         self._observers: list[ModuleObserver] = []
-        self.last_failure: str | None = None  # AT+CEER: the last failed network operation
-        self.radio = RadioState()
+        # SIM, functionality, attach, registration, PDP contexts and power (module/radio.py)
+        self.machine = RadioMachine(profile.network)
         self.engine = AtEngine(
             module=self,
             registry=registry if registry is not None else build_registry(profile),
@@ -223,18 +227,56 @@ class VirtualModule:
             self.engine.settings.extra["ipr"] = current.extra["ipr"]
 
     # ------------------------------------------------------------- power and boot
+    # ------------------------------------------------------------- radio state
+    @property
+    def radio(self) -> RadioState:
+        """The radio state, for reading: changes go through ``machine`` (module/radio.py)."""
+        return self.machine.state
+
+    @property
+    def last_failure(self) -> str | None:
+        """AT+CEER: the last failed network operation."""
+        return self.machine.last_failure
+
+    @last_failure.setter
+    def last_failure(self, text: str | None) -> None:
+        self.machine.last_failure = text
+
+    def _apply(self, outputs: list[Output], now: float) -> None:
+        """Carry out what the radio machine decided, in its order."""
+        for output in outputs:
+            if isinstance(output, Urc):
+                self.raise_urc(output.text, now)
+            elif isinstance(output, Emit):
+                if output.observed:
+                    self.emit(output.event, now)
+                else:
+                    self.post_event(output.event)
+            elif isinstance(output, StartAttachTimer):
+                self.call_at(now + output.delay, self._attach_due)
+            elif isinstance(output, SwitchOff):
+                self._boot_generation += 1
+                self._timers.clear()
+                self.engine.power_off()
+
+    def _attach_due(self, now: float) -> None:
+        self._apply(self.machine.attach_due(), now)
+
+    # ------------------------------------------------------------- power and boot
     def _power_on_state(self) -> None:
         net = self.profile.network
-        self.radio = RadioState(
-            fun=Functionality.FULL,
-            rssi=net.rssi,
-            ber=net.ber,
-            coverage=self.radio.coverage,
-            roaming=self.radio.roaming,
-            denied=self.radio.denied,
-            sim=self.radio.sim,
-            pdp_reject=self.radio.pdp_reject,
-            contexts={1: PdpContext(cid=1, pdp_type=net.pdp_type, apn=net.apn)},
+        self.machine.reset(
+            RadioState(
+                fun=Functionality.FULL,
+                rssi=net.rssi,
+                ber=net.ber,
+                coverage=self.radio.coverage,
+                roaming=self.radio.roaming,
+                denied=self.radio.denied,
+                sim=self.radio.sim,
+                pdp_reject=self.radio.pdp_reject,
+                contexts={1: PdpContext(cid=1, pdp_type=net.pdp_type, apn=net.apn)},
+            )
         )
 
     def _boot(self, now: float) -> None:
@@ -244,7 +286,7 @@ class VirtualModule:
             self.call_at(when, self._urc_callback(text))
             when += gap
         self.call_at(when, lambda t: self.post_event(BootCompleted()))
-        self._schedule_registration(when)
+        self._apply(self.machine.attach(), when)
 
     def _urc_callback(self, text: str) -> Callable[[float], None]:
         return lambda now: self.raise_urc(text, now)
@@ -264,20 +306,11 @@ class VirtualModule:
     def power_down(self, now: float, reason: str = "AT+QPOWD") -> None:
         """``POWERED DOWN``, then the port goes dead until :meth:`power_on` (Quectel AT
         manuals, AT+QPOWD): the module deregisters, timers stop, input is ignored."""
-        if self.powered_off:
-            return
-        self.raise_urc("POWERED DOWN", now)
-        self._boot_generation += 1
-        self._timers.clear()
-        self.engine.power_off()
-        self.radio.fun = Functionality.MINIMUM
-        self._update_registration(now)
-        self.emit(PoweredDown(reason=reason), now)
+        self._apply(self.machine.power_down(reason), now)
 
     def power_on(self, now: float) -> None:
         """The power key again: a normal boot (quiet period, then the boot URCs)."""
-        if not self.powered_off:
-            raise OperationNotAllowed("the module is already on")
+        self.machine.power_on()
         self.reboot(now, "power on")
 
     def reboot(self, now: float, reason: str, *, factory_reset: bool = False) -> None:
@@ -299,93 +332,36 @@ class VirtualModule:
         self.call_at(quiet_until, self._boot)
 
     def set_functionality(self, fun: Functionality, now: float) -> None:
-        previous = self.radio.fun
-        self.radio.fun = fun
-        self.post_event(FunctionalityChanged(fun=fun))
-        if fun is not Functionality.FULL:
-            self._update_registration(now)  # deregisters, which tears the PDP contexts down
-            return
-        if previous is not Functionality.FULL and self.radio.sim is SimState.READY:
-            # Radio back on: the SIM is read again (as after AT+CFUN=1 on the module).
-            for text in ("+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"):
-                self.raise_urc(text, now)
-        self._schedule_registration(now)
-
-    # ------------------------------------------------------------- registration
-    def _schedule_registration(self, now: float) -> None:
-        delay = self.profile.network.attach_delay
-        if delay <= 0:
-            self._update_registration(now)
-        else:
-            if self.radio.wanted_stat() in (RegStat.HOME, RegStat.ROAMING):
-                self._set_stat(RegStat.SEARCHING, now)
-            self.call_at(now + delay, self._update_registration)
-
-    def _update_registration(self, now: float) -> None:
-        self._set_stat(self.radio.wanted_stat(), now)
-
-    def _set_stat(self, stat: RegStat, now: float) -> None:
-        if stat == self.radio.stat:
-            return
-        self.radio.stat = stat
-        if not self.radio.registered:
-            self._deactivate_all(now)
-        for command, mode, with_lac in (
-            ("+CREG", self.radio.creg_mode, True),
-            ("+CEREG", self.radio.cereg_mode, True),
-        ):
-            if mode >= 1:
-                self.raise_urc(f"{command}: {self.registration_fields(mode, with_lac)}", now)
-        self.emit(RegistrationChanged(stat=stat), now)
+        """AT+CFUN=<fun> (27.007 §8.2)."""
+        self._apply(self.machine.set_functionality(fun), now)
 
     def registration_fields(self, mode: int, with_location: bool) -> str:
         """``<stat>[,"<tac>","<ci>",<AcT>]`` as +CREG/+CEREG print it (27.007 §7.2, §10.1.22)."""
-        text = str(int(self.radio.stat))
-        if mode == 2 and with_location and self.radio.registered:
-            net = self.profile.network
-            text += f',"{net.tac}","{net.cell_id}",{net.act}'
-        return text
+        return self.machine.registration_fields(mode, with_location)
 
     # ---------------------------------------------------------------- PDP contexts
-    def activate_pdp(self, cid: int, now: float) -> str:
-        """Bring a context up and return its address; raise the CME error hardware gives."""
-        ctx = self.radio.contexts.get(cid)
-        if ctx is None:
-            raise OperationNotAllowed(f"context {cid} is not defined")
-        if not self.radio.registered:
-            self.last_failure = "not attached"
-            raise UnspecifiedGprsError("not attached")
-        if self.radio.pdp_reject:
-            self.last_failure = "network rejected the activation"
-            raise UnspecifiedGprsError("network rejected the activation")
-        if not ctx.active:
-            ctx.active = True
-            ctx.address = self._address_for(cid)
-            self.emit(PdpContextChanged(cid=cid, active=True, address=ctx.address), now)
-        assert ctx.address is not None
-        return ctx.address
+    def define_context(self, context: PdpContext, now: float) -> None:
+        """AT+CGDCONT / AT+QICSGP: (re)define a context; an active one is refused."""
+        self._apply(self.machine.context(context.cid, PdpInput.DEFINE, context), now)
+
+    def undefine_context(self, cid: int, now: float) -> None:
+        """``AT+CGDCONT=<cid>``: forget the context; an active one is refused."""
+        self._apply(self.machine.context(cid, PdpInput.UNDEFINE), now)
+
+    def activate_pdp(self, cid: int, now: float, *, exclusive: bool = False) -> str:
+        """Bring a context up and return its address; raise the CME error hardware gives.
+        ``exclusive``: an already active context is an error (AT+QIACT), not a no-op."""
+        event = PdpInput.ACTIVATE_INACTIVE if exclusive else PdpInput.ACTIVATE
+        self._apply(self.machine.context(cid, event), now)
+        address = self.radio.contexts[cid].address
+        assert address is not None
+        return address
 
     def deactivate_pdp(self, cid: int, now: float, *, by_network: bool = False) -> None:
         """``by_network``: the network tore it down (families report it, e.g. Quectel's
         ``+QIURC: "pdpdeact",<cid>``); otherwise the host asked (AT+QIDEACT, AT+CGACT=0)."""
-        ctx = self.radio.contexts.get(cid)
-        if ctx is None:
-            raise OperationNotAllowed(f"context {cid} is not defined")
-        if ctx.active:
-            ctx.active = False
-            ctx.address = None
-            event = PdpContextChanged(cid=cid, active=False, address=None, by_network=by_network)
-            self.emit(event, now)
-
-    def _deactivate_all(self, now: float) -> None:
-        for cid, ctx in self.radio.contexts.items():
-            if ctx.active:
-                self.deactivate_pdp(cid, now, by_network=True)
-
-    def _address_for(self, cid: int) -> str:
-        base = self.profile.network.ip_address.split(".")
-        base[-1] = str((int(base[-1]) - 1 + cid - 1) % 254 + 1)  # cid 1 gets the profile's address
-        return ".".join(base)
+        event = PdpInput.NETWORK_DEACTIVATE if by_network else PdpInput.DEACTIVATE
+        self._apply(self.machine.context(cid, event), now)
 
     def active_address(self) -> str | None:
         for ctx in self.radio.contexts.values():
@@ -398,35 +374,27 @@ class VirtualModule:
         """Signal changes (27.007 <rssi> 0-31 or 99); 99 also means coverage is lost."""
         if not (0 <= rssi <= 31 or rssi == 99):
             raise ValueError(f"rssi {rssi} is not 0-31 or 99")
-        self.radio.rssi, self.radio.ber = rssi, ber
+        self.machine.state.rssi, self.machine.state.ber = rssi, ber
         self.post_event(SignalChanged(rssi=rssi, ber=ber))
         self.set_coverage(rssi != 99, now)
 
     def set_coverage(self, present: bool, now: float) -> None:
         """No cell (a tunnel, a basement) and back: registration and PDP follow."""
-        if present == self.radio.coverage:
-            return
-        self.radio.coverage = present
-        if not present:
-            self.radio.rssi, self.radio.ber = 99, 99
-        elif self.radio.rssi == 99:
-            self.radio.rssi, self.radio.ber = self.profile.network.rssi, self.profile.network.ber
-        self._schedule_registration(now) if present else self._update_registration(now)
+        self._apply(self.machine.set_coverage(present), now)
 
     def set_registration_denied(self, denied: bool, now: float) -> None:
-        self.radio.denied = denied
-        self._update_registration(now)
+        self._apply(self.machine.set_denied(denied), now)
 
     def set_pdp_reject(self, reject: bool) -> None:
         """Fault: the network refuses PDP activations until cleared."""
-        self.radio.pdp_reject = reject
+        self.machine.state.pdp_reject = reject
 
     def network_deactivate_pdp(self, now: float, cid: int | None = None) -> None:
         """Fault: the network tears a PDP context down (every active one when ``cid`` is
         None) while the module stays registered; the host may activate it again."""
         for number, ctx in list(self.radio.contexts.items()):
             if ctx.active and (cid is None or cid == number):
-                self.deactivate_pdp(number, now, by_network=True)
+                self._apply(self.machine.context(number, PdpInput.NETWORK_DEACTIVATE), now)
 
     def detach(self, now: float) -> None:
         """The network detaches the module (it re-attaches when coverage comes back)."""
@@ -434,23 +402,12 @@ class VirtualModule:
 
     def set_sim(self, state: SimState, now: float) -> None:
         """Insert or remove the SIM. Quectel reports a removal as ``+CPIN: NOT READY``."""
-        if state is self.radio.sim:
-            return
-        self.radio.sim = state
-        # Families report the card detection first (+QSIMSTAT), then the SIM state.
-        self.emit(SimStateChanged(state=state), now)
-        self.raise_urc(
-            "+CPIN: NOT READY" if state is SimState.NOT_INSERTED else f"+CPIN: {state.value}", now
-        )
-        self._update_registration(now)
+        self._apply(self.machine.set_sim(state), now)
 
     def set_ps_attach(self, attached: bool, now: float) -> None:
-        """AT+CGATT: detach from / attach to the packet domain (27.007 §10.1.9)."""
-        self.radio.ps_attach = attached
-        if attached:
-            self._schedule_registration(now)
-        else:
-            self._update_registration(now)
+        """AT+CGATT: detach from / attach to the packet domain (27.007 §10.1.9); attaching
+        without a SIM or a cell is refused (+CME ERROR: 10 / 30)."""
+        self._apply(self.machine.set_ps_attach(attached), now)
 
     def network_time(
         self, now: float, *, unix_time: float | None = None, tz_quarters: int = 0, dst: int = 0
