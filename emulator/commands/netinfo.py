@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 
-from emulator.at.errors import IncorrectParameters, NoNetworkService, SimNotInserted
+from emulator.at.errors import IncorrectParameters
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry
 from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list, range_text, setting, volatile
 from emulator.module.events import ModuleEvent, RegistrationChanged
-from emulator.module.state import RegStat, SimState
+from emulator.module.state import RegStat
 from emulator.module.virtual import VirtualModule
 
 FAMILY = "netinfo"
@@ -156,18 +156,10 @@ def cgatt_read(ctx: CommandContext, args: Args) -> list[str]:
 
 
 def cgatt_write(ctx: CommandContext, args: Args) -> None:
-    """Attach needs a SIM and a cell (else +CME ERROR 10 / 30 at once instead of the
-    hardware's up to 140 s of trying); detach drops every PDP context."""
+    """Attach needs a SIM and a cell (the radio machine refuses with +CME ERROR 10 / 30 at
+    once instead of the hardware's up to 140 s of trying); detach drops every PDP context."""
     args.count(1)
-    state = args.int(0, 0, 1)
-    module = ctx.module
-    if state == 1:
-        if module.radio.sim is SimState.NOT_INSERTED:
-            raise SimNotInserted()
-        if module.radio.fun != 1 or not module.radio.coverage:
-            module.last_failure = "No network service"
-            raise NoNetworkService("no cell to attach to")
-    module.set_ps_attach(state == 1, ctx.now)
+    ctx.module.set_ps_attach(args.int(0, 0, 1) == 1, ctx.now)
 
 
 def cgatt_test(ctx: CommandContext, args: Args) -> list[str]:

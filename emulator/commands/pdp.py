@@ -3,11 +3,11 @@ AT+QICSGP / AT+QIACT / AT+QIDEACT (TCP/IP application note), all on one context 
 
 from __future__ import annotations
 
-from emulator.at.errors import OperationNotAllowed
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry
 from emulator.at.text import at_string
 from emulator.commands.context import CommandContext
+from emulator.module.radio import PdpInput
 from emulator.module.state import PdpContext
 
 PDP_TYPES = ("IP", "IPV6", "IPV4V6")
@@ -26,16 +26,14 @@ def cgdcont_write(ctx: CommandContext, args: Args) -> None:
     """``AT+CGDCONT=<cid>`` alone undefines the context (27.007 §10.1.1)."""
     args.count(1, 8)
     cid = args.int(0, 1, MAX_CID)
-    contexts = ctx.module.radio.contexts
-    current = contexts.get(cid)
-    if current is not None and current.active:
-        raise OperationNotAllowed("context is active")
+    module = ctx.module
+    module.machine.check_context(cid, PdpInput.DEFINE)  # an active context, before the rest
     if len(args) == 1:
-        contexts.pop(cid, None)
+        module.undefine_context(cid, ctx.now)
         return
     pdp_type = args.str(1, max_len=8, choices=PDP_TYPES, case_insensitive=True)
     apn = args.str(2, max_len=99, default="")
-    contexts[cid] = PdpContext(cid=cid, pdp_type=pdp_type, apn=apn)
+    module.define_context(PdpContext(cid=cid, pdp_type=pdp_type, apn=apn), ctx.now)
 
 
 def cgdcont_test(ctx: CommandContext, args: Args) -> list[str]:
@@ -84,12 +82,10 @@ def qicsgp_write(ctx: CommandContext, args: Args) -> list[str] | None:
     user = args.str(3, max_len=127, default="")
     password = args.str(4, max_len=127, default="")
     auth = args.int(5, 0, 3, default=0)
-    current = contexts.get(cid)
-    if current is not None and current.active:
-        raise OperationNotAllowed("context is active")
-    contexts[cid] = PdpContext(
+    context = PdpContext(
         cid=cid, pdp_type=pdp_type, apn=apn, username=user, password=password, auth=auth
     )
+    ctx.module.define_context(context, ctx.now)
     return None
 
 
@@ -110,10 +106,7 @@ def qiact_read(ctx: CommandContext, args: Args) -> list[str]:
 def qiact_write(ctx: CommandContext, args: Args) -> None:
     args.count(1)
     cid = args.int(0, 1, MAX_CID)
-    context = ctx.module.radio.contexts.get(cid)
-    if context is not None and context.active:
-        raise OperationNotAllowed("context already active")
-    ctx.module.activate_pdp(cid, ctx.now)
+    ctx.module.activate_pdp(cid, ctx.now, exclusive=True)
 
 
 def qideact_write(ctx: CommandContext, args: Args) -> None:
