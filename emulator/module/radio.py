@@ -291,12 +291,12 @@ PDP: Table[PdpPhase, PdpInput] = (
 )
 
 
-def decide(table: Table[S, I], state: S, event: I, holds: set[Guard]) -> Go[S] | Refuse:
-    """The outcome of the first row that matches; a missing row is a bug in the table."""
+def decide(table: Table[S, I], state: S, event: I, holds: set[Guard]) -> Row[S, I]:
+    """The first row that matches; a missing row is a bug in the table."""
     for row in table:
         matches = row.input == event and row.state in (None, state)
         if matches and (row.guard is None or row.guard in holds):
-            return row.outcome
+            return row
     raise LookupError(f"no transition for {event!r} in {state!r}")
 
 
@@ -361,7 +361,7 @@ class RadioMachine:
         return {guard for guard, holds in checks.items() if holds}
 
     def _go(self, table: Table[S, I], state: S, event: I, cid: int = 0) -> Go[S]:
-        outcome = decide(table, state, event, self.holds())
+        outcome = decide(table, state, event, self.holds()).outcome
         if isinstance(outcome, Refuse):
             if outcome.ceer is not None:
                 self.last_failure = outcome.ceer
