@@ -14,7 +14,6 @@ from emulator.at.registry import CommandRegistry, DataInput, Handler, Response
 from emulator.commands.context import CommandContext
 from emulator.commands.ssl import tls_request
 from emulator.http.model import CONTENT_TYPES, HttpError, HttpSession, session_for
-from emulator.module.state import PdpContext
 
 MAX_CID = 15
 CFG_NAMES = ("contextid", "requestheader", "responseheader", "sslctxid", "contenttype")
@@ -119,21 +118,6 @@ def qhttpurl_test(ctx: CommandContext, args: Args) -> list[str]:
     return [f"+QHTTPURL: (1-{_session(ctx).limits.max_url}),(1-65535)"]
 
 
-def _context_up(ctx: CommandContext, cid: int) -> bool:
-    contexts = ctx.module.radio.contexts
-    context = contexts.get(cid)
-    if context is None:
-        net = ctx.module.profile.network
-        context = contexts[cid] = PdpContext(cid=cid, pdp_type=net.pdp_type, apn=net.apn)
-    if context.active:
-        return True
-    try:
-        ctx.module.activate_pdp(cid, ctx.now)
-    except CmeError:
-        return False
-    return True
-
-
 def _send(
     ctx: CommandContext,
     urc: str,
@@ -143,7 +127,7 @@ def _send(
     raw_request: bytes | None,
 ) -> None:
     session = _session(ctx)
-    if not _context_up(ctx, session.config.contextid):
+    if not ctx.module.bring_up_context(session.config.contextid, ctx.now):
         session.in_flight = None
         ctx.module.raise_urc(f"{urc}: {int(HttpError.NETWORK_OPEN_FAILED)}", ctx.now)
         return

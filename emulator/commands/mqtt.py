@@ -15,7 +15,6 @@ from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry, DataInput, Response
 from emulator.commands.context import CommandContext
 from emulator.commands.ssl import tls_request
-from emulator.module.state import PdpContext
 from emulator.mqtt.model import (
     CONN_STATE,
     LinkState,
@@ -141,23 +140,6 @@ def qmtcfg_write(ctx: CommandContext, args: Args) -> list[str] | None:
 
 
 # ----------------------------------------------------------------------- open / close
-def _ensure_pdp(ctx: CommandContext, cid: int) -> bool:
-    """The link needs its PDP context up; the module brings it up itself if it can."""
-    contexts = ctx.module.radio.contexts
-    context = contexts.get(cid)
-    if context is None:
-        net = ctx.module.profile.network
-        contexts[cid] = PdpContext(cid=cid, pdp_type=net.pdp_type, apn=net.apn)
-        context = contexts[cid]
-    if context.active:
-        return True
-    try:
-        ctx.module.activate_pdp(cid, ctx.now)
-    except AtError:
-        return False
-    return True
-
-
 def qmtopen_write(ctx: CommandContext, args: Args) -> None:
     args.count(3)
     clients = _clients(ctx)
@@ -169,7 +151,7 @@ def qmtopen_write(ctx: CommandContext, args: Args) -> None:
     if link.state is not LinkState.IDLE:
         clients.open_failed_now(link.index, OpenResult.OCCUPIED, ctx.now)
         return
-    if not _ensure_pdp(ctx, link.config.pdpcid):
+    if not ctx.module.bring_up_context(link.config.pdpcid, ctx.now):
         clients.open_failed_now(link.index, OpenResult.PDP_FAILED, ctx.now)
         return
     tls = tls_request(ctx.module, link.config.ssl_ctx, host) if link.config.ssl else None

@@ -1,7 +1,8 @@
 """The module's radio-side state: SIM, functionality, registration, PDP contexts, clock.
 
-Plain data plus the transitions that are allowed; VirtualModule turns state changes into
-URCs and events. Registration states are 27.007 §10.1.22 <stat> values.
+Plain data. The transitions that are allowed, and what each reports, are the tables of
+emulator/module/radio.py; only its RadioMachine changes this state. Registration states
+are 27.007 §10.1.22 <stat> values.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from emulator.at.engine import AtEngine, EngineSettings
-from emulator.at.errors import OperationNotAllowed
+from emulator.at.errors import CmeError, OperationNotAllowed
 from emulator.at.registry import CommandFamily, CommandRegistry
 from emulator.module.events import (
     BootCompleted,
@@ -356,6 +356,22 @@ class VirtualModule:
         address = self.radio.contexts[cid].address
         assert address is not None
         return address
+
+    def bring_up_context(self, cid: int, now: float) -> bool:
+        """A stack (MQTT, HTTP) needs ``cid`` up and brings it up itself, as the module does:
+        an undefined context is defined with the profile's APN first. False when the
+        activation is refused (not registered, the network rejects it)."""
+        context = self.radio.contexts.get(cid)
+        if context is None:
+            net = self.profile.network
+            self.define_context(PdpContext(cid=cid, pdp_type=net.pdp_type, apn=net.apn), now)
+        elif context.active:
+            return True
+        try:
+            self.activate_pdp(cid, now)
+        except CmeError:
+            return False
+        return True
 
     def deactivate_pdp(self, cid: int, now: float, *, by_network: bool = False) -> None:
         """``by_network``: the network tore it down (families report it, e.g. Quectel's
