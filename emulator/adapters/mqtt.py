@@ -40,6 +40,7 @@ from emulator.mqtt.model import (
     MqttRequest,
     MqttSubscribeRequested,
     MqttUnsubscribeRequested,
+    MqttVersion,
     OpenResult,
     StatCode,
     clients_for,
@@ -246,7 +247,7 @@ class MqttAdapter:
                 password=event.password,
                 protocol=(
                     aiomqtt.ProtocolVersion.V31
-                    if event.version == 3
+                    if event.version is MqttVersion.V3_1
                     else aiomqtt.ProtocolVersion.V311
                 ),
                 will=will,

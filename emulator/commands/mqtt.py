@@ -21,6 +21,7 @@ from emulator.mqtt.model import (
     MqttClients,
     MqttConfig,
     MqttLink,
+    MqttVersion,
     OpenResult,
     WillConfig,
     clients_for,
@@ -99,7 +100,7 @@ def qmtcfg_write(ctx: CommandContext, args: Args) -> list[str] | None:
         raise OperationNotAllowed("the client is in use")  # settings apply at QMTOPEN/CONN
     if name == "version":
         args.count(3)
-        cfg.version = args.int(2, 3, 4)
+        cfg.version = MqttVersion(args.int(2, 3, 4))
     elif name == "pdpcid":
         args.count(3)
         cfg.pdpcid = args.int(2, 1, MAX_CID)

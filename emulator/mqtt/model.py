@@ -120,11 +120,18 @@ class WillConfig:
     message: str
 
 
+class MqttVersion(enum.IntEnum):
+    """AT+QMTCFG "version": the protocol level the module speaks (MQTT 3.1.1 §3.1.2.2)."""
+
+    V3_1 = 3
+    V3_1_1 = 4
+
+
 @dataclass
 class MqttConfig:
     """AT+QMTCFG settings of one client index (defaults from the MQTT AN)."""
 
-    version: int = 4  # 3: MQTT 3.1, 4: MQTT 3.1.1
+    version: MqttVersion = MqttVersion.V3_1_1
     pdpcid: int = 1
     ssl: bool = False
     ssl_ctx: int = 0
@@ -182,7 +189,7 @@ class MqttConnectRequested(MqttRequest):
     client_id: str
     username: str | None
     password: str | None
-    version: int
+    version: MqttVersion
     keepalive: int
     clean_session: bool
     will: WillConfig | None
