@@ -80,6 +80,7 @@ class _Finish:
         self.status = EXIT_OK
         self.message = ""
         self._lock = threading.Lock()
+        self._announced = False
 
     def set(self, status: int, message: str = "") -> None:
         with self._lock:
@@ -87,6 +88,17 @@ class _Finish:
                 return
             self.status, self.message = status, message
             self.event.set()
+
+    def announce(self) -> None:
+        """Print the reason once, from whichever thread ends the process first: the main
+        thread returning from the run races the watcher's ``os._exit``, and a message left
+        to the other one would be lost with the process."""
+        with self._lock:
+            if self._announced or not self.message:
+                return
+            self._announced = True
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe takes nothing
+                print(self.message, file=sys.stderr)
 
 
 def run_cli(options: RunOptions) -> int:
@@ -101,6 +113,7 @@ def run_cli(options: RunOptions) -> int:
         return EXIT_MODULE_NOT_READY
     _start_watchers(options, channel, finish, hard_exit=True)
     status = _run(options, channel, finish)
+    finish.announce()
     _flush()
     close_all()
     return status
@@ -113,8 +126,7 @@ def run_script(options: RunOptions) -> int:
     channel = _open(options)
     _start_watchers(options, channel, finish, hard_exit=False)
     status = _run(options, channel, finish)
-    if finish.message:
-        print(finish.message, file=sys.stderr)
+    finish.announce()
     return status
 
 
@@ -201,8 +213,7 @@ def _start_watchers(
 
         def enforce() -> None:
             finish.event.wait()
-            if finish.message:
-                print(finish.message, file=sys.stderr)
+            finish.announce()
             _flush()
             os._exit(finish.status)
 
