@@ -23,6 +23,8 @@ activated with ``AT+QIACT=1`` when it is not (QuecPython's firmware makes that d
 boot). Errors are ``OSError`` with an ``errno`` as MicroPython raises them: ``ETIMEDOUT``
 after ``settimeout``, ``EAGAIN`` for a non-blocking call with nothing to do,
 ``ECONNREFUSED`` for a refused or failed connect (the module's code in the message),
+``EADDRINUSE`` when the local port is taken (+QIOPEN 574; an unbound UDP socket tries
+other ports itself),
 ``ENOTCONN`` on a closed socket, and ``OSError(-202)`` (lwIP's "host not found", as
 QuecPython's ``getaddrinfo`` raises it) when the module's DNS gives no address.
 """
@@ -33,6 +35,7 @@ import errno
 import ipaddress
 import random
 import re
+import socket as pysocket  # the PC's: this module's own ``socket`` is QuecPython's
 import threading
 import time
 from typing import Any
@@ -51,6 +54,8 @@ IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 IPPROTO_TCP_SER = 69  # QuecPython: a TCP server socket (bind, listen, accept)
 TCP_CUSTOMIZE_PORT = 124  # QuecPython setsockopt option: a chosen local port
+PORT_BUSY = 574  # +QIOPEN: <id>,574: the local port is taken (Quectel TCP/IP manual)
+AUTO_PORT_TRIES = 8  # an unbound UDP socket's local port: random picks before giving up
 SOL_SOCKET = 4095
 SO_REUSEADDR = 4
 TCP_KEEPALIVE = 8
@@ -167,6 +172,16 @@ def _stack() -> _Stack:
         return stack
 
 
+def _free_udp_port() -> int:
+    """A UDP port the PC has free right now (a random one when it cannot tell)."""
+    try:
+        with pysocket.socket(pysocket.AF_INET, pysocket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+    except OSError:
+        return random.randint(49152, 65000)
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -267,7 +282,7 @@ class socket:
         if code != 0:
             stack.release(connect_id)
             raise OSError(
-                errno.ECONNREFUSED,
+                errno.EADDRINUSE if code == PORT_BUSY else errno.ECONNREFUSED,
                 f"{service} {host}:{remote_port}: the module answered +QIOPEN: {connect_id},{code}",
             )
         self._id = connect_id
@@ -364,9 +379,20 @@ class socket:
             raise OSError(errno.EOPNOTSUPP, "sendto() is for UDP sockets")
         if self._id is not None and self._service == "UDP":
             return self._send(data, "")
-        if self._id is None:
-            local = self._local_port or random.randint(49152, 65000)
-            self._open("UDP SERVICE", "127.0.0.1", 0, local)
+        if self._id is None and self._local_port:
+            self._open("UDP SERVICE", "127.0.0.1", 0, self._local_port)
+        elif self._id is None:
+            # Not bound: a local port of our choosing, another one if it is taken (a module
+            # picks a free one itself). The PC's own pick is the best first guess, as an
+            # emulated module binds on this PC; random ports follow.
+            for attempt in range(AUTO_PORT_TRIES):
+                local = _free_udp_port() if attempt == 0 else random.randint(49152, 65000)
+                try:
+                    self._open("UDP SERVICE", "127.0.0.1", 0, local)
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE or attempt == AUTO_PORT_TRIES - 1:
+                        raise
             self._local_port = local
         return self._send(data, f',"{address[0]}",{int(address[1])}')
 
