@@ -58,6 +58,23 @@ def start_mosquitto(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
             time.sleep(0.05)
 
 
+def ready_imeis(child: ServeChild) -> list[str]:
+    """The IMEIs of a child's ``module N MODEL IMEI X ...`` lines (tcp or headless)."""
+    assert child.proc.stdout is not None
+    imeis: list[str] = []
+    deadline = time.monotonic() + 600
+    for raw in child.proc.stdout:
+        line = raw.decode().strip()
+        if line == "ready":
+            return imeis
+        words = line.split()
+        if len(words) >= 5 and words[0] == "module" and words[3] == "IMEI":
+            imeis.append(words[4])
+        if time.monotonic() > deadline:
+            break
+    raise RuntimeError(f"serve did not get ready (exit {child.proc.poll()})")
+
+
 def report(name: str, human: str, **values: Any) -> None:
     print(f"{name}: {human}")
     print(json.dumps({"benchmark": name, **values}))
@@ -150,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"mqtt://127.0.0.1:{port}",
                     )
                 )
-            imeis = [[m["imei"] for m in child.wait_ready(600)] for child in children]
+            imeis = [ready_imeis(child) for child in children]
             report(
                 "fleet_mqtt_ready",
                 f"{args.processes} x {args.count} modules ready in "
@@ -162,7 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(measure(port, imeis, args.rounds))
         finally:
             for child in children:
-                child.stop()
+                if child.proc.poll() is None:
+                    child.proc.terminate()
+            for child in children:
+                try:
+                    child.proc.wait(120)
+                except subprocess.TimeoutExpired:
+                    child.proc.kill()
+                    child.proc.wait(10)
             broker.terminate()
             broker.wait(10)
     return 0

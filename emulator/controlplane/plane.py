@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-QUEUE_LIMIT: Final = 20_000  # outgoing messages held for the broker
+QUEUE_LIMIT: Final = 20_000  # outgoing messages held for the broker, at least
+QUEUE_PER_MODULE: Final = 16  # and per module: a boot (RDY ... +QIND, events) fits whole
 AT_QUEUE_LIMIT: Final = 8  # AT requests waiting per module
 IDLE_POLL: Final = 0.02  # seconds between looks at a port that is busy with another line
 ESC: Final = b"\x1b"
@@ -124,7 +125,7 @@ class ControlPlane:
         self.instance = instance
         self.wall_clock = wall_clock
         self.describe = dict(describe or {})
-        self.queue_limit = queue_limit
+        self.queue_limit = max(queue_limit, QUEUE_PER_MODULE * len(modules))
         self.at_queue_limit = at_queue_limit
         self.counters = Counters()
         self.connected = False
@@ -333,6 +334,7 @@ class ControlPlane:
             self._once(
                 "foreign",
                 f"requests for IMEIs not served here are left to other processes (first: {imei})",
+                logging.INFO,  # normal in a fleet: every process sees every request
             )
             return
         self.counters.requests += 1
