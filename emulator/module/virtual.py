@@ -138,6 +138,12 @@ class VirtualModule:
 
     # ------------------------------------------------------------- the adapter API
     def receive_data(self, data: bytes, now: float) -> None:
+        # What fell due by ``now`` happened before these bytes came: run it first. An adapter's
+        # loop may hand over input before a due timer (asyncio runs I/O callbacks first), and
+        # a command sent right after AT+CFUN=1,1's OK must meet the reboot, not the old module.
+        due = self.get_timer()
+        if due is not None and due <= now:
+            self.handle_timer(now)
         self.engine.receive_data(data, now)
 
     def data_to_send(self) -> bytes:

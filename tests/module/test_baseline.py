@@ -164,6 +164,14 @@ def test_cfun_1_1_reboots_quietly_then_sends_boot_urcs(m: FakeClockModule) -> No
     assert m.send(b"AT+CMEE?\r") == b"AT+CMEE?\r\r\n+CMEE: 1\r\n\r\nOK\r\n"  # echo back on
 
 
+def test_a_line_right_after_cfun_1_1_meets_the_reboot(m: FakeClockModule) -> None:
+    # The next line may come before the adapter has run the reboot timer that fell due
+    # with OK (asyncio hands over I/O first): it is still lost, as the module is booting.
+    m.module.receive_data(b"AT+CFUN=1,1\r", m.now)
+    m.module.receive_data(b"AT\r", m.now)
+    assert m.module.data_to_send() == b"\r\nOK\r\n"
+
+
 def test_cfun_4_and_back(m: FakeClockModule) -> None:
     assert m.send(b"AT+CFUN=4\r") == b"\r\nOK\r\n"
     assert m.send(b"AT+CEREG?\r") == b"\r\n+CEREG: 0,0\r\n\r\nOK\r\n"
