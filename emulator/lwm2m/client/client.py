@@ -149,6 +149,9 @@ class LwM2MClient:
         """State after power-on or a restart: configuration and FOTA outcome from NV."""
         saved = self.module.nv.load(NV_NAMESPACE)
         self.config = ClientConfig.from_nv(saved.get("config", {}), self.settings).stored()
+        # "startup" is read at power-on: a host that sets it while the boot URCs still come
+        # (the port answers from RDY on) means the next boot, not this one.
+        self._register_at_boot = bool(self.config.startup)
         self.firmware = FirmwareUpdate(self.settings.firmware, self.firmware.hooks)
         self.firmware.restore(saved.get("fota", {}))
         self.store = ObjectStore(default_registry())
@@ -487,7 +490,7 @@ class LwM2MClient:
             self._restart(now)  # AT+QPOWD: the power goes as in a reboot, nothing is sent
             return
         if isinstance(event, BootCompleted):
-            if self.config.startup and self._accounts() and not self.running:
+            if self._register_at_boot and self._accounts() and not self.running:
                 try:
                     self.start(now, automatic=True)
                 except (ClientStateError, CmeError) as exc:

@@ -303,6 +303,22 @@ def test_startup_registers_after_boot() -> None:
     assert rig.urcs()[-1] == '+QLWURC: "ready","successfully",1000'
 
 
+def test_startup_set_while_the_boot_urcs_come_is_for_the_next_boot() -> None:
+    # The port answers from RDY on, before the boot is complete; "startup" is read at
+    # power-on, so the host's AT+QLWREG in this boot is not refused as already running.
+    rig = Rig()
+    rig.configure(storing=1)
+    mark = len(rig.text)
+    rig.at("AT+CFUN=1,1")
+    rig.advance(0.0505)  # RDY is out (boot: 50 ms quiet, URCs 1 ms apart), the rest to come
+    assert "RDY" in rig.text[mark:] and "PB DONE" not in rig.text[mark:]
+    assert rig.at('AT+QLWCFG="startup",1') == ["OK"]
+    rig.advance(2.0)
+    assert "PB DONE" in rig.text[mark:] and not rig.has(PrepareSession)
+    assert rig.at("AT+QLWREG") == ["OK"]
+    rig.prepared()
+
+
 def test_restart_while_registered_drops_everything() -> None:
     rig = Rig()
     rig.register()
