@@ -32,6 +32,7 @@ BACKOFF_FIRST: Final = 0.5
 BACKOFF_MAX: Final = 30.0
 KEEPALIVE: Final = 30  # seconds (MQTT 3.1.1 §3.1.2.10): a dead broker is noticed in ~45 s
 DRAIN_TIMEOUT: Final = 5.0  # seconds to publish the goodbye statuses at stop
+STOP_TIMEOUT: Final = 5.0  # seconds for the adapter's tasks to end after cancellation
 FIRST_CONNECT_WAIT: Final = 2.0  # seconds serve waits for the broker before booting modules
 DEFAULT_PORT: Final = 1883
 # Small request/response messages: without TCP_NODELAY, Nagle's algorithm and delayed ACKs
@@ -132,15 +133,21 @@ class MqttAdapter:
             deadline = self.clock() + DRAIN_TIMEOUT
             while self.plane.pending() and self.plane.connected and self.clock() < deadline:
                 await asyncio.sleep(0.01)
+        self._wake()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
+        done, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT)
+        for task in pending:  # never keep serve from exiting
+            log.warning("MQTT task %s did not stop within %g s", task.get_name(), STOP_TIMEOUT)
+        for task in done:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
 
     # --------------------------------------------------------------- the loops
     async def _service_loop(self) -> None:
-        while True:
+        # The stop flag, not only cancellation, ends it: Python 3.11's wait_for can swallow a
+        # cancel that arrives as the event it waits for is set (stop() wakes it, then cancels).
+        while not self._stopping:
             self._work.clear()  # before servicing: a wake-up from inside it is kept
             self.plane.service(self.clock())
             when = self.plane.get_timer()

@@ -322,3 +322,21 @@ async def test_headless_modules_are_driven_through_the_broker(broker: Mosquitto)
             assert status is not None and status["rssi"] == 4 and status["power"] == "on"
     finally:
         process.close()
+
+
+async def test_serve_stops_on_sigterm_after_its_broker_went_away() -> None:
+    mosquitto = Mosquitto().start()
+    process = ServeProcess(mosquitto.port, headless=True).start()
+    try:
+        async with Controller(BrokerAddress("127.0.0.1", mosquitto.port)) as controller:
+            assert (await controller.at(FIRST, "AT"))["final"] == "OK"
+        await asyncio.to_thread(mosquitto.stop)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while "unreachable or gone" not in process.stderr():  # serve noticed
+            assert loop.time() < deadline, process.stderr()
+            await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(process.stop) == 0  # SIGTERM: a clean exit, no hang
+    finally:
+        process.close()
+        mosquitto.close()
