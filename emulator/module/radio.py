@@ -2,7 +2,8 @@
 
 Six regions, each a transition table kept as data: power, functionality (27.007 §8.2), the
 SIM (§8.3), packet-domain attach (AT+CGATT, §10.1.9), network registration (<stat> of
-§10.1.22, shared by +CREG/+CGREG/+CEREG) and each PDP context (§10.1.1, §10.1.10).
+§10.1.22, shared by +CREG/+CGREG/+CEREG; two tables: how an attach proceeds, and what a new
+<stat> does) and each PDP context (§10.1.1, §10.1.10).
 
 A row reads ``(state, input, guard) -> outcome``: the first row whose state and input match
 and whose guard holds decides. The outcome is :class:`Go` (the new state and the effects, in
@@ -344,7 +345,6 @@ class RadioMachine:
         self.state = state if state is not None else RadioState()
         self.power = Power.ON
         self.last_failure: str | None = None  # AT+CEER: the last failed network operation
-        self._power_down_reason = ""
 
     # -------------------------------------------------------------------- guards
     def holds(self) -> set[Guard]:
@@ -372,8 +372,7 @@ class RadioMachine:
     def power_down(self, reason: str) -> list[Output]:
         go = self._go(POWER, self.power, PowerInput.POWER_DOWN)
         self.power = go.state
-        self._power_down_reason = reason
-        return self._effects(go.effects)
+        return self._effects(go.effects, reason=reason)
 
     def power_on(self) -> None:
         """Allowed only when off; the module then reboots (``reset``, then its boot)."""
@@ -443,13 +442,14 @@ class RadioMachine:
         self._go(PDP, _phase(self.state.contexts.get(cid)), event, cid)
 
     # ------------------------------------------------------------------ effects
-    def _effects(self, effects: Sequence[Effect], cid: int = 0) -> list[Output]:
+    def _effects(self, effects: Sequence[Effect], cid: int = 0, reason: str = "") -> list[Output]:
+        """``cid``: the context a PDP effect is about; ``reason``: why the module powers down."""
         out: list[Output] = []
         for effect in effects:
-            out += self._effect(effect, cid)
+            out += self._effect(effect, cid, reason)
         return out
 
-    def _effect(self, effect: Effect, cid: int) -> list[Output]:
+    def _effect(self, effect: Effect, cid: int, reason: str) -> list[Output]:
         s = self.state
         if effect is Effect.REPORT_FUNCTIONALITY:
             return [Emit(FunctionalityChanged(fun=s.fun), observed=False)]
@@ -494,7 +494,7 @@ class RadioMachine:
             s.fun = Functionality.MINIMUM
             return []
         if effect is Effect.REPORT_POWERED_DOWN:
-            return [Emit(PoweredDown(reason=self._power_down_reason))]
+            return [Emit(PoweredDown(reason=reason))]
         raise AssertionError(effect)
 
     def _go_effects(self, table: Table[S, I], state: S, event: I) -> list[Output]:
