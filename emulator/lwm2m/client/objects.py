@@ -21,6 +21,7 @@ from emulator.lwm2m.errors import BadRequest
 from emulator.lwm2m.model import Value
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.lwm2m.store import ObjectStore
+from emulator.module.radio import PdpInput
 from emulator.module.state import PdpContext
 from emulator.module.virtual import VirtualModule
 
@@ -406,8 +407,12 @@ class DeviceObjects:
         cid = self.settings.pdp_cid
         contexts = self.module.radio.contexts
         if cid not in contexts:
+            # Defined on first use, as a transition of the radio machine (one without
+            # effects: defining an inactive context reports nothing, so no time is needed).
             net = self.module.profile.network
-            contexts[cid] = PdpContext(cid=cid, pdp_type=net.pdp_type, apn="")
+            definition = PdpContext(cid=cid, pdp_type=net.pdp_type, apn="")
+            outputs = self.module.machine.context(cid, PdpInput.DEFINE, definition)
+            assert not outputs, outputs
         return contexts[cid]
 
     def _apn_profile(self) -> None:
