@@ -6,11 +6,12 @@ from emulator.at.errors import OperationNotAllowed
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry, Handler
 from emulator.commands.context import CommandContext
+from emulator.module.state import Functionality
 
 
 def csq(ctx: CommandContext, args: Args) -> list[str]:
     radio = ctx.module.radio
-    if radio.fun != 1 or not radio.coverage:
+    if radio.fun is not Functionality.FULL or not radio.coverage:
         return ["+CSQ: 99,99"]
     return [f"+CSQ: {radio.rssi},{radio.ber}"]
 
@@ -74,7 +75,7 @@ def cops_write(ctx: CommandContext, args: Args) -> None:
 
 def cops_test(ctx: CommandContext, args: Args) -> list[str]:
     net = ctx.module.profile.network
-    if not ctx.module.radio.coverage or ctx.module.radio.fun != 1:
+    if not ctx.module.radio.coverage or ctx.module.radio.fun is not Functionality.FULL:
         return ["+COPS: ,,(0-4),(0-2)"]
     return [
         f'+COPS: (2,"{net.operator_long}","{net.operator_short}","{net.operator_numeric}",'

@@ -6,7 +6,7 @@ from emulator.at.errors import OperationNotAllowed, SimNotInserted, SimPinRequir
 from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry
 from emulator.commands.context import CommandContext
-from emulator.module.state import SimState
+from emulator.module.state import Functionality, SimState
 
 
 def _require_sim(ctx: CommandContext) -> None:
@@ -44,7 +44,7 @@ def qccid(ctx: CommandContext, args: Args) -> list[str]:
 
 def qinistat(ctx: CommandContext, args: Args) -> list[str]:
     """Bit map: 1 CPIN READY, 2 SMS DONE, 4 PB DONE (Quectel's AT manuals, AT+QINISTAT)."""
-    ready = ctx.module.radio.sim is SimState.READY and ctx.module.radio.fun == 1
+    ready = ctx.module.radio.sim is SimState.READY and ctx.module.radio.fun is Functionality.FULL
     return [f"+QINISTAT: {7 if ready else 0}"]
 
 
