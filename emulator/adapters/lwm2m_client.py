@@ -293,37 +293,37 @@ class CoapAdapter:
         self.host.apply(fn)
 
     # ---------------------------------------------------------------- context
-    async def _ensure_context(self, ip: str, *, udp: bool) -> aiocoap.Context:
-        """The module's context, with its UDP socket when ``udp`` (plain CoAP): a module that
-        talks DTLS only holds just its session's socket, one descriptor in all."""
+    async def _ensure_context(self, ip: str, *, scheme: str) -> aiocoap.Context:
+        """The module's context, with what ``scheme`` needs: its UDP socket for plain CoAP,
+        the DTLS interface for coaps (a module holds only the one it uses: a DTLS-only module
+        just its session's socket, a plain one no DTLS machinery)."""
         async with self._context_lock:
             loopback = ipaddress.ip_address(ip).is_loopback
             if self._context is not None and self._bound_loopback and not loopback:
                 raise OSError(f"the module's socket is bound to loopback; {ip} is not")
             if self._context is None:
-                self._context = await self._new_context(ip, loopback)
-            if udp and self._udp is None:
+                self._context = self._new_context(ip, loopback)
+            if scheme == "coap" and self._udp is None:
                 self._udp = await self._add_udp(self._context, self._bind_host)
+            if scheme == "coaps" and self._dtls is None:
+                self._dtls = await DtlsClientInterface.create(
+                    self._context,
+                    bind_host=self._bind_host if self._bound_loopback else None,
+                    rehandshake_timeout=self.client.settings.timing.dtls_handshake_timeout,
+                )
+                self._install_sleep_filter(self._context.request_interfaces[-1])
             return self._context
 
-    async def _new_context(self, ip: str, loopback: bool) -> aiocoap.Context:
+    def _new_context(self, ip: str, loopback: bool) -> aiocoap.Context:
         family_v6 = ":" in ip
-        bind_host = ("::1" if family_v6 else "127.0.0.1") if loopback else "::"
+        self._bind_host = ("::1" if family_v6 else "127.0.0.1") if loopback else "::"
+        self._bound_loopback = loopback
         # Built by hand rather than by create_server_context: its udp6 binding resolves the
         # bind address in a worker thread, checks the route on yet another socket and sets
         # SO_REUSEPORT; a fleet of modules pays for that thousands of times at once.
-        context = aiocoap.Context(
+        return aiocoap.Context(
             loop=asyncio.get_running_loop(), serversite=self._root, loggername=LOGGER_NAME
         )
-        self._dtls = await DtlsClientInterface.create(
-            context,
-            bind_host=bind_host if loopback else None,
-            rehandshake_timeout=self.client.settings.timing.dtls_handshake_timeout,
-        )
-        self._install_sleep_filter(context.request_interfaces[-1])
-        self._bind_host = bind_host
-        self._bound_loopback = loopback
-        return context
 
     async def _add_udp(self, context: aiocoap.Context, bind_host: str) -> MessageInterfaceUDP6:
         sock = _bound_socket(bind_host)
@@ -420,7 +420,7 @@ class CoapAdapter:
             if ip is None:  # a name: resolved here once, not on every send
                 infos = await loop.getaddrinfo(action.host, action.port, type=socket.SOCK_DGRAM)
                 ip = _plain_ip(str(infos[0][4][0]))
-            await self._ensure_context(ip, udp=action.scheme == "coap")
+            await self._ensure_context(ip, scheme=action.scheme)
             self._close_session(action.server_id)
             session = Session(
                 server_id=action.server_id, scheme=action.scheme, ip=ip, port=action.port
@@ -510,24 +510,33 @@ class CoapAdapter:
         self._report(lambda now: self.client.response_received(action.request_id, result, now))
 
     def _message(self, session: Session, request: CoapRequest) -> aiocoap.Message:
-        path = "/".join(quote(segment, safe="") for segment in request.path)
-        uri = f"{session.base}/{path}"
-        if request.query:
-            uri += "?" + "&".join(quote(q, safe="=") for q in request.query)
-        message = aiocoap.Message(
-            code=Code(request.method),
-            uri=uri,
-            payload=request.payload,
-            transport_tuning=self._tuning,
-        )
-        if request.content_format is not None:
-            message.opt.content_format = request.content_format
         # The session's remote, not a lookup by URI: aiocoap would resolve the address on
         # every send (getaddrinfo in a worker thread, then a route check on a new socket).
-        if session.connection is not None:
-            message.remote = session.connection
-        elif session.remote is not None:
-            message.remote = session.remote
+        # With the remote known, the path and query go straight into their options (the
+        # server is an IP literal: no Uri-Host, RFC 7252 §6.4 step 3).
+        remote = session.connection if session.connection is not None else session.remote
+        if remote is not None:
+            message = aiocoap.Message(
+                code=Code(request.method),
+                payload=request.payload,
+                transport_tuning=self._tuning,
+                uri_path=request.path,
+                uri_query=request.query,
+            )
+            message.remote = remote
+        else:
+            path = "/".join(quote(segment, safe="") for segment in request.path)
+            uri = f"{session.base}/{path}"
+            if request.query:
+                uri += "?" + "&".join(quote(q, safe="=") for q in request.query)
+            message = aiocoap.Message(
+                code=Code(request.method),
+                uri=uri,
+                payload=request.payload,
+                transport_tuning=self._tuning,
+            )
+        if request.content_format is not None:
+            message.opt.content_format = request.content_format
         return message
 
     # ------------------------------------------------------- server requests
@@ -642,7 +651,7 @@ class CoapAdapter:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parts.hostname, parts.port or 5683, type=socket.SOCK_DGRAM
         )
-        context = await self._ensure_context(_plain_ip(str(infos[0][4][0])), udp=True)
+        context = await self._ensure_context(_plain_ip(str(infos[0][4][0])), scheme="coap")
         message = aiocoap.Message(code=Code.GET, uri=action.uri, transport_tuning=self._tuning)
         response = await context.request(message).response  # block2 is reassembled here
         if not response.code.is_successful():

@@ -77,7 +77,7 @@ async def test_many_modules_get_distinct_ports() -> None:
             module = VirtualModule(profile, now=loop.time())
             adapter = CoapAdapter(ModuleHost(module, clock=loop.time), client_for(module))
             adapters.append(adapter)
-            await adapter._ensure_context("127.0.0.1", udp=True)
+            await adapter._ensure_context("127.0.0.1", scheme="coap")
         ports = []
         for adapter in adapters:
             assert adapter._udp is not None
