@@ -30,6 +30,7 @@ from aiomqtt.exceptions import MqttConnectError
 from emulator.adapters.destinations import DestinationRefused, NameNotResolved, resolve
 from emulator.adapters.tls import TlsSetupError, client_context
 from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
+from emulator.mqtt.model import COMPONENT as MQTT_COMPONENT
 from emulator.mqtt.model import (
     MqttClients,
     MqttCloseRequested,
@@ -76,10 +77,21 @@ def _code(value: Any) -> int:
 
 
 class MqttAdapter:
-    def __init__(self, host: ModuleHost, clients: MqttClients) -> None:
+    def __init__(self, host: ModuleHost, clients: MqttClients | None = None) -> None:
         self.host = host
-        self.clients = clients
+        self._clients = clients
         self._links: dict[int, _Link] = {}
+
+    @property
+    def clients(self) -> MqttClients:
+        """The module's MQTT client table, made on first use: most modules of a fleet never
+        open MQTT, and six client slots each cost some 7 KiB for 10,000 modules."""
+        if self._clients is None:
+            self._clients = clients_for(self.host.module)
+        return self._clients
+
+    def _table_exists(self) -> bool:
+        return self._clients is not None or MQTT_COMPONENT in self.host.module.components
 
     # ------------------------------------------------------------ service API
     async def start(self) -> None:
@@ -93,9 +105,11 @@ class MqttAdapter:
     def on_event(self, event: ModuleEvent) -> None:
         now = self.host.now()
         if isinstance(event, PdpContextChanged) and not event.active:
-            self.clients.network_lost(event.cid, now)
+            if self._table_exists():  # no table yet: no link to lose
+                self.clients.network_lost(event.cid, now)
         elif isinstance(event, RebootStarted | PoweredDown):  # every link goes with it
-            self.clients.reset()
+            if self._table_exists():  # no table yet: it will start on defaults anyway
+                self.clients.reset()
         elif isinstance(event, MqttCloseRequested):
             link = self._links.get(event.index)
             if link is not None and link.session == event.session:
@@ -396,5 +410,5 @@ async def _drop_client(client: aiomqtt.Client) -> None:
 
 
 def create_service(host: ModuleHost) -> MqttAdapter:
-    """The aiomqtt adapter of the module's MQTT client table."""
-    return MqttAdapter(host, clients_for(host.module))
+    """The aiomqtt adapter of the module's MQTT client table (made when first used)."""
+    return MqttAdapter(host)
