@@ -92,8 +92,10 @@ class FleetWatch:
         warn: Callable[[str], None],
         *,
         summary_interval: float = SUMMARY_INTERVAL,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
         self.warn = warn
+        self.on_settled = on_settled  # called (soon) when no module is registering any more
         self.summary_interval = summary_interval
         self.modules = len(modules)
         self.status: dict[int, LwM2MStatus] = {}  # modules whose status is not NOT_REGISTERED
@@ -121,6 +123,12 @@ class FleetWatch:
         if event.status is LwM2MStatus.LOGIN_FAILED:
             self.failures += 1
             self._failed(served)
+        if (
+            event.previous is LwM2MStatus.REGISTERING
+            and self.counts[LwM2MStatus.REGISTERING] == 0
+            and self.on_settled is not None
+        ):
+            asyncio.get_running_loop().call_soon(self.on_settled)
 
     def _failed(self, served: ServedModule) -> None:
         if self.failures == 1:

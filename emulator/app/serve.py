@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ from emulator.module.virtual import build_registry
 
 log = logging.getLogger(__name__)
 
+MIN_FREEZE_INTERVAL = 30.0  # seconds between two collect-and-freeze passes (Emulator._settled)
 MAX_COUNT = 100_000  # a sanity bound; the descriptor limit usually binds first (fd_budget)
 #: Descriptors a module's network side may hold besides its AT port: the LwM2M client's one
 #: socket (plain CoAP, or a DTLS session's). A second server or a TCP/MQTT connection from an
@@ -149,6 +151,7 @@ class Emulator:
         self.watch: FleetWatch | None = None  # LwM2M status counts, failures reported
         self.lag = LoopLag()  # started by whoever wants readings (the control channel)
         self._started = False
+        self._frozen_at = -MIN_FREEZE_INTERVAL
         self._accept_failures: AcceptFailureReporter | None = None
 
     # ---------------------------------------------------------------- prepare
@@ -249,7 +252,12 @@ class Emulator:
                 self._wire_output(served)
                 if not opts.headless:
                     await self._open_ports(served)
-            self.watch = FleetWatch(self.modules, log.warning)
+            self.watch = FleetWatch(self.modules, log.warning, on_settled=self._settled)
+            # The modules live as long as the run: once built, keep the collector from walking
+            # them again on every full collection (10,000 of them take seconds each time),
+            # before they start and a registration storm allocates at full speed.
+            gc.collect()
+            gc.freeze()
             for served in self.modules:
                 served.started = True
                 await served.host.start()
@@ -257,9 +265,21 @@ class Emulator:
         except BaseException:
             await self.stop()
             raise
-        # What was built so far lives as long as the run: keep the collector from walking
-        # it again on every full collection (at 10,000 modules that is seconds each time).
-        gc.collect()
+
+    def _settled(self) -> None:
+        """No module is registering any more: what the registrations built (each module's
+        CoAP context, its exchanges' state) lives as long as they do. Collect once and freeze
+        it, as at start, or every later full collection walks it again: after a storm of
+        3,000 registrations that stalled the loop for 1.5-4 s during the next Updates (with
+        this, the longest stall measured was 0.26 s)."""
+        now = time.monotonic()
+        if now - self._frozen_at < MIN_FREEZE_INTERVAL:
+            return
+        self._frozen_at = now
+        # Only the young generations are collected first: a full collection over a storm's
+        # worth of objects is the very stall this avoids (7 s at 10,000 modules on a busy
+        # machine); what cyclic garbage is older stays frozen, a bounded one-time cost.
+        gc.collect(1)
         gc.freeze()
 
     # ------------------------------------------------------------------ ports
