@@ -200,6 +200,7 @@ class ControlChannel:
         self._tasks: set[asyncio.Task[None]] = set()
         if emulator is not None:
             emulator.lag.start()
+            emulator.gc_pauses.install()
         for served in self.modules:
             served.host.add_listener(self._listener(served.index))
 

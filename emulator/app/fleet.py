@@ -12,7 +12,10 @@ and records how late it ran; the percentiles cover the samples since the last re
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +84,38 @@ class LoopLag:
             return round(samples[min(len(samples) - 1, int(fraction * len(samples)))] * 1000, 3)
 
         return LagReading(samples=len(samples), median_ms=at(0.5), p99_ms=at(0.99), max_ms=at(1.0))
+
+
+class GcPauses:
+    """How long the cyclic garbage collector held the loop: the longest pause per generation
+    since the last reading (a pause is invisible to the loop's own timers until it ends)."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.longest: dict[int, float] = {}
+        self.count = 0
+
+    def install(self) -> None:
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def uninstall(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        generation = info.get("generation", 0)
+        self.count += 1
+        if pause > self.longest.get(generation, 0.0):
+            self.longest[generation] = pause
+
+    def reading(self) -> dict[int, float]:
+        longest, self.longest, self.count = self.longest, {}, 0
+        return longest
 
 
 class FleetWatch:
@@ -174,7 +209,9 @@ def open_descriptors() -> int | None:
         return None
 
 
-def stats_line(watch: FleetWatch, lag: LagReading | None, ports: int) -> str:
+def stats_line(
+    watch: FleetWatch, lag: LagReading | None, ports: int, gc_pauses: dict[int, float] | None = None
+) -> str:
     """``stats modules=... registered=... failed=... lag_p99_ms=...`` (the control line)."""
     words = [
         f"modules={watch.modules}",
@@ -196,4 +233,6 @@ def stats_line(watch: FleetWatch, lag: LagReading | None, ports: int) -> str:
             f"lag_p99_ms={lag.p99_ms}",
             f"lag_max_ms={lag.max_ms}",
         ]
+    if gc_pauses is not None:
+        words += [f"gc{gen}_max_ms={gc_pauses.get(gen, 0.0) * 1000:.1f}" for gen in (0, 1, 2)]
     return "stats " + " ".join(words)

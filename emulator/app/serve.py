@@ -44,7 +44,7 @@ from emulator.adapters.port.port import Port, PortEvent
 from emulator.adapters.port.pty import PtyPort
 from emulator.adapters.port.tcp import TcpPort, format_address
 from emulator.adapters.port.trace import DEFAULT_MAX_BYTES, TraceWriter
-from emulator.app.fleet import FleetWatch, LoopLag, stats_line
+from emulator.app.fleet import FleetWatch, GcPauses, LoopLag, stats_line
 from emulator.at.redact import SecretMask
 from emulator.at.registry import CommandRegistry
 from emulator.module.events import BootCompleted, ModuleEvent
@@ -150,6 +150,7 @@ class Emulator:
         self.network_map = NetworkMap()
         self.watch: FleetWatch | None = None  # LwM2M status counts, failures reported
         self.lag = LoopLag()  # started by whoever wants readings (the control channel)
+        self.gc_pauses = GcPauses()  # installed with the lag readings
         self._started = False
         self._frozen_at = -MIN_FREEZE_INTERVAL
         self._accept_failures: AcceptFailureReporter | None = None
@@ -319,7 +320,8 @@ class Emulator:
         """Counts, descriptors and the loop's lag since the last call (``stats`` control)."""
         watch = self.watch or FleetWatch([], log.warning)
         lag = self.lag.reading() if self.lag.running else None
-        return stats_line(watch, lag, sum(len(m.ports) for m in self.modules))
+        pauses = self.gc_pauses.reading() if self.lag.running else None
+        return stats_line(watch, lag, sum(len(m.ports) for m in self.modules), pauses)
 
     def module(self, index: int) -> ServedModule:
         if not 0 <= index < len(self.modules):
@@ -430,6 +432,7 @@ class Emulator:
             return
         self._started = False
         self.lag.stop()
+        self.gc_pauses.uninstall()
         started = [m for m in self.modules if m.started]
         stopping = asyncio.gather(*(m.host.stop() for m in started), return_exceptions=True)
         try:
