@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import enum
 import re
 import time
 import traceback
@@ -259,7 +261,21 @@ class _Recorder:
     def module_event(self, event: Any) -> None:
         # The module's own world (radio, PDP, boot, SMS); families' internal events are noise.
         if type(event).__module__ in ("emulator.module.events", "emulator.sms.events"):
-            self.line("mod", repr(event))
+            self.line("mod", describe_event(event))
+
+
+def describe_event(event: object) -> str:
+    """``RegistrationChanged(stat=HOME(1), ...)``: a dataclass event as a reader wants it in a
+    transcript, an enum field by its name and value rather than Python's ``<RegStat.HOME: 1>``."""
+    if not dataclasses.is_dataclass(event) or isinstance(event, type):
+        return repr(event)
+    parts = []
+    for item in dataclasses.fields(event):
+        value = getattr(event, item.name)
+        enumerated = isinstance(value, enum.Enum)
+        shown = f"{value.name}({value.value!r})" if enumerated else repr(value)
+        parts.append(f"{item.name}={shown}")
+    return f"{type(event).__name__}({', '.join(parts)})"
 
 
 # --------------------------------------------------------------------------- one scenario
