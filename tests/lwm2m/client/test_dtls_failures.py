@@ -26,7 +26,9 @@ from .harness import FAST, AtModule, lwm2m_profile, merged
 EP = "urn:imei:869339060001965"
 KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 #: A bound long enough to tell "failed at once" from "failed at the timeout".
-PATIENT = merged(FAST, {"timing_ms": {"dtls_handshake_timeout": 8000}})
+# A handshake bound far beyond any wait below: a failure within the wait came from the peer
+# (an alert, an ICMP error), not from the bound, however loaded the machine.
+PATIENT = merged(FAST, {"timing_ms": {"dtls_handshake_timeout": 60000}})
 
 
 def dtls_interface(server: LwM2MServer) -> DtlsServerInterface:
@@ -88,8 +90,7 @@ async def test_a_refused_handshake_fails_at_once(
     caplog.set_level(logging.INFO)
     module = await make_module(lwm2m_profile(**PATIENT))
     await configure(module, server.coaps_port, identity, key)
-    elapsed = await register_and_time_failure(module)
-    assert elapsed < 4.0, elapsed  # the alert, not the 8 s bound (generous under load)
+    await register_and_time_failure(module)  # within 20 s: the alert, not the 60 s bound
     assert server.registrations() == ()
     lines = [r.getMessage() for r in caplog.records if "DTLS handshake from" in r.getMessage()]
     assert len(lines) == 1, lines  # once per failed handshake
@@ -103,8 +104,7 @@ async def test_no_server_fails_at_once(make_module: ModuleFactory) -> None:
         port = probe.getsockname()[1]  # closed again: nothing listens there
     module = await make_module(lwm2m_profile(**PATIENT))
     await configure(module, port)
-    elapsed = await register_and_time_failure(module)
-    assert elapsed < 4.0, elapsed
+    await register_and_time_failure(module)  # within 20 s: the ICMP error, not the bound
 
 
 async def test_a_silent_peer_waits_for_the_handshake_bound(make_module: ModuleFactory) -> None:
