@@ -26,33 +26,23 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from benchmarks._common import coap_option
 
 OBJECTS = b"</1/0>,</3/0>,</4/0>"
 
 
 def _datagram(index: int, mid: int, token: bytes) -> bytes:
     """A confirmable Register, encoded by hand (RFC 7252 §3) to keep the generator cheap."""
-
-    def option(delta: int, value: bytes) -> bytes:
-        def nibble(n: int) -> tuple[int, bytes]:
-            if n < 13:
-                return n, b""
-            if n < 269:
-                return 13, bytes([n - 13])
-            return 14, (n - 269).to_bytes(2, "big")
-
-        d, dx = nibble(delta)
-        length, lx = nibble(len(value))
-        return bytes([(d << 4) | length]) + dx + lx + value
-
     header = bytes([0x40 | len(token), 0x02]) + mid.to_bytes(2, "big") + token
-    options = option(11, b"rd")  # Uri-Path
-    options += option(1, bytes([40]))  # Content-Format 12: link-format
+    options = coap_option(11, b"rd")  # Uri-Path
+    options += coap_option(1, bytes([40]))  # Content-Format 12: link-format
     query = (f"ep=bench-{index}", "lt=300", "lwm2m=1.0", "b=U")
     delta = 15 - 12  # Uri-Query is option 15
     for item in query:
-        options += option(delta, item.encode())
+        options += coap_option(delta, item.encode())
         delta = 0
     return header + options + b"\xff" + OBJECTS
 
@@ -176,11 +166,14 @@ async def run(args: argparse.Namespace) -> None:
     )
     try:
         command = [
-            sys.executable, __file__, "--generate", str(server.coap_port),
+            sys.executable, "-m", "benchmarks.server_registration_rate",
+            "--generate", str(server.coap_port),
             "--registrations", str(args.registrations), "--concurrency", str(args.concurrency),
             "--sockets", str(args.sockets),
         ]  # fmt: skip
-        process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+        # As a module from the repository root, so the child shares benchmarks._common.
+        root = Path(__file__).resolve().parent.parent
+        process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, cwd=root)
         output, _ = await process.communicate()
         result = json.loads(output)
         print(
