@@ -122,16 +122,7 @@ async def test_garbage_from_the_server_does_no_harm(make_module: ModuleFactory) 
     server = await SilentServer.start()
     try:
         module = await make_module()
-        await configure(module, server.port)
-        await module.at("AT+QLWREG")
-        await asyncio.wait_for(server.arrived.wait(), 3)
-        register_bytes, device = server.datagrams[0]
-        register = aiocoap.Message.decode(register_bytes)
-        created = raw(
-            Code.CREATED, aiocoap.ACK, register.mid, register.token, location_path=("rd", "7")
-        )
-        server.send(created.encode(), device)
-        await module.wait_urc('"ready","successfully",1000')
+        device = await register_by_hand(server, module)
 
         async def exchange(message: aiocoap.Message | bytes) -> aiocoap.Message:
             server.arrived.clear()

@@ -11,23 +11,14 @@ from aiocoap.numbers.codes import Code
 from emulator.commands.lwm2m import client_for
 
 from .conftest import ModuleFactory
-from .test_failures_wire import SilentServer, configure, raw
+from .test_failures_wire import SilentServer, raw, register_by_hand
 
 
 async def test_rst_to_a_notification_ends_the_observation(make_module: ModuleFactory) -> None:
     server = await SilentServer.start()
     try:
         module = await make_module()
-        await configure(module, server.port, lifetime=600)
-        await module.at("AT+QLWREG")
-        await asyncio.wait_for(server.arrived.wait(), 3)
-        register_bytes, device = server.datagrams[0]
-        register = aiocoap.Message.decode(register_bytes)
-        created = raw(
-            Code.CREATED, aiocoap.ACK, register.mid, register.token, location_path=("rd", "7")
-        )
-        server.send(created.encode(), device)
-        await module.wait_urc('"ready","successfully",1000')
+        device = await register_by_hand(server, module, lifetime=600)
         client = client_for(module.module)
 
         async def next_message(timeout: float = 5.0) -> aiocoap.Message:
