@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from emulator.app.cli import positive_int
 from emulator.at.redact import redact
 from scenario_tool import junit as junit_report
 from scenario_tool.errors import DriverError, ScenarioError, ScenarioFormatError, Unreachable
@@ -130,7 +131,7 @@ def add_subparser(subparsers: Any) -> None:
     )
     run.add_argument(
         "--modules",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="run every scenario on N in-process modules at once (IMEIs counting up from the "
@@ -384,16 +385,6 @@ def _run_on_modules(
         junit_report.write(junit, cases)
         report(f"junit: {junit}")
     return EXIT_OK if counts["passed"] + counts["skipped"] == len(results) else EXIT_FAILED
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
 
 
 def _case(result: ScenarioResult, transcript_path: Path) -> junit_report.CaseResult:
