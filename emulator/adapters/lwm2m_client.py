@@ -18,10 +18,10 @@ and the transport's ``send`` is wrapped to note each notification's message ID, 
 ends the right observation.
 
 A fleet of modules in one process needs the context cheap to build and to send on: its udp6
-message interface runs on a socket bound here (aiocoap's own binding resolves the address in a
-worker thread, checks the route on another socket and sets SO_REUSEPORT, under which two
-modules could be given one port), and each session's request carries its remote, so nothing
-is resolved per send.
+message interface runs on a socket bound by :mod:`emulator.adapters.udpbind` (aiocoap's own
+binding resolves the address in a worker thread, checks the route on another socket and sets
+SO_REUSEPORT, under which two modules could be given one port), and each session's request
+carries its remote, so nothing is resolved per send.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from emulator.adapters.dtls.coap import (
 )
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
+from emulator.adapters.udpbind import udp6_interface, udp6_socket
 from emulator.adapters.undecodable import JunkReport, guard_udp_interface
 from emulator.at.errors import OperationNotSupported
 from emulator.commands.lwm2m import client_for
@@ -132,21 +133,6 @@ def _literal_ip(host: str) -> str | None:
 def _v6_sockaddr(ip: str, port: int) -> tuple[str, int, int, int]:
     """The udp6 socket's form of an address: IPv4 as IPv4-mapped IPv6 (RFC 4291 §2.5.5.2)."""
     return (ip if ":" in ip else f"::ffff:{ip}", port, 0, 0)
-
-
-def _bound_socket(host: str) -> socket.socket:
-    """The module's UDP socket (dual-stack, so IPv4 servers are reached IPv4-mapped), bound to a
-    port of its own. Not SO_REUSEPORT, as aiocoap's own udp6 binding is: with that, Linux may
-    hand a bind to port 0 a port another of our sockets holds, and two modules would share
-    (and steal each other's) datagrams."""
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    try:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((host if ":" in host else f"::ffff:{host}", 0))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 @dataclass(kw_only=True)
@@ -326,19 +312,10 @@ class CoapAdapter:
         )
 
     async def _add_udp(self, context: aiocoap.Context, bind_host: str) -> MessageInterfaceUDP6:
-        sock = _bound_socket(bind_host)
+        sock = udp6_socket((bind_host, 0))
 
         async def construct(manager: Any) -> MessageInterfaceUDP6:
-            try:
-                interface: MessageInterfaceUDP6 = (
-                    await MessageInterfaceUDP6._create_transport_endpoint(
-                        sock, manager, context.log, context.loop
-                    )
-                )
-            except BaseException:
-                sock.close()
-                raise
-            return interface
+            return await udp6_interface(sock, manager, context)
 
         interface = await append_message_interface(context, construct)
         assert isinstance(interface, MessageInterfaceUDP6)

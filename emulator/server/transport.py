@@ -30,10 +30,10 @@ from typing import Any
 
 from aiocoap import Context, Message
 from aiocoap.pipe import Pipe
-from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
+from emulator.adapters.udpbind import bind_udp6, udp6_interface
 from emulator.adapters.undecodable import JunkReport, guard_udp_interface
 
 _LOG = logging.getLogger("emulator.server")
@@ -60,8 +60,8 @@ class Listener:
 
 
 def ensure_port_free(bind: tuple[str, int]) -> None:
-    """Raise ``OSError`` if a fixed UDP port is taken. aiocoap binds with SO_REUSEPORT, so a
-    second server on the same port would otherwise start and silently share the traffic."""
+    """Raise ``OSError`` if a fixed UDP port is taken, saying which address (before the DTLS
+    listener's socket is made, whose own error would not say)."""
     host, port = bind
     if port == 0:
         return
@@ -100,21 +100,18 @@ async def add_dtls_listener(
 
 
 async def add_udp_listener(context: Context, bind: tuple[str, int]) -> Listener:
-    """Add a plain CoAP (UDP) listener on ``bind`` to ``context``."""
-    if bind[0] not in ("", "0.0.0.0", "::"):
-        ensure_port_free(bind)
+    """Add a plain CoAP (UDP) listener on ``bind`` to ``context``: on a socket of its own
+    (:mod:`emulator.adapters.udpbind`: aiocoap's binding would let another socket share it)."""
+    sock = await bind_udp6(*bind)
     created: list[Any] = []
 
     async def construct(message_manager: Any) -> Any:
         bound_duplicate_detection(message_manager)  # a request flood costs bounded memory
-        transport = await MessageInterfaceUDP6.create_server_transport_endpoint(
-            message_manager, log=context.log, loop=context.loop, bind=bind, multicast=[]
-        )
+        transport = await udp6_interface(sock, message_manager, context)
         created.append(transport)
         return transport
 
     await append_message_interface(context, construct)
-    sock = created[0].transport.get_extra_info("socket")
     widen_receive_buffer(sock)
     host, port, *_ = sock.getsockname()
     if host.startswith("::ffff:"):

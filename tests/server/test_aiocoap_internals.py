@@ -48,7 +48,9 @@ def test_context_and_token_layer_internals_we_use_are_there() -> None:
     assert "msg.token = self.next_token()" in request_source
     assert callable(Pipe.on_event) and callable(Pipe.add_response)
     assert "Event" in vars(Pipe)
-    assert callable(MessageInterfaceUDP6.create_server_transport_endpoint)
+    # The listeners run udp6 on sockets bound by emulator.adapters.udpbind (no SO_REUSEPORT).
+    create = inspect.signature(MessageInterfaceUDP6._create_transport_endpoint)
+    assert list(create.parameters)[:4] == ["sock", "ctx", "log", "loop"]
     assert "self.transport = transport" in inspect.getsource(MessageInterfaceUDP6.connection_made)
     # Context.request is what ordinary requests use (public API), still non-blockwise capable.
     assert "handle_blockwise" in inspect.signature(protocol.Context.request).parameters
