@@ -30,7 +30,22 @@ from emulator.lwm2m.client.config import (
     ServerEntry,
 )
 from emulator.lwm2m.client.errors import ClientStateError
+from emulator.lwm2m.client.events import (
+    ApnAuthenticationWritten,
+    ApnTextWritten,
+    CurrentTimeWritten,
+    FirmwareDownloaded,
+    FirmwarePackageOffered,
+    LifetimeWritten,
+    LwM2MNotice,
+    NoticeKind,
+    Outcome,
+    PdpResult,
+    ServerResult,
+    StepStarted,
+)
 from emulator.lwm2m.client.settings import ClientSettings
+from emulator.module.events import ModuleEvent
 from emulator.module.profile import ProfileError
 from emulator.module.virtual import VirtualModule
 
@@ -52,6 +67,70 @@ def client_for(module: VirtualModule) -> LwM2MClient:
         return LwM2MClient(module, settings)
 
     return module.component(COMPONENT, create)
+
+
+# ---------------------------------------------------------------- +QLWURC
+# The client's notices as the host sees them: QuecPython's lwm2m document, "Event-Description".
+URC_PREFIX = "+QLWURC: "
+RESULT_TEXT = {Outcome.SUCCESS: "successfully", Outcome.FAILURE: "failed"}
+DEREGISTER_CODE = {Outcome.SUCCESS: 0, Outcome.FAILURE: 1}  # the document's <code>
+APN_TEXT_FIELD = {
+    NoticeKind.APN_CHANGED: "apn",
+    NoticeKind.USER_NAME_CHANGED: "user",
+    NoticeKind.SECRET_CHANGED: "password",
+}
+
+
+def urc_fields(notice: LwM2MNotice) -> dict[str, object]:
+    """The values a notice gives its URC template (the profile's ``"urcs"``; the names are
+    ``settings.URC_FIELDS``)."""
+    match notice:
+        case StepStarted():
+            return {}
+        case PdpResult(outcome=outcome, apn=apn):
+            return {"result": RESULT_TEXT[outcome], "apn": apn}
+        case ServerResult(outcome=outcome, ssid=ssid):
+            return {"result": RESULT_TEXT[outcome], "code": DEREGISTER_CODE[outcome], "ssid": ssid}
+        case FirmwarePackageOffered(uri=uri):
+            return {"url": uri}
+        case FirmwareDownloaded(size=size):
+            return {"size": size}
+        case ApnTextWritten(kind=kind, text=text):
+            return {APN_TEXT_FIELD[kind]: text}
+        case ApnAuthenticationWritten(authentication=authentication):
+            return {"type": int(authentication)}
+        case LifetimeWritten(lifetime=lifetime):
+            return {"lifetime": lifetime}
+        case CurrentTimeWritten(unix_time=unix_time):
+            return {"time": unix_time}
+    raise TypeError(f"no URC fields for {notice!r}")
+
+
+def render_urc(notice: LwM2MNotice, settings: ClientSettings) -> str | None:
+    """The ``+QLWURC`` line of ``notice`` (without CR LF), or None when the profile's
+    template for it is null (this firmware build does not report it)."""
+    template = settings.urcs.get(notice.kind.value)
+    if template is None:
+        return None
+    # Server text never breaks the framing: quotes and control characters are escaped.
+    fields = {name: at_string(value) for name, value in urc_fields(notice).items()}
+    return URC_PREFIX + template.format(**fields)
+
+
+def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
+    if not isinstance(event, LwM2MNotice):
+        return
+    client = client_for(module)
+    if not client.config.urc:  # AT+QLWCFG="urc",0 silences every +QLWURC
+        return
+    text = render_urc(event, client.settings)
+    if text is not None:
+        module.raise_urc(text, now)
+
+
+def attach(module: VirtualModule) -> None:
+    """Show the client's notices on the AT port (the module calls this for its families)."""
+    module.observe(lambda event, now: _on_event(module, event, now))
 
 
 # ------------------------------------------------------------ parameter specs

@@ -37,7 +37,6 @@ from dataclasses import replace
 from typing import Any
 
 from emulator.at.errors import CmeError
-from emulator.at.text import at_string
 from emulator.lwm2m import LwM2MPath, ObjectStore, ObservationManager, default_registry
 from emulator.lwm2m.client.errors import ClientStateError
 from emulator.lwm2m.errors import LwM2MError
@@ -69,7 +68,18 @@ from .config import (
     SecurityEntry,
     ServerEntry,
 )
-from .events import ClientWork, LwM2MStatus, LwM2MStatusChanged
+from .events import (
+    ClientWork,
+    LifetimeWritten,
+    LwM2MNotice,
+    LwM2MStatus,
+    LwM2MStatusChanged,
+    NoticeKind,
+    Outcome,
+    PdpResult,
+    ServerResult,
+    StepStarted,
+)
 from .firmware import DownloadError, FirmwareHooks, FirmwareUpdate
 from .links import ACTIVE_PHASES, SESSION_PHASES, Goal, Phase, ServerLink
 from .messages import (
@@ -136,7 +146,7 @@ class LwM2MClient:
                 update_mode=lambda: self.config.fota_update,
                 start_download=self._start_download,
                 cancel_download=lambda: self._act(CancelDownload()),
-                urc=self._urc,
+                notify=self._notify,
                 apply=self._schedule_firmware_apply,
                 changed=self._firmware_changed,
             ),
@@ -166,7 +176,7 @@ class LwM2MClient:
             store=self.store,
             firmware=self.firmware,
             now=lambda: self._now,
-            urc=self._urc,
+            notify=self._notify,
             later=self._later,
         )
         self.device.install()
@@ -179,16 +189,14 @@ class LwM2MClient:
             NV_NAMESPACE, {"config": self.config.to_nv(), "fota": self.firmware.saved()}
         )
 
-    # ============================================================ URCs, timers
-    def _urc(self, name: str, ok: bool | None = None, **fields: Any) -> None:
-        template = self.settings.urcs.get(name)
-        if template is None or not self.config.urc:
-            return
-        if ok is not None:
-            fields["result"] = "successfully" if ok else "failed"
-        # Server text never breaks the framing: quotes and control characters are escaped.
-        clean = {k: at_string(v) for k, v in fields.items()}
-        self.module.raise_urc("+QLWURC: " + template.format(**clean), self._now)
+    # ========================================================= notices, timers
+    def _notify(self, notice: LwM2MNotice) -> None:
+        """Report ``notice`` to the module's adapters and families (the AT family shows it as
+        a ``+QLWURC``, when ``AT+QLWCFG="urc"`` is on)."""
+        self.module.emit(notice, self._now)
+
+    def _server_result(self, kind: NoticeKind, link: ServerLink, *, ok: bool) -> None:
+        self._notify(ServerResult(kind=kind, outcome=Outcome.of(ok), ssid=link.ssid))
 
     def _later(self, delay: float, callback: Callable[[float], None]) -> None:
         heapq.heappush(self._deferred, (self._now + delay, next(self._deferred_seq), callback))
@@ -253,7 +261,7 @@ class LwM2MClient:
         if link.deadline is not None and now >= link.deadline:
             link.deadline = None
             if link.phase is Phase.BOOTSTRAPPING:
-                self._urc("bootstrap", ok=False, ssid=link.ssid)
+                self._server_result(NoticeKind.BOOTSTRAP, link, ok=False)
                 self._fail(link, now)
         if link.retry_at is not None and now >= link.retry_at:
             link.retry_at = None
@@ -404,7 +412,7 @@ class LwM2MClient:
         stranded = link.phase is Phase.SUSPENDED and bool(link.location)
         self._drop_session(link)
         link.go(Phase.IDLE)
-        self._urc("deregister", ssid=link.ssid, code=1 if stranded else 0)
+        self._server_result(NoticeKind.DEREGISTER, link, ok=not stranded)
 
     def update(self, ssid: int | None, now: float) -> None:
         """``AT+QLWUPDATE[=<SSID>]``: an Update to one registered server, or to all."""
@@ -485,6 +493,8 @@ class LwM2MClient:
 
     # ========================================================= module events
     def on_module_event(self, event: ModuleEvent, now: float) -> None:
+        if isinstance(event, LwM2MNotice):
+            return  # our own report, back through the module's queue: nothing changes
         self._now = now
         if isinstance(event, RebootStarted | PoweredDown):
             self._restart(now)  # AT+QPOWD: the power goes as in a reboot, nothing is sent
@@ -531,7 +541,7 @@ class LwM2MClient:
             if link.phase is Phase.DEREGISTERING:
                 self._drop_session(link)
                 link.go(Phase.IDLE)
-                self._urc("deregister", ssid=link.ssid, code=1)
+                self._server_result(NoticeKind.DEREGISTER, link, ok=False)
                 continue
             self._drop_session(link)
             link.clear_timers()
@@ -561,12 +571,12 @@ class LwM2MClient:
                 self._apn_retries_left -= 1
                 self._apn_retry_at = now + max(self.config.apnretry[2], 1)
                 return
-            self._urc("pdp active", ok=False, apn=apn)
+            self._notify(PdpResult(outcome=Outcome.FAILURE, apn=apn))
             self._pdp_failed = True  # login failed (stat 4) until the next AT+QLWREG
             self._links.clear()
             return
         self._network_up = True
-        self._urc("pdp active", ok=True, apn=apn)
+        self._notify(PdpResult(outcome=Outcome.SUCCESS, apn=apn))
         for link in self._links.values():
             if link.phase in (Phase.IDLE, Phase.SUSPENDED):
                 goal = link.goal
@@ -605,7 +615,7 @@ class LwM2MClient:
         self._now = now
         link = self._current(server_id, attempt, Phase.PREPARING)
         if link is not None:
-            self._urc("initial", ok=error is None, ssid=link.ssid)
+            self._server_result(NoticeKind.INITIAL, link, ok=error is None)
             if error is not None:
                 log.info("server %s: %s", link.ssid, error)
                 self._fail(link, now)
@@ -633,7 +643,7 @@ class LwM2MClient:
         self._now = now
         link = self._current(server_id, attempt, Phase.HANDSHAKING)
         if link is not None:
-            self._urc("dtls", ok=error is None, ssid=link.ssid)
+            self._server_result(NoticeKind.DTLS, link, ok=error is None)
             if error is not None:
                 log.info("server %s: DTLS failed: %s", link.ssid, error)
                 self._fail(link, now)
@@ -643,7 +653,7 @@ class LwM2MClient:
 
     def _connected(self, link: ServerLink, now: float) -> None:
         if link.goal is Goal.BOOTSTRAP:
-            self._urc("bootstraping")
+            self._notify(StepStarted(kind=NoticeKind.BOOTSTRAPPING))
             link.go(Phase.BOOTSTRAPPING)
             link.deadline = now + self.settings.timing.bootstrap_timeout
             query = [f"ep={self.endpoint}"]
@@ -662,7 +672,7 @@ class LwM2MClient:
     def _register(self, link: ServerLink, now: float) -> None:
         """Register (TS 1.0 §5.3.1, §8.2.3): ``POST /rd?ep=&lt=&lwm2m=&b=`` + object links."""
         assert link.server is not None
-        self._urc("registering")
+        self._notify(StepStarted(kind=NoticeKind.REGISTERING))
         link.go(Phase.REGISTERING)
         if link.location:
             # A new registration voids the old one's observations (the server forgets them
@@ -790,20 +800,20 @@ class LwM2MClient:
             if kind == "register" and link.phase is Phase.REGISTERING:
                 if response.code == CREATED and response.location_path:
                     link.location = response.location_path
-                    self._urc("ready", ok=True, ssid=link.ssid)
+                    self._server_result(NoticeKind.READY, link, ok=True)
                     self._registered(link, now)
                 else:
                     log.info("server %s refused Register: %s", link.ssid, response)
-                    self._urc("ready", ok=False, ssid=link.ssid)
+                    self._server_result(NoticeKind.READY, link, ok=False)
                     self._fail(link, now)
             elif kind == "update" and link.phase is Phase.UPDATING:
                 if response.code == CHANGED:
                     link.send_lifetime = link.send_binding = link.send_objects = False
-                    self._urc("update", ok=True, ssid=link.ssid)
+                    self._server_result(NoticeKind.UPDATE, link, ok=True)
                     self._registered(link, now)
                 elif response.code >> 5 == 4:
                     # TS 1.0 §5.3.2: the server does not know the registration: register anew.
-                    self._urc("update", ok=False, ssid=link.ssid)
+                    self._server_result(NoticeKind.UPDATE, link, ok=False)
                     self._register(link, now)
                 else:
                     self._update_lost(link, now)
@@ -814,7 +824,7 @@ class LwM2MClient:
                 and link.phase is Phase.BOOTSTRAPPING
                 and not is_success(response.code)
             ):
-                self._urc("bootstrap", ok=False, ssid=link.ssid)
+                self._server_result(NoticeKind.BOOTSTRAP, link, ok=False)
                 self._fail(link, now)
         self._settle()
 
@@ -827,14 +837,14 @@ class LwM2MClient:
             kind = pending[1]
             log.info("server %s: %s failed: %s", link.ssid, kind, reason)
             if kind == "register" and link.phase is Phase.REGISTERING:
-                self._urc("ready", ok=False, ssid=link.ssid)
+                self._server_result(NoticeKind.READY, link, ok=False)
                 self._fail(link, now)
             elif kind == "update" and link.phase is Phase.UPDATING:
                 self._update_lost(link, now)
             elif kind == "deregister" and link.phase is Phase.DEREGISTERING:
                 self._deregistered(link, ok=False, now=now)
             elif kind == "bootstrap" and link.phase is Phase.BOOTSTRAPPING:
-                self._urc("bootstrap", ok=False, ssid=link.ssid)
+                self._server_result(NoticeKind.BOOTSTRAP, link, ok=False)
                 self._fail(link, now)
         self._settle()
 
@@ -842,7 +852,7 @@ class LwM2MClient:
         """The server is gone (an Update unanswered, or answered 5.xx): the registration is
         lost; register afresh after the reconnection back-off (see :meth:`_retry_later`)."""
         assert link.server is not None
-        self._urc("update", ok=False, ssid=link.ssid)
+        self._server_result(NoticeKind.UPDATE, link, ok=False)
         self._drop_session(link)
         link.clear_timers()
         link.go(Phase.FAILED)
@@ -852,7 +862,7 @@ class LwM2MClient:
         self._retry_later(link, now)
 
     def _deregistered(self, link: ServerLink, *, ok: bool, now: float) -> None:
-        self._urc("deregister", ssid=link.ssid, code=0 if ok else 1)
+        self._server_result(NoticeKind.DEREGISTER, link, ok=ok)
         self._drop_session(link)
         link.location = ()
         if link.retry_at is not None:  # Disable: come back after the Disable Timeout
@@ -1020,7 +1030,7 @@ class LwM2MClient:
             return
         link.server = entry
         if field == "lifetime":
-            self._urc("lifetime_changed", lifetime=value)
+            self._notify(LifetimeWritten(ssid=link.ssid, lifetime=int(value)))
             link.send_lifetime = True
             self._later(0.0, lambda t: self._request_update(link, t))
         elif field == "binding":
@@ -1071,7 +1081,7 @@ class LwM2MClient:
     def _bootstrapped(self, link: ServerLink, now: float) -> None:
         if link.phase is not Phase.BOOTSTRAPPING:
             return
-        self._urc("bootstrap", ok=True, ssid=link.ssid)
+        self._server_result(NoticeKind.BOOTSTRAP, link, ok=True)
         self._drop_session(link)
         link.go(Phase.IDLE)
         objects.install_accounts(self.store, self.config, self.settings)

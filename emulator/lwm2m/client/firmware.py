@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from emulator.lwm2m.errors import BadRequest, MethodNotAllowed
 
+from .events import FirmwareDownloaded, FirmwarePackageOffered, LwM2MNotice
 from .settings import FirmwareInfo
 
 # /5/0/8 Firmware Update Protocol Support values (TS 1.0 E.6) by URI scheme.
@@ -73,7 +74,7 @@ class FirmwareHooks:
     update_mode: Callable[[], int]  # AT+QLWCFG="fota" <update>
     start_download: Callable[[str], None]
     cancel_download: Callable[[], None]
-    urc: Callable[..., None]  # urc(name, **fields)
+    notify: Callable[[LwM2MNotice], None]  # reports to the host (+QLWURC on the AT port)
     apply: Callable[[], None]  # restart onto the new firmware (after saving the outcome)
     changed: Callable[[], None]  # state or result changed: observers of /5 are told
 
@@ -138,7 +139,7 @@ class FirmwareUpdate:
         if not self.hooks.download_mode():
             # Manual download: the host fetches the package (QuecPython: "capture URC").
             self._set(State.IDLE, Result.INITIAL)
-            self.hooks.urc("fota/pkgurl", url=uri)
+            self.hooks.notify(FirmwarePackageOffered(uri=uri))
             return
         self._set(State.DOWNLOADING, Result.INITIAL)
         self.hooks.start_download(uri)
@@ -177,7 +178,7 @@ class FirmwareUpdate:
         if self.hooks.update_mode():
             self.execute_update()
         else:
-            self.hooks.urc("fota/downloaded", size=len(data))
+            self.hooks.notify(FirmwareDownloaded(size=len(data)))
 
     # ------------------------------------------------------------- execute
     def execute_update(self) -> None:

@@ -26,6 +26,14 @@ from emulator.module.state import PdpContext
 from emulator.module.virtual import VirtualModule
 
 from .config import BOOTSTRAP_SERVER_ID, MODE_PSK, ClientConfig, SecurityEntry, ServerEntry
+from .events import (
+    ApnAuthentication,
+    ApnAuthenticationWritten,
+    ApnTextWritten,
+    CurrentTimeWritten,
+    LwM2MNotice,
+    NoticeKind,
+)
 from .firmware import FirmwareUpdate
 from .settings import ClientSettings
 
@@ -263,7 +271,7 @@ class DeviceObjects:
     store: ObjectStore
     firmware: FirmwareUpdate
     now: Callable[[], float]
-    urc: Callable[..., None]
+    notify: Callable[[LwM2MNotice], None]
     later: Callable[[float, Callable[[float], None]], None]  # later(delay, callback(now))
 
     def __post_init__(self) -> None:
@@ -327,7 +335,7 @@ class DeviceObjects:
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise BadRequest(f"current time {value!r} is outside {low}..{high}")
         self.module.set_unix_time(float(value), self.now())
-        self.urc("current_time_changed", time=value)
+        self.notify(CurrentTimeWritten(unix_time=value))
 
     def _write_utc_offset(self, value: Value | Mapping[int, Value]) -> None:
         if not isinstance(value, str):
@@ -421,7 +429,7 @@ class DeviceObjects:
         store.bind(
             LwM2MPath(11, 0, 1),
             getter=lambda: self._context().apn,
-            setter=self._setter("apn", "apn_changed", "apn"),
+            setter=self._setter("apn", NoticeKind.APN_CHANGED),
         )
         store.bind(LwM2MPath(11, 0, 3), getter=lambda: self._context().active)
         store.bind(
@@ -432,24 +440,24 @@ class DeviceObjects:
         store.bind(
             LwM2MPath(11, 0, 5),
             getter=lambda: self._context().username,
-            setter=self._setter("username", "user_name_changed", "user"),
+            setter=self._setter("username", NoticeKind.USER_NAME_CHANGED),
         )
         store.bind(
             LwM2MPath(11, 0, 6),
             getter=lambda: self._context().password,
-            setter=self._setter("password", "secret_changed", "password"),
+            setter=self._setter("password", NoticeKind.SECRET_CHANGED),
         )
         store.bind(LwM2MPath(11, 0, 15), getter=self._addresses)
 
     def _setter(
-        self, attribute: str, urc: str, field: str
+        self, attribute: str, kind: NoticeKind
     ) -> Callable[[Value | Mapping[int, Value]], None]:
         def write(value: Value | Mapping[int, Value]) -> None:
             if not isinstance(value, str) or at_text_problem(value) is not None:
                 raise BadRequest(f"{attribute} must be text the AT port can show")
             # The context takes the new value; it is used at the next activation.
             setattr(self._context(), attribute, value)
-            self.urc(urc, **{field: value})
+            self.notify(ApnTextWritten(kind=kind, text=value))
 
         return write
 
@@ -457,4 +465,4 @@ class DeviceObjects:
         if not isinstance(value, int) or isinstance(value, bool) or value not in (0, 1, 2, 3):
             raise BadRequest("authentication type is 0 PAP, 1 CHAP, 2 PAP or CHAP, 3 None")
         self._context().auth = _MODULE_AUTH_FROM_LWM2M[value]
-        self.urc("authentication_type_changed", type=value)
+        self.notify(ApnAuthenticationWritten(authentication=ApnAuthentication(value)))

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.lwm2m.client.events import NoticeKind
 from emulator.lwm2m.suites import DEFAULT_CLIENT_SUITES, check_suites
 from emulator.module.profile import ModuleProfile, ProfileError
 
@@ -38,26 +39,9 @@ KNOWN_SUBCOMMANDS = (
     "apnretry",
 )
 
-# URC names of the QuecPython document's event table, plus the two FOTA notices we infer.
-KNOWN_URCS = (
-    "pdp active",
-    "initial",
-    "dtls",
-    "bootstraping",
-    "bootstrap",
-    "registering",
-    "ready",
-    "update",
-    "deregister",
-    "fota/pkgurl",
-    "fota/downloaded",
-    "apn_changed",
-    "user_name_changed",
-    "secret_changed",
-    "authentication_type_changed",
-    "lifetime_changed",
-    "current_time_changed",
-)
+# URC names of the QuecPython document's event table, plus the two FOTA notices we infer: one
+# template per kind of notice the client reports.
+KNOWN_URCS = tuple(kind.value for kind in NoticeKind)
 
 # Fields a URC template may use: {result} is "successfully"/"failed", the rest are values.
 URC_FIELDS = (

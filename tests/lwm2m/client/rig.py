@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from emulator.commands.lwm2m import client_for
 from emulator.lwm2m.client.client import LwM2MClient
-from emulator.lwm2m.client.events import ClientWork
+from emulator.lwm2m.client.events import ClientWork, LwM2MNotice
 from emulator.lwm2m.client.messages import (
     Action,
     CoapRequest,
@@ -45,6 +45,7 @@ class Rig:
         )
         self.client: LwM2MClient = client_for(self.module)
         self.actions: list[Action] = []
+        self.notices: list[LwM2MNotice] = []  # what the core reported, typed (the URCs' source)
         self.text = ""
         self.advance(1.0)  # boot
         self.at("ATE0")
@@ -55,6 +56,8 @@ class Rig:
             progressed = False
             while (event := self.module.next_event()) is not None:
                 progressed = True
+                if isinstance(event, LwM2MNotice):
+                    self.notices.append(event)
                 if not isinstance(event, ClientWork):
                     self.client.on_module_event(event, self.now)
             while (action := self.client.next_action()) is not None:

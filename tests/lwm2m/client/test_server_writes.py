@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from emulator.lwm2m.client.events import ApnTextWritten, NoticeKind
 from emulator.lwm2m.client.messages import CHANGED, POST, PUT, CoapRequest, CoapResponse
 from emulator.lwm2m.paths import LwM2MPath
 
@@ -184,7 +185,7 @@ def test_urc_fields_escape_what_they_cannot_carry() -> None:
     """Defence in depth: a URC field with a control character or a quote is escaped
     (V.250 §5.4.2.2 ``\\HH``), never sent raw."""
     rig = registered()
-    rig.client._urc("apn_changed", apn=FORGED + '"')
+    rig.module.emit(ApnTextWritten(kind=NoticeKind.APN_CHANGED, text=FORGED + '"'), rig.now)
     rig.pump()
     assert rig.urcs()[-1] == '+QLWURC: "apn_changed","x\\0D\\0AOK\\0D\\0A\\22"'
 
