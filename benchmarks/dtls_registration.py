@@ -3,8 +3,8 @@
 - ``latency``: each round boots a fresh module (its own sockets, a new DTLS session), sends
   ``AT+QLWREG`` through the AT engine and stops the clock at the ``"ready"`` URC. Plain CoAP
   and DTLS-PSK rounds alternate in the same run, so both see the same machine load; median,
-  p99 and their ratio are reported. The server (``emulator.server``, Mbed TLS DTLS) runs in
-  the same process and event loop as the modules.
+  p99 and their ratio are reported. The server (``emulator.adapters.lwm2m_server``, Mbed TLS
+  DTLS) runs in the same process and event loop as the modules.
 - ``crowd``: N modules (default 200) booted and configured for DTLS-PSK, then ``AT+QLWREG``
   on all of them at once: the time until every one printed ``"ready","successfully"``, and
   how many the server holds sessions and registrations for.
@@ -21,7 +21,7 @@ import time
 
 from benchmarks._common import median, percentile, report
 from benchmarks.lwm2m_client import Device, bench_profile
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 KEY = bytes(range(16))
 

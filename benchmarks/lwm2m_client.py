@@ -183,8 +183,8 @@ async def bench_register(rounds: int) -> None:
 
 
 async def bench_read(rounds: int) -> None:
+    from emulator.adapters.lwm2m_server import LwM2MServer
     from emulator.lwm2m.formats import ContentFormat
-    from emulator.server import LwM2MServer
 
     server = await LwM2MServer.start(coap=("127.0.0.1", 0), request_timeout=5.0)
     device = await Device(bench_profile(), 0).start()

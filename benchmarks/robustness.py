@@ -49,9 +49,9 @@ from pathlib import Path
 from benchmarks._common import REPO, coap_option, median, percentile, report, rss_bytes
 from benchmarks.lwm2m_client import Device as BenchDevice
 from benchmarks.lwm2m_client import bench_profile
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.module.profile import load_profile
 from emulator.module.virtual import VirtualModule
-from emulator.server import LwM2MServer
 from scenario_tool.relay import FaultPolicy, UdpRelay
 
 MB = 1024 * 1024

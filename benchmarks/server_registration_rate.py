@@ -1,7 +1,8 @@
 """How many LwM2M registrations per second the embedded server sustains.
 
-The server (``emulator.server.LwM2MServer``, plain CoAP on loopback) runs in this process; a
-load generator runs in a child process so it does not share the server's event loop. The
+The server (``emulator.adapters.lwm2m_server.LwM2MServer``, plain CoAP on loopback) runs in
+this process; a load generator runs in a child process so it does not share the server's event
+loop. The
 generator sends confirmable ``POST /rd?ep=bench-N&lt=300&lwm2m=1.0&b=U`` requests (each a new
 endpoint, link-format payload) from a few UDP sockets, keeping ``--concurrency`` registrations
 in flight, and times each one from send to its 2.01 Created.
@@ -159,7 +160,7 @@ def summary(name: str, count: int, elapsed: float, latencies: list[float], **ext
 
 
 async def run(args: argparse.Namespace) -> None:
-    from emulator.server import LwM2MServer
+    from emulator.adapters.lwm2m_server import LwM2MServer
 
     server = await LwM2MServer.start(
         coap=("127.0.0.1", 0), coaps=("127.0.0.1", 0) if args.dtls else None

@@ -1,6 +1,6 @@
-"""EmbeddedDriver: the ServerDriver for this project's own LwM2M server (``emulator.server``).
+"""EmbeddedDriver: the ServerDriver for this project's own embedded LwM2M server.
 
-It runs an :class:`~emulator.server.server.LwM2MServer` in-process with all four listeners
+It runs an :class:`~emulator.adapters.lwm2m_server.LwM2MServer` in-process with all four listeners
 (CoAP, CoAP over DTLS-PSK, and the same two for bootstrap) on free loopback ports. Requests go
 out through ``LwM2MServer.send`` so the step sees the code the client really answered (not
 only "success"); the server's events become :class:`ServerEvent`. ``stop``/``restart`` take
@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from emulator.adapters.lwm2m_server import LwM2MServer, Observation
 from emulator.lwm2m.definitions import ResourceType
 from emulator.lwm2m.errors import LwM2MError
 from emulator.lwm2m.formats import ContentFormat
@@ -35,7 +36,6 @@ from emulator.server.errors import (
     code_text,
 )
 from emulator.server.registration import Registration as ServerRegistration
-from emulator.server.server import LwM2MServer, Observation
 from scenario_tool.driver import (
     BootstrapConfig,
     BootstrapEnded,

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.adapters.port.tcp import parse_address
 from emulator.lwm2m.model import Content, flatten
 from emulator.lwm2m.paths import LwM2MPath
@@ -46,7 +47,6 @@ from emulator.server.events import (
     Updated,
 )
 from emulator.server.registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
-from emulator.server.server import LwM2MServer
 from emulator.server.text import printable
 
 __all__ = ["add_subparser", "build_parser", "describe", "main", "run"]
@@ -438,7 +438,9 @@ async def serve(args: argparse.Namespace) -> int:
         for name in server.listeners:
             _say(f"listening {name} {server.uri(name)}")
         if args.http is not None:
-            from emulator.server.http import start_http  # aiohttp is loaded only when asked for
+            from emulator.adapters.lwm2m_server.rest import (
+                start_http,  # aiohttp is loaded only when asked for
+            )
 
             token = args.http_token or os.environ.get(HTTP_TOKEN_ENV) or None
             http = await start_http(server, *args.http, token=token)

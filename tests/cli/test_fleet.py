@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from emulator.adapters.host import ModuleHost
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.app.serve import Emulator, ServeOptions
 from emulator.lwm2m.client.events import LwM2MStatus, LwM2MStatusChanged
 from emulator.module.events import ModuleEvent
-from emulator.server import LwM2MServer
 from tests.transport.helpers import AtPort, ServeProcess, write_test_profile
 
 PSK_KEY = bytes(range(16))

@@ -19,7 +19,7 @@ import pytest
 from aiocoap import CON, POST, Message
 
 from emulator.adapters.dtls.records import Hello
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.server.errors import DeviceTimeout
 from tests.lwm2m.client.harness import FAST, AtModule, lwm2m_profile, merged
 

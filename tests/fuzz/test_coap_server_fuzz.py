@@ -17,7 +17,7 @@ from aiocoap import ACK, CON, RST, Code, Message
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 from .strategies import coap_datagrams, fuzz, lwm2m_requests, registration_requests
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 from .aiocoap_device import AiocoapDevice
 

@@ -1,4 +1,4 @@
-"""Fails loudly when the aiocoap internals emulator/server/transport.py and
+"""Fails loudly when the aiocoap internals emulator/adapters/lwm2m_server/transport.py and
 emulator/adapters/dtls/coap.py rely on change.
 
 pyproject.toml allows aiocoap 0.4.x from 0.4.17 on. If one of these tests fails after an

@@ -8,9 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiocoap import Code
 
-from emulator.lwm2m.model import ObjectInstance, SingleResource
-from emulator.lwm2m.paths import LwM2MPath
-from emulator.server import (
+from emulator.adapters.lwm2m_server import (
     BootstrapConfig,
     BootstrapFailed,
     BootstrapFailure,
@@ -19,6 +17,8 @@ from emulator.server import (
     LwM2MServer,
     ServerAccount,
 )
+from emulator.lwm2m.model import ObjectInstance, SingleResource
+from emulator.lwm2m.paths import LwM2MPath
 
 from .aiocoap_device import AiocoapDevice, next_seen
 from .conftest import DeviceFactory

@@ -10,10 +10,7 @@ import asyncio
 import pytest
 from aiocoap import Code
 
-from emulator.lwm2m.formats import ContentFormat
-from emulator.lwm2m.model import LwM2MObject, ObjectInstance, SingleResource
-from emulator.lwm2m.paths import LwM2MPath
-from emulator.server import (
+from emulator.adapters.lwm2m_server import (
     Deregistered,
     DeviceErrorResponse,
     DeviceTimeout,
@@ -24,6 +21,9 @@ from emulator.server import (
     ObservationEndCause,
     ObservationEnded,
 )
+from emulator.lwm2m.formats import ContentFormat
+from emulator.lwm2m.model import LwM2MObject, ObjectInstance, SingleResource
+from emulator.lwm2m.paths import LwM2MPath
 
 from .aiocoap_device import AiocoapDevice, next_seen
 from .conftest import DeviceFactory

@@ -1,13 +1,13 @@
 """Server → client requests over the client's own DTLS session (the aiocoap patch in
-emulator/server/transport.py), checked on the device side."""
+emulator/adapters/lwm2m_server/transport.py), checked on the device side."""
 
 from __future__ import annotations
 
 from aiocoap import Code
 
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.model import ObjectInstance, SingleResource
-from emulator.server import LwM2MServer
 
 from .aiocoap_device import next_seen
 from .conftest import DeviceFactory

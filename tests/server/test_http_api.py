@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from aiocoap import resource
 
+from emulator.adapters.lwm2m_server import Awake, LwM2MServer, Sleeping
+from emulator.adapters.lwm2m_server.rest import RunningHttp, start_http
 from emulator.lwm2m.paths import LwM2MPath
-from emulator.server import Awake, LwM2MServer, Sleeping
-from emulator.server.http import RunningHttp, start_http
 from scenario_tool.http import BaseUrl, EventStream, SseEvent
 
 from .aiocoap_device import AiocoapDevice
@@ -400,7 +400,7 @@ async def test_a_token_guards_the_api(server: LwM2MServer) -> None:
 
 
 async def test_a_reader_too_slow_for_the_events_is_cut_off_not_buffered() -> None:
-    from emulator.server.http import STREAM_BACKLOG, EventHub
+    from emulator.adapters.lwm2m_server.rest import STREAM_BACKLOG, EventHub
 
     hub = EventHub()
     slow, other = hub.add(None), hub.add("someone")

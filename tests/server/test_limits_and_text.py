@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiocoap import Code
 
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.lwm2m.errors import BadRequest
-from emulator.server import LwM2MServer
 from emulator.server.text import check_endpoint_name, printable
 
 from .test_cli import ServerProcess

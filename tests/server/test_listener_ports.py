@@ -16,7 +16,7 @@ import socket
 
 import pytest
 
-from emulator.server.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 
 def _share(port: int) -> socket.socket:

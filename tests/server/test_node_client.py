@@ -3,9 +3,9 @@ server, which reads and writes its resources and sees it deregister."""
 
 from __future__ import annotations
 
+from emulator.adapters.lwm2m_server import Deregistered, LwM2MServer
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.model import SingleResource
-from emulator.server import Deregistered, LwM2MServer
 
 from .peers import NodeClient
 

@@ -12,7 +12,7 @@ import pytest
 from aiocoap import Code
 
 from emulator.adapters.dtls.coap import DtlsHandshakeError
-from emulator.server import LwM2MServer, Registered
+from emulator.adapters.lwm2m_server import LwM2MServer, Registered
 
 from .aiocoap_device import AiocoapDevice
 from .conftest import DeviceFactory

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiocoap import Code
 
+from emulator.adapters.lwm2m_server import Awake, DeviceTimeout, LwM2MServer, Sleeping
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.model import SingleResource
-from emulator.server import Awake, DeviceTimeout, LwM2MServer, Sleeping
 
 from .aiocoap_device import AiocoapDevice, next_seen
 

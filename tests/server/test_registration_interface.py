@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiocoap import CON, RST, Code, Message
 
+from emulator.adapters.lwm2m_server import Expired, LwM2MServer, Registered, Updated
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.model import SingleResource
-from emulator.server import Expired, LwM2MServer, Registered, Updated
 
 OBJECTS = b"</1/0>,</3/0>"
 

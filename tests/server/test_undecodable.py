@@ -13,7 +13,7 @@ import pytest
 from aiocoap import CON, NON, RST, Code, Message
 from aiocoap.optiontypes import BlockOption
 
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 from .test_registration_interface import OBJECTS, RawClient
 

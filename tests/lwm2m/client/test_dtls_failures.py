@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from emulator.adapters.dtls.coap import DtlsServerInterface
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 from .conftest import ModuleFactory
 from .harness import FAST, AtModule, lwm2m_profile, merged

@@ -1,6 +1,6 @@
-"""The module against the project's embedded LwM2M server (emulator/server), which can send
-requests back to a client over DTLS: bootstrap, server-initiated operations on a DTLS
-session, queue mode. (lwm2m-node-lib speaks plain CoAP only.)"""
+"""The module against the project's embedded LwM2M server (emulator/adapters/lwm2m_server),
+which can send requests back to a client over DTLS: bootstrap, server-initiated operations on a
+DTLS session, queue mode. (lwm2m-node-lib speaks plain CoAP only.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.model import ObjectInstance, SingleResource
-from emulator.server import LwM2MServer
 from emulator.server.bootstrap import BootstrapConfig, ServerAccount
 from emulator.server.errors import DeviceTimeout
 

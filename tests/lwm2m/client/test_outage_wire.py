@@ -4,7 +4,7 @@ itself; AT+QLWSTAT? follows. Events, not sleeps: every wait is for a URC or a se
 
 from __future__ import annotations
 
-from emulator.server import LwM2MServer
+from emulator.adapters.lwm2m_server import LwM2MServer
 
 from .conftest import ModuleFactory
 from .harness import free_udp_port

@@ -3,11 +3,11 @@
 :class:`CoapGlue` owns one aiocoap context for the LwM2M server listeners (plain CoAP and/or
 DTLS-PSK) and, if asked, a second one for a dedicated bootstrap listener. A single
 path-capable root resource per context hands every client request (``/rd``, ``/rd/{id}``,
-``/bs``) to :meth:`ServerCore.handle_request` and returns its answer. The core's
-:class:`~.messages.SendRequest`, :class:`~.messages.StartObservation` and
-:class:`~.messages.SendCancel` become aiocoap exchanges over the context and remote (for DTLS
-the session) the client last talked from; what comes back is reported to the core, and then
-``after_input`` lets the owner (:class:`~.server.LwM2MServer`) collect the core's output.
+``/bs``) to :meth:`ServerCore.handle_request` and returns its answer. The core's actions
+(:mod:`emulator.server.messages`: ``SendRequest``, ``StartObservation``, ``SendCancel``) become
+aiocoap exchanges over the context and remote (for DTLS the session) the client last talked
+from; what comes back is reported to the core, and then ``after_input`` lets the owner
+(:class:`~.server.LwM2MServer`) collect the core's output.
 Nothing here decides anything. :mod:`.transport` holds what aiocoap has no public API for.
 """
 
@@ -23,10 +23,9 @@ from aiocoap import Code, Context, Message, resource
 from aiocoap import error as coap_error
 
 from emulator.adapters.block1 import Block1Assembly
-
-from .core import ServerCore
-from .credentials import PskClaim
-from .messages import (
+from emulator.server.core import ServerCore
+from emulator.server.credentials import PskClaim
+from emulator.server.messages import (
     CancelExchange,
     DeviceResponse,
     IncomingRequest,
@@ -34,7 +33,8 @@ from .messages import (
     SendRequest,
     StartObservation,
 )
-from .operations import DeviceRequest
+from emulator.server.operations import DeviceRequest
+
 from .transport import (
     Listener,
     ObservationExchange,

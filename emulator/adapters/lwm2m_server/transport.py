@@ -1,8 +1,8 @@
 """The server's listeners and the two exchanges aiocoap has no public API for.
 
-Everything else in :mod:`emulator.server` uses aiocoap's public API (``Context.request``,
-``Message``, ``resource``). What needs more lives here, so an aiocoap upgrade breaks exactly
-one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
+Everything else in :mod:`emulator.adapters.lwm2m_server` uses aiocoap's public API
+(``Context.request``, ``Message``, ``resource``). What needs more lives here, so an aiocoap
+upgrade breaks exactly one file, which ``tests/server/test_aiocoap_internals.py`` checks loudly:
 
 1. **Listeners on their own addresses.** ``create_server_context`` binds every transport to
    one address; we run a UDP and a DTLS listener on separate addresses in one context, each

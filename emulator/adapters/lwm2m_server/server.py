@@ -1,9 +1,10 @@
 """The asyncio face of the embedded server: :class:`LwM2MServer` runs the sans-I/O
-:class:`~.core.ServerCore` behind coroutines, event streams and a timer.
+:class:`~emulator.server.core.ServerCore` behind coroutines, event streams and a timer.
 
 The public ``read``/``write``/``observe``... coroutines ask the core for a ticket and wait for
-its :class:`~.messages.Completed` action; the core's events go to :attr:`LwM2MServer.events`
-and every :meth:`~LwM2MServer.subscribe` stream; its one timer is armed on the event loop.
+its :class:`~emulator.server.messages.Completed` action; the core's events go to
+:attr:`LwM2MServer.events` and every :meth:`~LwM2MServer.subscribe` stream; its one timer is
+armed on the event loop.
 The wire is :class:`~.coap.CoapGlue` (aiocoap): it hands client requests and what the clients
 answer to the core and performs the core's requests. What the server decides (queue mode,
 observation freshness, bootstrap sequencing, expiry) is all in the core.
@@ -22,14 +23,12 @@ from emulator.lwm2m.linkformat import Link
 from emulator.lwm2m.model import Content
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.lwm2m.registry import ObjectRegistry
-
-from . import operations
-from .bootstrap import BootstrapConfig
-from .coap import CoapGlue
-from .core import DEFAULT_MAX_QUEUED, ObservationRecord, ServerCore
-from .credentials import PskCredentials, PskStore, parse_psk_key
-from .errors import ObservationClosed
-from .events import (
+from emulator.server import operations
+from emulator.server.bootstrap import BootstrapConfig
+from emulator.server.core import DEFAULT_MAX_QUEUED, ObservationRecord, ServerCore
+from emulator.server.credentials import PskCredentials, PskStore, parse_psk_key
+from emulator.server.errors import ObservationClosed
+from emulator.server.events import (
     Deregistered,
     Expired,
     Notification,
@@ -37,7 +36,7 @@ from .events import (
     Registered,
     ServerEvent,
 )
-from .messages import (
+from emulator.server.messages import (
     Action,
     CancelExchange,
     Completed,
@@ -47,8 +46,10 @@ from .messages import (
     StartObservation,
     ToObservation,
 )
-from .operations import DeviceRequest, WriteValue
-from .registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
+from emulator.server.operations import DeviceRequest, WriteValue
+from emulator.server.registration import DEFAULT_AWAKE_TIME, DEFAULT_MAX_LINK_BYTES, Registration
+
+from .coap import CoapGlue
 from .transport import Listener
 
 __all__ = ["DeviceResponse", "LwM2MServer", "Observation", "Subscription"]
@@ -175,7 +176,7 @@ class LwM2MServer:
     """An LwM2M server (TS 1.0 registration, bootstrap, device management, information
     reporting, queue mode, DTLS-PSK) for tests, scenarios and ``quecemu server``.
 
-    Start it with :meth:`start`; see the package docstring of :mod:`emulator.server`.
+    Start it with :meth:`start`; see the package docstring of :mod:`emulator.adapters.lwm2m_server`.
     """
 
     def __init__(self, core: ServerCore) -> None:

@@ -2,7 +2,7 @@
 web page, on aiohttp (with aiohttp-sse for the event streams).
 
 This is a thin adapter: every route parses the request, calls one public coroutine of
-:class:`~emulator.server.server.LwM2MServer` (``read``, ``write``, ``observe`` ...) and renders
+:class:`~.server.LwM2MServer` (``read``, ``write``, ``observe`` ...) and renders
 the answer in Leshan's shapes (:mod:`emulator.server.leshan_json`). Errors are rendered at one
 place (:func:`_errors`) with the status codes Leshan gives: 400 for an unknown endpoint, a bad
 path, bad JSON or a bad value; 504 when the device does not answer in time; a device's own
@@ -42,10 +42,9 @@ from aiohttp_sse import sse_response
 
 from emulator.lwm2m.formats import ContentFormat
 from emulator.lwm2m.paths import LwM2MPath
-
-from . import leshan_json as shapes
-from .credentials import parse_psk_key
-from .errors import (
+from emulator.server import leshan_json as shapes
+from emulator.server.credentials import parse_psk_key
+from emulator.server.errors import (
     BadDeviceResponse,
     DeviceErrorResponse,
     DeviceTimeout,
@@ -53,7 +52,7 @@ from .errors import (
     ObservationClosed,
     QueueFull,
 )
-from .events import (
+from emulator.server.events import (
     Awake,
     BootstrapFailed,
     BootstrapFinished,
@@ -66,7 +65,8 @@ from .events import (
     Sleeping,
     Updated,
 )
-from .leshan_json import JsonShapeError
+from emulator.server.leshan_json import JsonShapeError
+
 from .server import LwM2MServer
 
 __all__ = ["HttpFace", "start_http"]
@@ -698,7 +698,7 @@ class HttpFace:
 
     @staticmethod
     def _file(name: str) -> web.Response:
-        data = resources.files("emulator.server").joinpath("web", name).read_bytes()
+        data = resources.files("emulator.adapters.lwm2m_server").joinpath("web", name).read_bytes()
         suffix = name[name.rfind(".") :]
         return web.Response(
             body=data,
