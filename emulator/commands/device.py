@@ -20,6 +20,7 @@ from emulator.commands.familydata import (
     str_list,
     volatile,
 )
+from emulator.module.events import PowerDownCause
 from emulator.module.profile import ProfileError
 from emulator.module.virtual import VirtualModule
 
@@ -73,7 +74,8 @@ def qpowd(ctx: CommandContext, args: Args) -> None:
     module = ctx.module
     key = "power_down_normal_ms" if mode == 1 else "power_down_immediate_ms"
     delay = setting(module, FAMILY, key, float, 300.0 if mode == 1 else 0.0) / 1000.0
-    module.call_at(ctx.now + delay, lambda now: module.power_down(now, f"AT+QPOWD={mode}"))
+    cause = PowerDownCause.AT_QPOWD_NORMAL if mode == 1 else PowerDownCause.AT_QPOWD_IMMEDIATE
+    module.call_at(ctx.now + delay, lambda now: module.power_down(now, cause))
 
 
 def qpowd_test(ctx: CommandContext, args: Args) -> list[str]:

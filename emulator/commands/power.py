@@ -8,6 +8,7 @@ from emulator.at.parser import Args, Form
 from emulator.at.registry import CommandRegistry, Response
 from emulator.commands.context import CommandContext
 from emulator.commands.familydata import setting
+from emulator.module.events import RebootCause
 from emulator.module.state import Functionality
 
 # The supply the module sees when its profile has no "battery" section: a charged
@@ -31,7 +32,7 @@ def cfun_write(ctx: CommandContext, args: Args) -> Response | None:
             raise IncorrectParameters("<rst>=1 is valid only with <fun>=1")
         module = ctx.module
         # Reboot once OK is out: schedule at "now" so the engine renders OK first.
-        module.call_at(ctx.now, lambda now: module.reboot(now, "AT+CFUN=1,1"))
+        module.call_at(ctx.now, lambda now: module.reboot(now, RebootCause.AT_CFUN))
         return None
     ctx.module.set_functionality(Functionality(fun), ctx.now)
     return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from emulator.at.errors import AtError
+from emulator.module.events import PowerDownCause, RebootCause
 from emulator.module.state import SimState
 from emulator.module.virtual import VirtualModule
 
@@ -204,7 +205,7 @@ def _apply(module: VirtualModule, control: Control, now: float) -> dict[str, Any
     if isinstance(control, Reboot):
         if module.powered_off:
             raise ControlError("the module is powered down: power it on first")
-        module.reboot(now, "control", factory_reset=control.factory_reset)
+        module.reboot(now, RebootCause.CONTROL, factory_reset=control.factory_reset)
         return {"factory_reset": control.factory_reset}
     if isinstance(control, SetPower):
         if control.on:
@@ -212,7 +213,7 @@ def _apply(module: VirtualModule, control: Control, now: float) -> dict[str, Any
         elif module.powered_off:
             raise ControlError("the module is already off")
         else:
-            module.power_down(now, reason="control")
+            module.power_down(now, PowerDownCause.CONTROL)
         return {"on": control.on}
     if isinstance(control, DeliverSms):
         from emulator.sms.model import sms_state  # the sms family's state, made on first use

@@ -143,11 +143,15 @@ def event_fields(event: ModuleEvent) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, FunctionalityChanged):
         return "functionality", {"fun": event.fun}
     if isinstance(event, RebootStarted):
-        return "reboot", {"reason": event.reason, "factory_reset": event.factory_reset}
+        return "reboot", {
+            "reason": event.reason,
+            "cause": event.cause.name.lower(),
+            "factory_reset": event.factory_reset,
+        }
     if isinstance(event, BootCompleted):
         return "boot", {}
     if isinstance(event, PoweredDown):
-        return "power", {"on": False, "reason": event.reason}
+        return "power", {"on": False, "reason": event.reason, "cause": event.cause.name.lower()}
     if isinstance(event, NetworkTimeReceived):
         return "network_time", {
             "unix_time": event.unix_time,

@@ -7,6 +7,7 @@ SmsReceived in emulator/sms/events.py).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from emulator.module.state import Functionality, RegStat, SimState
@@ -17,12 +18,39 @@ class ModuleEvent:
     """Base class of everything ``VirtualModule.next_event()`` returns."""
 
 
+class RebootCause(enum.Enum):
+    """Why the module restarts. The value is the cause's wording where events are shown
+    (the control plane's ``reason``)."""
+
+    AT_CFUN = "AT+CFUN=1,1"  # 27.007 §8.2: <fun>=1, <rst>=1 resets the ME
+    POWER_ON = "power on"  # the power key after a power-down: a normal boot
+    LWM2M_REBOOT = "LwM2M Reboot (/3/0/4)"  # a server executed Device Reboot (TS 1.0 E.4)
+    LWM2M_FACTORY_RESET = "LwM2M Factory Reset (/3/0/5)"  # NV erased as well (TS 1.0 E.4)
+    LWM2M_FIRMWARE_UPDATE = "LwM2M firmware update (/5/0/2)"  # onto the new firmware (E.6)
+    CONTROL = "control"  # a world control: control plane, serve console, scenario, test
+
+
+class PowerDownCause(enum.Enum):
+    """Why the module switched itself off (the value: as for :class:`RebootCause`)."""
+
+    AT_QPOWD_IMMEDIATE = "AT+QPOWD=0"  # Quectel AT manuals: power down at once
+    AT_QPOWD_NORMAL = "AT+QPOWD=1"  # the default: deregister from the network first
+    CONTROL = "control"  # a world control (the power key held)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RebootStarted(ModuleEvent):
-    """The module goes down (AT+CFUN=1,1, a server's Reboot execute, a fault)."""
+    """The module goes down (AT+CFUN=1,1, a server's Reboot execute, a fault). ``detail``:
+    free text a caller outside the emulator gives (a control, a test); it replaces the
+    cause's wording in ``reason``."""
 
-    reason: str
+    cause: RebootCause
+    detail: str = ""
     factory_reset: bool = False
+
+    @property
+    def reason(self) -> str:
+        return self.detail or self.cause.value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,9 +95,15 @@ class SignalChanged(ModuleEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class PoweredDown(ModuleEvent):
-    """The module switched itself off (AT+QPOWD); only a power-on brings it back."""
+    """The module switched itself off (AT+QPOWD); only a power-on brings it back.
+    ``detail`` as for :class:`RebootStarted`."""
 
-    reason: str
+    cause: PowerDownCause
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        return self.detail or self.cause.value
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ from emulator.module.events import (
     FunctionalityChanged,
     ModuleEvent,
     PdpContextChanged,
+    PowerDownCause,
     PoweredDown,
     RegistrationChanged,
     SimStateChanged,
@@ -369,10 +370,10 @@ class RadioMachine:
         return outcome
 
     # ------------------------------------------------------------------- inputs
-    def power_down(self, reason: str) -> list[Output]:
+    def power_down(self, cause: PowerDownCause, detail: str = "") -> list[Output]:
         go = self._go(POWER, self.power, PowerInput.POWER_DOWN)
         self.power = go.state
-        return self._effects(go.effects, reason=reason)
+        return self._effects(go.effects, down=PoweredDown(cause=cause, detail=detail))
 
     def power_on(self) -> None:
         """Allowed only when off; the module then reboots (``reset``, then its boot)."""
@@ -442,14 +443,16 @@ class RadioMachine:
         self._go(PDP, _phase(self.state.contexts.get(cid)), event, cid)
 
     # ------------------------------------------------------------------ effects
-    def _effects(self, effects: Sequence[Effect], cid: int = 0, reason: str = "") -> list[Output]:
-        """``cid``: the context a PDP effect is about; ``reason``: why the module powers down."""
+    def _effects(
+        self, effects: Sequence[Effect], cid: int = 0, down: PoweredDown | None = None
+    ) -> list[Output]:
+        """``cid``: the context a PDP effect is about; ``down``: the power-down to report."""
         out: list[Output] = []
         for effect in effects:
-            out += self._effect(effect, cid, reason)
+            out += self._effect(effect, cid, down)
         return out
 
-    def _effect(self, effect: Effect, cid: int, reason: str) -> list[Output]:
+    def _effect(self, effect: Effect, cid: int, down: PoweredDown | None) -> list[Output]:
         s = self.state
         if effect is Effect.REPORT_FUNCTIONALITY:
             return [Emit(FunctionalityChanged(fun=s.fun), observed=False)]
@@ -494,7 +497,8 @@ class RadioMachine:
             s.fun = Functionality.MINIMUM
             return []
         if effect is Effect.REPORT_POWERED_DOWN:
-            return [Emit(PoweredDown(reason=reason))]
+            assert down is not None, "only power_down() reports a power-down"
+            return [Emit(down)]
         raise AssertionError(effect)
 
     def _go_effects(self, table: Table[S, I], state: S, event: I) -> list[Output]:

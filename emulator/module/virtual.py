@@ -24,6 +24,8 @@ from emulator.module.events import (
     BootCompleted,
     ModuleEvent,
     NetworkTimeReceived,
+    PowerDownCause,
+    RebootCause,
     RebootStarted,
     SignalChanged,
 )
@@ -309,23 +311,33 @@ class VirtualModule:
     def powered_off(self) -> bool:
         return self.engine.powered_off
 
-    def power_down(self, now: float, reason: str = "AT+QPOWD") -> None:
+    def power_down(
+        self,
+        now: float,
+        cause: PowerDownCause = PowerDownCause.AT_QPOWD_NORMAL,
+        *,
+        detail: str = "",
+    ) -> None:
         """``POWERED DOWN``, then the port goes dead until :meth:`power_on` (Quectel AT
-        manuals, AT+QPOWD): the module deregisters, timers stop, input is ignored."""
-        self._apply(self.machine.power_down(reason), now)
+        manuals, AT+QPOWD): the module deregisters, timers stop, input is ignored.
+        ``detail``: a caller's own wording for the event (see ``PoweredDown``)."""
+        self._apply(self.machine.power_down(cause, detail), now)
 
     def power_on(self, now: float) -> None:
         """The power key again: a normal boot (quiet period, then the boot URCs)."""
         self.machine.power_on()
-        self.reboot(now, "power on")
+        self.reboot(now, RebootCause.POWER_ON)
 
-    def reboot(self, now: float, reason: str, *, factory_reset: bool = False) -> None:
-        """The port goes quiet, then the boot URCs come again (AT+CFUN=1,1, /3/0/4)."""
+    def reboot(
+        self, now: float, cause: RebootCause, *, detail: str = "", factory_reset: bool = False
+    ) -> None:
+        """The port goes quiet, then the boot URCs come again (AT+CFUN=1,1, /3/0/4).
+        ``detail``: a caller's own wording for the event (see ``RebootStarted``)."""
         self._boot_generation += 1
         self._timers.clear()
         if factory_reset:
             self.nv.erase()
-        self.emit(RebootStarted(reason=reason, factory_reset=factory_reset), now)
+        self.emit(RebootStarted(cause=cause, detail=detail, factory_reset=factory_reset), now)
         quiet_until = now + self.profile.boot.duration
         self.engine.go_quiet(quiet_until)
         self.engine.settings = self._saved_settings()

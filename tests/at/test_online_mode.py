@@ -7,6 +7,7 @@ from emulator.at.errors import SyntaxAtError
 from emulator.at.parser import Args, Form
 from emulator.at.registry import OnlineData, Response
 from emulator.commands.context import CommandContext
+from emulator.module.events import RebootCause
 from tests.support import FakeClockModule
 
 
@@ -146,7 +147,7 @@ def test_numeric_results_after_atv0() -> None:
 def test_a_reboot_ends_online_mode() -> None:
     m, _ = module_with_link()
     m.send(b"AT+TLINK\r")
-    m.module.reboot(m.now, "test")
+    m.module.reboot(m.now, RebootCause.CONTROL, detail="test")
     m.advance(10.0)
     m.take()
     assert not m.module.engine.in_online_mode

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from emulator.at.errors import CmeError
-from emulator.module.events import PoweredDown
+from emulator.module.events import PowerDownCause, PoweredDown
 from tests.commands.conftest import cme, common_profile, ok
 from tests.support import FakeClockModule
 
@@ -195,7 +195,7 @@ def test_qpowd_says_powered_down_then_the_port_is_dead_until_power_on(
     events = []
     while (event := m.module.next_event()) is not None:
         events.append(event)
-    assert PoweredDown(reason="AT+QPOWD=1") in events
+    assert PoweredDown(cause=PowerDownCause.AT_QPOWD_NORMAL) in events
     assert m.send(b"AT\r") == b""
     m.module.set_coverage(False, m.now)  # the world goes on; the module says nothing
     m.advance(60)

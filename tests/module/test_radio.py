@@ -20,6 +20,7 @@ from emulator.module import radio
 from emulator.module.events import (
     FunctionalityChanged,
     PdpContextChanged,
+    PowerDownCause,
     PoweredDown,
     RegistrationChanged,
     SimStateChanged,
@@ -98,20 +99,20 @@ CASES = [
     Case(
         "power down deregisters, drops contexts, reports last",
         online,
-        lambda m: m.power_down("AT+QPOWD=1"),
+        lambda m: m.power_down(PowerDownCause.AT_QPOWD_NORMAL),
         [
             Urc("POWERED DOWN"),
             SwitchOff(),
             down(by_network=True),
             reg(RegStat.NOT_REGISTERED),
-            Emit(PoweredDown(reason="AT+QPOWD=1")),
+            Emit(PoweredDown(cause=PowerDownCause.AT_QPOWD_NORMAL)),
         ],
         lambda m: m.power is radio.Power.OFF and m.state.fun is F.MINIMUM,
     ),
     Case(
         "power down when off is nothing",
         lambda: _off(),
-        lambda m: m.power_down("again"),
+        lambda m: m.power_down(PowerDownCause.CONTROL, "again"),
         [],
         lambda m: m.power is radio.Power.OFF,
     ),
@@ -389,7 +390,7 @@ CASES = [
 
 def _off() -> RadioMachine:
     machine = registered()
-    machine.power_down("test")
+    machine.power_down(PowerDownCause.CONTROL, "test")
     return machine
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from gsmmodem.pdu import decodeSmsPdu, encodeSmsSubmitPdu
 
+from emulator.module.events import RebootCause
 from emulator.module.nvstore import MemoryNvStore
 from emulator.module.state import SimState
 from emulator.sms.events import SmsReceived, SmsSent
@@ -538,7 +539,7 @@ def test_a_factory_reset_empties_the_storage() -> None:
     m = SmsModule()
     assert m.deliver("gone after a factory reset") == b'\r\n+CMTI: "SM",0\r\n'
     assert m.at('AT+CSCA="+8613800999999"') == OK
-    m.module.reboot(m.now, "test", factory_reset=True)
+    m.module.reboot(m.now, RebootCause.CONTROL, detail="test", factory_reset=True)
     m.advance(5.0)
     m.take()
     assert m.at("ATE0") == b"ATE0\r" + OK

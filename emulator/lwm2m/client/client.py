@@ -53,6 +53,7 @@ from emulator.module.events import (
     ModuleEvent,
     PdpContextChanged,
     PoweredDown,
+    RebootCause,
     RebootStarted,
     RegistrationChanged,
     SignalChanged,
@@ -1111,6 +1112,6 @@ class LwM2MClient:
         def apply(now: float) -> None:
             self.firmware.applied()
             self.save()
-            self.module.reboot(now, "LwM2M firmware update (/5/0/2)")
+            self.module.reboot(now, RebootCause.LWM2M_FIRMWARE_UPDATE)
 
         self._later(self.settings.timing.firmware_apply, apply)

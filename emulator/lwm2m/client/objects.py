@@ -21,6 +21,7 @@ from emulator.lwm2m.errors import BadRequest
 from emulator.lwm2m.model import Value
 from emulator.lwm2m.paths import LwM2MPath
 from emulator.lwm2m.store import ObjectStore
+from emulator.module.events import RebootCause
 from emulator.module.radio import PdpInput
 from emulator.module.state import PdpContext
 from emulator.module.virtual import VirtualModule
@@ -344,10 +345,10 @@ class DeviceObjects:
 
     def _restart(self, factory_reset: bool) -> None:
         # The 2.04 goes out first (TS 1.0 E.4: the device reboots after answering).
-        reason = "LwM2M Factory Reset (/3/0/5)" if factory_reset else "LwM2M Reboot (/3/0/4)"
+        cause = RebootCause.LWM2M_FACTORY_RESET if factory_reset else RebootCause.LWM2M_REBOOT
         self.later(
             self.settings.timing.reboot_delay,
-            lambda now: self.module.reboot(now, reason, factory_reset=factory_reset),
+            lambda now: self.module.reboot(now, cause, factory_reset=factory_reset),
         )
 
     def _reset_errors(self) -> None:

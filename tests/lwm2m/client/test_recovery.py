@@ -18,6 +18,7 @@ from emulator.lwm2m.client.messages import (
     SendNotification,
     SendRequest,
 )
+from emulator.module.events import RebootCause
 
 from .rig import Rig
 
@@ -215,7 +216,7 @@ def test_rst_cancel_deregistration_reboot_end_observations() -> None:
     rig2 = Rig()
     rig2.register(lifetime=600)
     observe(rig2, b"r")
-    rig2.module.reboot(rig2.now, "test")
+    rig2.module.reboot(rig2.now, RebootCause.CONTROL, detail="test")
     rig2.advance(5.0)
     assert observed(rig2) == set()
 
