@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from emulator.controlplane.controls import (
     Control,
@@ -94,6 +94,10 @@ from scenario_tool.relay import DOWNLINK, FaultPolicy, UdpRelay, summarise
 from scenario_tool.tcppeer import TcpPeer, TcpPeerError
 from scenario_tool.transcript import Transcript, escape
 from scenario_tool.values import describe_code, mismatch, render, text_form
+
+if TYPE_CHECKING:
+    from emulator.at.registry import CommandRegistry
+    from emulator.module.profile import ModuleProfile
 
 BOOT_TIMEOUT: Final = 15.0  # seconds for an in-process module to finish its boot URCs
 SETTLE_TIMEOUT: Final = 5.0  # teardown steps (deregistering, closing sockets)
@@ -170,9 +174,10 @@ class _InProcessModule:
         from emulator.sms.events import SmsSent
 
         loop = asyncio.get_running_loop()
+        profile = load_profile(profile_name)
         # Family services load now, before the scenario's network map (if any) is attached:
         # the adapters read the map when they use it, not when they are made.
-        self.host = hosted_module(load_profile(profile_name), imei=imei)
+        self.host = hosted_module(profile, imei=imei, registry=shared_command_table(profile))
         self.module = self.host.module
         self.identity = self.module.identity
         self._booted = loop.create_future()
@@ -225,6 +230,23 @@ class _InProcessModule:
 
     async def close(self) -> None:
         await self.host.stop()
+
+
+_COMMAND_TABLES: dict[tuple[tuple[str, ...], tuple[str, ...] | None], CommandRegistry] = {}
+
+
+def shared_command_table(profile: ModuleProfile) -> CommandRegistry:
+    """The AT command table of ``profile``'s command families, built once per process and
+    shared by its modules (no one changes a table once built; ``quecemu serve`` shares one
+    likewise): building one is a third of a module's set-up, and ``--modules N`` sets up N
+    modules for every scenario."""
+    from emulator.module.virtual import build_registry
+
+    key = (tuple(profile.command_families), profile.commands)
+    table = _COMMAND_TABLES.get(key)
+    if table is None:
+        table = _COMMAND_TABLES[key] = build_registry(profile)
+    return table
 
 
 class _Recorder:
