@@ -320,6 +320,22 @@ class EventBox:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
+    def previous(self, event: ServerEvent) -> ServerEvent | None:
+        """The latest event before ``event`` of its kind and endpoint (for notifications, of
+        its path), taken or not."""
+        found = False
+        for earlier in reversed(self.events):
+            if earlier is event:
+                found = True
+            elif (
+                found
+                and type(earlier) is type(event)
+                and earlier.endpoint == event.endpoint
+                and getattr(earlier, "path", None) == getattr(event, "path", None)
+            ):
+                return earlier
+        return None
+
     def describe_recent(self, endpoint: str) -> str:
         """A hint for timeouts: what the server did see (other endpoints' names matter)."""
         others = sorted({e.endpoint for e in self.events if isinstance(e, Registered)} - {endpoint})

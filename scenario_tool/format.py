@@ -339,6 +339,12 @@ STEP_SPECS: Final[Mapping[str, StepSpec]] = {
             "notification": {
                 "within": _WITHIN,
                 "after": _AFTER,
+                "apart": FieldSpec(
+                    _number(0.0),
+                    default=0.0,
+                    doc="it must come at least this long after the previous notification of "
+                    "its path (seconds, both as the server saw them)",
+                ),
                 "endpoint": _ENDPOINT,
                 "path": FieldSpec(_path(), doc="observed path"),
                 "expect": _EXPECT,
@@ -658,6 +664,7 @@ class WaitStep(ChecksValue, Step):
     event: WaitFor
     within: float = 10.0
     after: float = 0.0
+    apart: float = 0.0  # notifications: the least time since the previous one (pmin)
     endpoint: str = "${endpoint}"
     lifetime: int | None = None
     binding: str | None = None

@@ -655,6 +655,8 @@ class _Session:
             raise StepFailed("the bootstrap to finish", f"it failed: {event.detail}")
         if isinstance(event, Notified):
             self._check_value(step, event.value, f"notification of {event.path}")
+            if step.apart > 0:
+                self._check_apart(step, event, driver.events.previous(event))
         if step.after > 0 and event.at - started < step.after:
             raise StepFailed(
                 f"the {step.event} not before {step.after:g} s",
@@ -663,6 +665,17 @@ class _Session:
         if isinstance(event, Registered | Updated):
             self._check_registration(step, event.registration)
         return f"{event.summary()}  ({_timing(event.at - started)}as seen by the server)"
+
+    @staticmethod
+    def _check_apart(step: WaitStep, event: Notified, previous: ServerEvent | None) -> None:
+        """Not sooner than ``apart`` after the previous notification of the path (pmin, TS
+        1.0 §5.1.2): measured between the two as the server saw them, so the time the
+        steps in between took (a busy event loop, many modules) does not count."""
+        wanted = f"the notification at least {step.apart:g} s after the previous one"
+        if previous is None:
+            raise StepFailed(wanted, f"it is the first notification of {event.path}")
+        if event.at - previous.at < step.apart:
+            raise StepFailed(wanted, f"it came {event.at - previous.at:.3f} s after it")
 
     def _check_registration(self, step: WaitStep, registration: Registration) -> None:
         for name, want, actual in (
