@@ -2,6 +2,7 @@
 
     quecemu scenario run FILE... [--server embedded | --server leshan URL]
                                  [--junit OUT.xml] [--transcript OUT] [--port HOST:PORT|DEVICE]
+                                 [--modules N [--workers W]]
     quecemu scenario check FILE...
 
 Exit status: 0 every scenario passed; 1 a scenario failed or could not run; 2 bad input (a
@@ -77,8 +78,9 @@ def add_subparser(subparsers: Any) -> None:
         " [--leshan-api auto|1|2]\n"
         "                            [--port HOST:PORT|DEVICE [--keep-state]]"
         " [--profile NAME|FILE]\n"
-        "                            [--no-relay] [--junit OUT.xml] [--transcript OUT]"
-        " [--quiet]",
+        "                            [--no-relay] [--modules N [--workers W]]"
+        " [--junit OUT.xml]\n"
+        "                            [--transcript OUT] [--quiet]",
         help="run scenario files",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -137,6 +139,13 @@ def add_subparser(subparsers: Any) -> None:
         help="run every scenario on N in-process modules at once (IMEIs counting up from the "
         "profile's; each its own server, relay and transcript OUT.mNNN); one JUnit case per "
         "scenario and module",
+    )
+    run.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="W",
+        help="with --modules: spread the modules over W worker processes, each with an event "
+        "loop of its own (default: one per CPU; 1: all in this process)",
     )
     run.add_argument("--junit", type=Path, metavar="OUT.xml", help="write a JUnit XML report")
     run.add_argument(
@@ -241,6 +250,7 @@ def run_files(
     relay: bool = True,
     reset_module: bool = True,
     modules: int = 1,
+    workers: int | None = None,
     junit: Path | None = None,
     transcript: Path | None = None,
     progress: Callable[[str], None] | None = _stdout,
@@ -272,7 +282,9 @@ def run_files(
     )
     transcript_path = transcript or transcript_default_path()
     if modules > 1:
-        return _run_on_modules(scenarios, options, transcript_path, modules, junit, summary, err)
+        return _run_on_modules(
+            scenarios, options, transcript_path, modules, workers, junit, summary, err
+        )
     try:
         results = asyncio.run(_run(scenarios, options, transcript_path))
     except Unreachable as exc:
@@ -325,6 +337,7 @@ def _run_on_modules(
     options: RunOptions,
     transcript_path: Path,
     modules: int,
+    workers: int | None,
     junit: Path | None,
     report: Callable[[str], None],
     err: Callable[[str], None],
@@ -336,13 +349,12 @@ def _run_on_modules(
         err("quecemu scenario run: --modules runs in-process modules; it cannot take --port")
         return EXIT_BAD_INPUT
 
-    async def run() -> list[Any]:
-        await preflight(options)
-        return await run_on_modules(scenarios, options, transcript_path, modules, options.progress)
-
     started = time.monotonic()
     try:
-        results = asyncio.run(run())
+        asyncio.run(preflight(options))
+        results = run_on_modules(
+            scenarios, options, transcript_path, modules, options.progress, workers=workers
+        )
     except Unreachable as exc:
         err(f"quecemu scenario: {exc}")
         return EXIT_UNREACHABLE
@@ -414,6 +426,8 @@ def _run_command(args: argparse.Namespace) -> int:
         files = [*args.files, *(Path(name) for name in more_files)]
         if not files:
             raise ValueError("give at least one scenario FILE")
+        if args.workers is not None and args.modules == 1:
+            raise ValueError("--workers spreads the modules of --modules N over processes")
         if args.profile is not None and (problem := profile_problem(args.profile)):
             raise ValueError(f"--profile: {problem}")
     except ValueError as exc:
@@ -431,6 +445,7 @@ def _run_command(args: argparse.Namespace) -> int:
         relay=args.relay,
         reset_module=args.reset_module,
         modules=args.modules,
+        workers=args.workers,
         junit=args.junit,
         transcript=args.transcript,
         progress=None if args.quiet else _stdout,

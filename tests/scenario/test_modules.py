@@ -1,5 +1,6 @@
-"""``quecemu scenario run --modules N``: a scenario on N in-process modules at once, each with
-its own IMEI, server, relay and transcript, one JUnit case per scenario and module."""
+"""``quecemu scenario run --modules N [--workers W]``: a scenario on N in-process modules at
+once, each with its own IMEI, server, relay and transcript, spread over W worker processes,
+one JUnit case per scenario and module in a stable order."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import pytest
 from emulator.module.profile import load_profile
 from emulator.module.state import derive_imei
 from scenario_tool.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, run_files
+from scenario_tool.fleet import module_slices
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = ROOT / "scenarios" / "conformance"
 
 
-def test_registration_and_a_read_on_three_modules_at_once(tmp_path: Path) -> None:
+def test_registration_and_a_read_on_three_modules_in_two_workers(tmp_path: Path) -> None:
     files = [
         CONFORMANCE / "int-101-initial-registration.yaml",
         CONFORMANCE / "int-201-querying-basic-information-plain-text.yaml",
@@ -26,6 +28,7 @@ def test_registration_and_a_read_on_three_modules_at_once(tmp_path: Path) -> Non
     status = run_files(
         files,
         modules=3,
+        workers=2,  # modules 0-1 in one process, module 2 in the other
         junit=tmp_path / "junit.xml",
         transcript=tmp_path / "run.log",
         progress=lines.append,
@@ -42,8 +45,12 @@ def test_registration_and_a_read_on_three_modules_at_once(tmp_path: Path) -> Non
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("tests") == "6" and suite.get("failures") == "0"
     names = [case.get("name", "") for case in suite.iter("testcase")]
-    for imei in imeis:
-        assert sum(f"{imei}]" in name for name in names) == 2
+    # Merged from both workers in scenario, module order, whichever finished first.
+    assert [name.partition("]")[0] + "]" for name in names] == [
+        f"{scenario} [module {index} {imei}]"
+        for scenario in ("LightweightM2M-1.0-int-101", "LightweightM2M-1.0-int-201")
+        for index, imei in enumerate(imeis)
+    ]
     assert all(case.find("system-out") is not None for case in suite.iter("testcase"))
 
 
@@ -64,6 +71,7 @@ def test_a_failure_on_some_modules_is_reported_per_module(tmp_path: Path) -> Non
     status = run_files(
         [scenario],
         modules=2,
+        workers=1,  # both in this process
         junit=tmp_path / "junit.xml",
         transcript=tmp_path / "run.log",
         progress=lines.append,
@@ -93,3 +101,23 @@ def test_bad_module_counts_and_an_external_port_are_refused(
         main(["run", str(scenario), "--modules", "0"])
     assert exited.value.code == EXIT_BAD_INPUT
     assert "'0' is not a positive number" in capsys.readouterr().err
+
+
+def test_bad_worker_counts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = str(CONFORMANCE / "int-101-initial-registration.yaml")
+    with pytest.raises(SystemExit) as exited:
+        main(["run", scenario, "--modules", "2", "--workers", "0"])
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert "'0' is not a positive number" in capsys.readouterr().err
+    assert main(["run", scenario, "--workers", "2"]) == EXIT_BAD_INPUT
+    assert "--workers spreads the modules of --modules N" in capsys.readouterr().err
+
+
+def test_modules_are_sliced_evenly_and_in_order() -> None:
+    imeis = [str(index) for index in range(7)]
+    paths = [Path(f"run.m{index:03d}.log") for index in range(7)]
+    slices = module_slices(imeis, paths, 3)
+    assert [(part.first, part.last) for part in slices] == [(0, 2), (3, 4), (5, 6)]
+    assert [imei for part in slices for imei in part.imeis] == imeis
+    assert [path for part in slices for path in part.transcripts] == paths
+    assert len(module_slices(imeis[:2], paths[:2], 8)) == 2  # no worker without a module
