@@ -95,76 +95,11 @@ request over the client's last address or DTLS session and reports the answer wi
 deadline, a transport error or an error code ends the same way with ``error=`` set.
 """
 
-from emulator.server.bootstrap import BootstrapConfig, SecurityMode, ServerAccount
-from emulator.server.credentials import PskCredentials
-from emulator.server.errors import (
-    BadDeviceResponse,
-    DeviceErrorResponse,
-    DeviceTimeout,
-    Forbidden,
-    NotRegistered,
-    ObservationClosed,
-    PreconditionFailed,
-    QueueFull,
-    ServerApiError,
-)
-from emulator.server.events import (
-    Awake,
-    BootstrapFailed,
-    BootstrapFailure,
-    BootstrapFinished,
-    BootstrapRequested,
-    Deregistered,
-    Expired,
-    Notification,
-    ObservationEndCause,
-    ObservationEnded,
-    Registered,
-    ServerEvent,
-    Sleeping,
-    Updated,
-)
-from emulator.server.messages import DeviceResponse
-from emulator.server.operations import DeviceRequest
-from emulator.server.registration import Registration
+# The server's public API in one import: the asyncio face below, and everything the core
+# exports (configuration, events, errors, registrations), listed once in emulator.server.
+from emulator import server as _core
+from emulator.server import *  # noqa: F403
 
 from .server import LwM2MServer, Observation, Subscription, running_server
 
-# The server's public API in one import: the asyncio face, and the core's values a caller
-# handles (configuration, events, errors, registrations).
-__all__ = [
-    "Awake",
-    "BadDeviceResponse",
-    "BootstrapConfig",
-    "BootstrapFailed",
-    "BootstrapFailure",
-    "BootstrapFinished",
-    "BootstrapRequested",
-    "Deregistered",
-    "DeviceErrorResponse",
-    "DeviceRequest",
-    "DeviceResponse",
-    "DeviceTimeout",
-    "Expired",
-    "Forbidden",
-    "LwM2MServer",
-    "NotRegistered",
-    "Notification",
-    "Observation",
-    "ObservationClosed",
-    "ObservationEndCause",
-    "ObservationEnded",
-    "PreconditionFailed",
-    "PskCredentials",
-    "QueueFull",
-    "Registered",
-    "Registration",
-    "SecurityMode",
-    "ServerAccount",
-    "ServerApiError",
-    "ServerEvent",
-    "Sleeping",
-    "Subscription",
-    "Updated",
-    "running_server",
-]
+__all__ = [*_core.__all__, "LwM2MServer", "Observation", "Subscription", "running_server"]
