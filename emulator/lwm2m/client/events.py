@@ -78,14 +78,15 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class LwM2MNotice(ModuleEvent):
-    """Something the client reports to its host; each subclass is one family of fields and
-    lists the kinds it may carry."""
+    """Something the client reports to its host; each subclass is one family of fields. A
+    family of several kinds lists them in ``KINDS``; a family of one fixes ``kind`` (a field
+    with that default, not an argument)."""
 
     kind: NoticeKind
     KINDS: ClassVar[frozenset[NoticeKind]] = frozenset()
 
     def __post_init__(self) -> None:
-        if self.kind not in self.KINDS:
+        if self.KINDS and self.kind not in self.KINDS:
             raise ValueError(f"{type(self).__name__} does not report {self.kind.name}")
 
 
@@ -105,7 +106,6 @@ class PdpResult(LwM2MNotice):
     kind: NoticeKind = field(default=NoticeKind.PDP_ACTIVE, init=False)
     outcome: Outcome
     apn: str
-    KINDS: ClassVar[frozenset[NoticeKind]] = frozenset({NoticeKind.PDP_ACTIVE})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +132,6 @@ class FirmwarePackageOffered(LwM2MNotice):
 
     kind: NoticeKind = field(default=NoticeKind.FOTA_PACKAGE_URI, init=False)
     uri: str
-    KINDS: ClassVar[frozenset[NoticeKind]] = frozenset({NoticeKind.FOTA_PACKAGE_URI})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +140,6 @@ class FirmwareDownloaded(LwM2MNotice):
 
     kind: NoticeKind = field(default=NoticeKind.FOTA_DOWNLOADED, init=False)
     size: int
-    KINDS: ClassVar[frozenset[NoticeKind]] = frozenset({NoticeKind.FOTA_DOWNLOADED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,7 +166,6 @@ class ApnAuthentication(IntEnum):
 class ApnAuthenticationWritten(LwM2MNotice):
     kind: NoticeKind = field(default=NoticeKind.AUTHENTICATION_TYPE_CHANGED, init=False)
     authentication: ApnAuthentication
-    KINDS: ClassVar[frozenset[NoticeKind]] = frozenset({NoticeKind.AUTHENTICATION_TYPE_CHANGED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,7 +175,6 @@ class LifetimeWritten(LwM2MNotice):
     kind: NoticeKind = field(default=NoticeKind.LIFETIME_CHANGED, init=False)
     ssid: int
     lifetime: int
-    KINDS: ClassVar[frozenset[NoticeKind]] = frozenset({NoticeKind.LIFETIME_CHANGED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,4 +183,3 @@ class CurrentTimeWritten(LwM2MNotice):
 
     kind: NoticeKind = field(default=NoticeKind.CURRENT_TIME_CHANGED, init=False)
     unix_time: int
-    KINDS: ClassVar[frozenset[NoticeKind]] = frozenset({NoticeKind.CURRENT_TIME_CHANGED})
