@@ -89,6 +89,28 @@ async def test_a_second_client_is_told_and_closed(
     await close(writer2)
 
 
+async def test_a_client_that_hung_up_does_not_hold_the_port(served: Served) -> None:
+    # A tool that disconnects and connects again at once (a test runner between two runs)
+    # can be accepted before the loop has read its old connection's FIN: the FIN is in the
+    # kernel, so the old connection no longer holds the port. The loop is kept from reading
+    # it here, so the new client always arrives first.
+    _, port, events = served
+    reader, writer = await connect(port)
+    assert await command(reader, writer, b"AT\r") == b"AT\r\r\nOK\r\n"
+    assert await next_kind(events) == "open"
+    holder = port._client
+    assert holder is not None and holder.transport is not None
+    holder.transport.pause_reading()
+    sock = writer.get_extra_info("socket")
+    sock.shutdown(socket.SHUT_RDWR)  # the FIN goes out now, not when the loop gets to it
+    reader2, writer2 = await connect(port)
+    assert await command(reader2, writer2, b"AT\r") == b"AT\r\r\nOK\r\n"
+    assert [await next_kind(events), await next_kind(events)] == ["close", "open"]
+    assert port.stats.refused == 0
+    writer.close()
+    await close(writer2)
+
+
 async def test_reconnect_reaches_the_same_running_module(
     served: Served,
 ) -> None:

@@ -2,7 +2,10 @@
 
 One client at a time, as a UART has one host: a second connection gets one line saying
 who holds the port, then is closed (queueing it would leave a client talking into a
-socket nobody answers, with no way to tell why). The module keeps running across
+socket nobody answers, with no way to tell why). A holder that has already hung up (its
+FIN is in, though the event loop has not read up to it yet) does not hold the port: the new
+client takes it, so a tool that disconnects and reconnects at once is never refused by its
+own ghost. The module keeps running across
 disconnects; output while no client is connected is dropped and counted, like bytes sent
 on an unattached UART, so a new client never reads stale URCs. A client that stops
 reading gets at most ``backlog_limit`` bytes buffered; the rest is dropped and counted.
@@ -19,6 +22,11 @@ from emulator.adapters.port.port import DataCallback, EventCallback, PortEvent, 
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKLOG = 64 * 1024
+
+# Linux's TCP states (include/net/tcp_states.h) that mean the peer is gone: it closed its side
+# (CLOSE_WAIT) or reset the connection (CLOSE).
+_TCP_CLOSE = 7
+_TCP_CLOSE_WAIT = 8
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -63,6 +71,30 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._port._lost(self)
+
+
+def _hung_up(connection: _Connection) -> bool:
+    """Whether the peer of ``connection`` closed or reset it, by the kernel's view of the
+    socket rather than by what the event loop has read so far."""
+    transport = connection.transport
+    if transport is None or transport.is_closing():
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    tcp_info = getattr(socket, "TCP_INFO", None)
+    try:
+        if tcp_info is not None:
+            # struct tcp_info starts with tcpi_state (one byte).
+            state = sock.getsockopt(socket.IPPROTO_TCP, tcp_info, 1)[0]
+            return state in (_TCP_CLOSE, _TCP_CLOSE_WAIT)
+        with sock.dup() as probe:  # elsewhere: a FIN with nothing unread before it
+            peeked: bytes = probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            return peeked == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # reset
 
 
 class TcpPort:
@@ -149,6 +181,11 @@ class TcpPort:
     # ------------------------------------------------------------ connections
     def _accept(self, connection: _Connection) -> None:
         assert connection.transport is not None
+        holder = self._client
+        if holder is not None and _hung_up(holder):
+            self._lost(holder)
+            if holder.transport is not None:
+                holder.transport.close()
         if self._client is not None:
             self.stats.refused += 1
             line = (
