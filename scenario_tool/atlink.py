@@ -298,6 +298,8 @@ class ExternalPort:
         self._fd: int | None = None
         self._closed = False
         self.opens = 0
+        self.farewell = ""  # a TCP emulator's last line before it closed the connection
+        self._tcp = False
         self._open_waiters: list[asyncio.Future[None]] = []
 
     def describe(self) -> str:
@@ -328,13 +330,28 @@ class ExternalPort:
                 f"the emulator's AT port {self.spec} is not reachable: {reason}"
             ) from None
         self._writer = writer
+        self._tcp = True
+        self.farewell = ""
 
         async def pump() -> None:
+            said = b""
             while True:
-                data = await reader.read(4096)
+                try:
+                    data = await reader.read(4096)
+                except OSError:  # reset: we wrote after it had closed
+                    break
                 if not data:
-                    return
+                    break
+                said = (said + data)[-512:]
                 self.on_data(data)
+            # The emulator closed the connection: its last line says why when it refused us
+            # (quecemu serve: "AT port ... is in use by ..."); the command in flight fails now.
+            if self._writer is writer and not self._closed:
+                self._writer = None
+                lines = said.decode("ascii", "replace").strip().splitlines()
+                self.farewell = lines[-1].strip() if lines else ""
+                writer.close()
+                self.on_gone()
 
         self._reader_task = asyncio.create_task(pump(), name=f"at-port {self.spec}")
 
@@ -388,6 +405,12 @@ class ExternalPort:
                 self._open_device(path)
             except Unreachable:
                 await asyncio.sleep(REOPEN_INTERVAL)
+
+    async def reconnect(self) -> None:
+        """A TCP connection the emulator closed: connect again (a device comes back by
+        itself, see :meth:`_reopen`). Raises :class:`Unreachable` if it cannot."""
+        if self._tcp and self._writer is None and not self._closed:
+            await self.open()
 
     @property
     def gone(self) -> bool:

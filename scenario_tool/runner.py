@@ -450,7 +450,15 @@ class _Session:
         ``AT`` until it answers OK, within the boot time."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BOOT_TIMEOUT
+        port = self.port
+        assert port is not None
         while True:
+            if port.gone:
+                # A TCP emulator closed the connection (its port held by another client, or
+                # the emulator restarting): connect again, the holder may be on its way out.
+                await asyncio.sleep(0.2)
+                with contextlib.suppress(Unreachable):
+                    await port.reconnect()
             try:
                 answer = await self.link.command("AT", 1.0)
                 if answer.final == "OK":
@@ -459,9 +467,10 @@ class _Session:
             except StepTimeout:
                 pass
             if loop.time() >= deadline:
+                said = port.farewell and f"; it closed the connection saying: {port.farewell}"
                 raise Unreachable(
                     f"the module at {self.options.port} does not answer AT with OK "
-                    f"(tried for {BOOT_TIMEOUT:g} s)"
+                    f"(tried for {BOOT_TIMEOUT:g} s){said}"
                 )
 
     async def _reset_external(self) -> None:

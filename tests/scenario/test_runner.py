@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import scenario_tool.runner as runner_module
 from scenario_tool.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, run_files
 from tests.scenario.fake_leshan import FakeLeshan
 
@@ -484,6 +486,41 @@ def test_the_conformance_set_passes_twice_against_one_external_module(tmp_path: 
     finally:
         serve.terminate()
         serve.wait(10)
+
+
+def test_a_port_another_client_holds_is_named_in_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # serve --tcp takes one client; a second is told who holds the port and closed. The
+    # runner connects again until the boot time is over, then says what the emulator said.
+    monkeypatch.setattr(runner_module, "BOOT_TIMEOUT", 1.5)
+    scenario = write(tmp_path, "at.yaml", "name: at\nsteps:\n  - send: AT\n")
+    serve, address = _serve_tcp()
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as holder:
+            holder.sendall(b"AT\r")
+            answer = b""
+            while b"OK\r\n" not in answer:  # accepted: it holds the port
+                answer += holder.recv(256)
+            name = holder_name(holder)
+            out = Output()
+            status = run([scenario], out, port=address, transcript=tmp_path / "t.log")
+        assert status != EXIT_OK
+        assert "does not answer AT with OK (tried for 1.5 s); it closed the connection" in (
+            out.text
+        ), out.text
+        assert f"is in use by {name}" in out.text, out.text
+        out = Output()  # the holder let go: the port is ours
+        assert run([scenario], out, port=address, transcript=tmp_path / "t2.log") == EXIT_OK
+    finally:
+        serve.terminate()
+        serve.wait(10)
+
+
+def holder_name(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
 
 
 def test_keep_state_runs_on_the_module_as_the_last_scenario_left_it(tmp_path: Path) -> None:
