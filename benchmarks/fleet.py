@@ -119,6 +119,7 @@ class ServerWatch:
     registered: dict[str, float] = field(default_factory=dict)
     serve_pid: int | None = None
     cpu_at_first: float | None = None  # CPU seconds of serve at the first registration
+    server_cpu_at_first: float | None = None  # CPU seconds of the server at that moment
     updates: int = 0
     other: dict[str, int] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -134,6 +135,7 @@ class ServerWatch:
                 if not self.registered and self.serve_pid is not None:
                     with contextlib.suppress(OSError):
                         self.cpu_at_first = cpu_seconds(self.serve_pid)
+                        self.server_cpu_at_first = cpu_seconds(self.process.pid)
                 self.registered.setdefault(words[1].decode(), time.monotonic())
                 self.changed.set()
             elif kind == "updated":
@@ -285,11 +287,15 @@ async def run(args: argparse.Namespace) -> None:
             # says what one core of it sustains whatever else runs.
             per_core = done / cpu_storm if cpu_storm > 0 else 0.0
             server_cpu = cpu_seconds(server.pid)
+            # The same for the server, whose one loop is the storm's bottleneck.
+            server_storm = server_cpu - (watch.server_cpu_at_first or 0.0)
+            server_per_core = done / server_storm if server_storm > 0 else 0.0
             report(
                 "fleet_storm",
                 f"{done} of {count} modules registered, {storm:.0f} registrations/s from the "
                 f"first to the last (target >= {STORM_TARGET_PER_S:.0f}); serve used "
                 f"{cpu_storm:.2f} s of CPU meanwhile ({per_core:.0f} registrations per CPU "
+                f"second), the server {server_storm:.2f} s ({server_per_core:.0f} per CPU "
                 f"second); serve ready {ready - spawned:.1f} s after start, last registration "
                 f"{times[-1] - spawned:.1f} s after start; {missing} missing; serve counts "
                 f"failed={stats.get('failed')}",
@@ -299,6 +305,8 @@ async def run(args: argparse.Namespace) -> None:
                 registrations_per_s=round(storm, 1),
                 registrations_per_cpu_second=round(per_core, 1),
                 server_cpu_seconds_so_far=round(server_cpu, 2),
+                server_storm_cpu_seconds=round(server_storm, 2),
+                server_registrations_per_cpu_second=round(server_per_core, 1),
                 load_average=os.getloadavg()[0],
                 ready_seconds=round(ready - spawned, 3),
                 all_registered_seconds=round(times[-1] - spawned, 3) if times else None,
