@@ -31,6 +31,7 @@ import functools
 import heapq
 import itertools
 import logging
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
@@ -323,6 +324,21 @@ class LwM2MClient:
             msisdn="".join(c for c in ident.msisdn if c.isdigit()),
             epname=self.config.epname or ident.imei,
         )
+
+    def update_delay(self, lifetime: float) -> float:
+        """How long after a Register or Update the next Update goes out.
+
+        The client must update before its lifetime runs out (OMA LwM2M TS 1.0 §5.3.1/§5.3.2:
+        the server removes a registration whose lifetime passed without an Update), so the
+        Update is due ``update_margin`` before that (half the lifetime, if that is shorter).
+        ``update_spread`` moves it earlier by a share of that spread derived from the endpoint
+        name (CRC-32, so the same on every run): thousands of modules that registered in the
+        same second then update over the spread, not in the same second.
+        """
+        timing = self.settings.timing
+        due = max(lifetime - min(timing.update_margin, lifetime / 2), 0.5)
+        share = zlib.crc32(self.endpoint.encode()) / 2**32
+        return due - min(timing.update_spread, due / 2) * share
 
     def start(self, now: float, *, automatic: bool = False) -> None:
         """``AT+QLWREG``: OK at once, the outcome comes as URCs. ``automatic`` (startup after
@@ -781,8 +797,7 @@ class LwM2MClient:
         link.go(Phase.REGISTERED)
         link.failures, link.failures_since = 0, None
         link.registered_until = now + lifetime
-        margin = min(self.settings.timing.update_margin, lifetime / 2)
-        link.update_at = now + max(lifetime - margin, 0.5)
+        link.update_at = now + self.update_delay(lifetime)
         link.retry_at = None
         if link.queue_mode:
             link.sleep_at = now + self.settings.timing.queue_awake

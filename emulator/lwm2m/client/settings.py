@@ -122,6 +122,10 @@ class Timing:
     bootstrap_timeout: float = 60.0  # from Bootstrap-Request to Bootstrap-Finish
     queue_awake: float = 93.0  # TS 1.0 §7.3 queue mode: MAX_TRANSMIT_WAIT by default
     update_margin: float = 10.0  # send the Update this long before the lifetime runs out
+    # ...and up to this much earlier still, by a share fixed per endpoint name (at most half
+    # the time until the Update is due): a fleet that registered at once does not update at
+    # once, and the same endpoint always picks the same moment (repeatable runs).
+    update_spread: float = 0.0
     reboot_delay: float = 0.1  # a Reboot execute answers 2.04 first, then the module goes down
     firmware_apply: float = 0.5  # state Updating before the module restarts on new firmware
     pdp_reactivate: float = 1.0  # the context went down under a live radio: try again after

@@ -6,6 +6,8 @@ would see (AT answers, URCs in order) and what the client asks to send on the wi
 
 from __future__ import annotations
 
+from typing import Any
+
 from emulator.lwm2m.client.messages import (
     CHANGED,
     CREATED,
@@ -20,6 +22,7 @@ from emulator.lwm2m.client.messages import (
 )
 from emulator.module.nvstore import MemoryNvStore
 
+from .harness import FAST
 from .rig import Rig
 
 EP = "urn:imei:869339060001965"
@@ -68,8 +71,12 @@ def test_endpoint_name_modes() -> None:
     assert "ep=meter-42" in rig.request().request.query
 
 
+#: The profile's timings without the fleet spread of Updates (tested on its own below).
+NO_SPREAD: dict[str, Any] = {"timing_ms": {**FAST["timing_ms"], "update_spread": 0}}
+
+
 def test_update_before_the_lifetime_runs_out() -> None:
-    rig = Rig()
+    rig = Rig(**NO_SPREAD)
     rig.register(lifetime=60)
     rig.advance(49.0)
     assert not rig.has(SendRequest)
@@ -85,12 +92,37 @@ def test_update_before_the_lifetime_runs_out() -> None:
 
 
 def test_short_lifetime_updates_at_half() -> None:
-    rig = Rig()
+    rig = Rig(**NO_SPREAD)
     rig.register(lifetime=4)
     rig.advance(1.9)
     assert not rig.has(SendRequest)
     rig.advance(0.2)
     assert rig.request().request.path == ("rd", "r1")
+
+
+def first_update_after(rig: Rig, step: float = 0.25) -> float:
+    """Seconds from now until the client sends its next request (an Update), to ``step``."""
+    waited = 0.0
+    while not rig.has(SendRequest):
+        assert waited < 3600, "no Update within an hour"
+        rig.advance(step)
+        waited += step
+    return waited
+
+
+def test_updates_of_a_fleet_are_spread_by_endpoint_name() -> None:
+    # The profile spreads Updates over 30 s before the due time (lifetime 120 s - 10 s margin),
+    # by a share of the endpoint name: the same name always updates at the same moment.
+    times: dict[str, float] = {}
+    for name in ("meter-1", "meter-2", "meter-3", "meter-1"):
+        rig = Rig()
+        assert rig.at('AT+QLWCFG="epname/mode",1') == ["OK"]
+        assert rig.at(f'AT+QLWCFG="epname","{name}"') == ["OK"]
+        assert f"ep={name}" in rig.register(lifetime=120).request.query
+        waited = first_update_after(rig)
+        assert 80.0 <= waited <= 110.25, (name, waited)
+        assert times.setdefault(name, waited) == waited  # repeatable
+    assert max(times.values()) - min(times.values()) > 10.0  # spread, not bunched
 
 
 def test_at_update_and_lifetime_change_from_at() -> None:
