@@ -9,33 +9,37 @@ refused at Register and Bootstrap-Request (4.00); everything else a peer sent go
 
 from __future__ import annotations
 
+import re
+
 from emulator.lwm2m.errors import BadRequest
 
 __all__ = ["check_endpoint_name", "printable"]
 
 MAX_SHOWN = 300
 
+# C0 and C1 control characters and DEL. A pattern, not a loop over characters: every event
+# line of ``quecemu server`` goes through here, thousands per second in a registration storm.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
-def _is_control(char: str) -> bool:
-    code = ord(char)
-    return code < 0x20 or 0x7F <= code <= 0x9F
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\\\" if char == "\\" else f"\\x{ord(char):02x}"
 
 
 def printable(text: str, limit: int = MAX_SHOWN) -> str:
     """``text`` with control characters and backslashes escaped (``\\x0a``), cut to ``limit``."""
     if len(text) > limit:
         text = text[:limit] + "..."
-    if not any(_is_control(c) or c == "\\" for c in text):
+    if _UNSAFE.search(text) is None:
         return text
-    return "".join(
-        f"\\x{ord(c):02x}" if _is_control(c) else "\\\\" if c == "\\" else c for c in text
-    )
+    return _UNSAFE.sub(_escape, text)
 
 
 def check_endpoint_name(name: str) -> str:
     """``name`` if it can be an endpoint name here; ``BadRequest`` if it holds a control
     character (it would forge lines in logs and in ``quecemu server`` output)."""
-    for char in name:
-        if _is_control(char):
-            raise BadRequest(f"endpoint name {printable(name)!r} holds a control character")
+    if _CONTROL.search(name) is not None:
+        raise BadRequest(f"endpoint name {printable(name)!r} holds a control character")
     return name
