@@ -373,12 +373,15 @@ def describe(event: ServerEvent) -> str:
 # -- running -----------------------------------------------------------------------------------
 
 
-def _say(line: str, *, error: bool = False) -> None:
+def _say(*lines: str, error: bool = False) -> None:
     # One event, one line: whatever a peer put into it (a notification's value, a reason)
-    # is escaped so that it cannot start a line of its own.
-    line = printable(line, limit=4000)
+    # is escaped so that it cannot start a line of its own. Lines given together are written
+    # and flushed together: one write for a burst of events, not one per line.
+    text = "".join(printable(line, limit=4000) + "\n" for line in lines)
+    stream = sys.stderr if error else sys.stdout
     with contextlib.suppress(BrokenPipeError):  # whoever reads us went away; keep serving
-        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+        stream.write(text)
+        stream.flush()
 
 
 def _bootstrap_configs(
@@ -454,15 +457,20 @@ async def serve(args: argparse.Namespace) -> int:
                 if not getting.done():
                     getting.cancel()
                     break
-                event = getting.result()
-                _say(describe(event))
-                if isinstance(event, Registered | Updated) and args.observe:
-                    known = {o.path for o in server.observations(event.endpoint)}
-                    wanted = [path for path in args.observe if path not in known]
-                    if wanted:
-                        task = loop.create_task(_observe(server, event.endpoint, wanted))
-                        observers.add(task)
-                        task.add_done_callback(observers.discard)
+                # Whatever else has arrived meanwhile goes out with it (a registration storm
+                # queues thousands of events a second).
+                batch = [getting.result()]
+                while not events.queue.empty():
+                    batch.append(events.queue.get_nowait())
+                _say(*(describe(event) for event in batch))
+                for event in batch:
+                    if isinstance(event, Registered | Updated) and args.observe:
+                        known = {o.path for o in server.observations(event.endpoint)}
+                        wanted = [path for path in args.observe if path not in known]
+                        if wanted:
+                            task = loop.create_task(_observe(server, event.endpoint, wanted))
+                            observers.add(task)
+                            task.add_done_callback(observers.discard)
     finally:
         for task in list(observers):
             task.cancel()
