@@ -118,6 +118,10 @@ class EventHub:
         self.readers.discard(reader)
         self.on_change()
 
+    def wants(self, endpoint: str | None) -> bool:
+        """True if a stream takes events of ``endpoint`` (one for all endpoints, or its own)."""
+        return any(reader.endpoint in (None, endpoint) for reader in self.readers)
+
     @property
     def wants_coap_log(self) -> bool:
         return any(reader.endpoint is not None for reader in self.readers)
@@ -301,6 +305,8 @@ class HttpFace:
             self._addresses[event.registration.address] = ep
         elif isinstance(event, Deregistered | Expired):
             self._addresses.pop(event.registration.address, None)
+        if not self.hub.wants(ep):
+            return  # nobody streams this: no JSON built for nobody (a storm's worth of it)
         if isinstance(event, Registered):
             publish("REGISTRATION", self._registration(ep, event.registration), ep)
         elif isinstance(event, Updated):
