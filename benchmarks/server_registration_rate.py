@@ -13,7 +13,9 @@ in flight, and times each one from send to its 2.01 Created.
 ``--dtls N`` additionally registers N clients over DTLS-PSK, each with its own aiocoap client
 context (one handshake + Register each), N at once.
 
-Prints registrations/s, median and p99 latency, and what the server itself counted.
+Prints registrations/s, median and p99 latency, what the server itself counted, and the
+server's CPU time per registration (this process's CPU time over the run: on a shared machine
+the rate is noise, the CPU per registration is not).
 """
 
 from __future__ import annotations
@@ -174,8 +176,10 @@ async def run(args: argparse.Namespace) -> None:
         ]  # fmt: skip
         # As a module from the repository root, so the child shares benchmarks._common.
         root = Path(__file__).resolve().parent.parent
+        cpu_before = time.process_time()  # this process only: the server, not the generator
         process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE, cwd=root)
         output, _ = await process.communicate()
+        server_cpu = time.process_time() - cpu_before
         result = json.loads(output)
         print(
             summary(
@@ -188,11 +192,16 @@ async def run(args: argparse.Namespace) -> None:
                 sockets=args.sockets,
                 refused=result["refused"],
                 lost=result["lost"],
+                server_cpu_ms_per_registration=round(
+                    server_cpu * 1000 / max(1, result["answered"]), 4
+                ),
             )
         )
         print(
             f"  refused {result['refused']}, lost {result['lost']}, "
-            f"server holds {len(server.registrations())} registrations"
+            f"server holds {len(server.registrations())} registrations; server CPU "
+            f"{server_cpu:.2f} s = {server_cpu * 1e6 / max(1, result['answered']):.0f} us "
+            "per registration (the load-independent figure)"
         )
         if args.dtls:
             for index in range(args.dtls):
