@@ -14,17 +14,18 @@ last heard from, then as sleeping until its next Register/Update.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from emulator.lwm2m.errors import BadRequest, NotFound, UnsupportedContentFormat
 from emulator.lwm2m.formats import ContentFormat
-from emulator.lwm2m.linkformat import Link, parse_register_payload
+from emulator.lwm2m.linkformat import Link, RegisterPayload, parse_register_payload
 
 from .errors import Forbidden, PreconditionFailed, RequestEntityTooLarge, ServiceUnavailable
 from .events import Awake, Deregistered, Expired, Registered, ServerEvent, Sleeping, Updated
@@ -56,6 +57,20 @@ DEFAULT_MAX_LINK_BYTES: Final = 65536
 _RETRY_WHEN_FULL: Final = 60
 _EXPIRY: Final = 0
 _AWAKE_END: Final = 1
+#: Distinct object lists kept parsed: a fleet of one model sends the same list thousands of
+#: times (every Register, every Update that carries it), and parsing it is most of a Register.
+_PARSED_LISTS: Final = 64
+#: Random bytes drawn at once for registration ids (4 bytes each): one read of the system's
+#: randomness per 256 registrations instead of one per registration, just as unpredictable.
+_ID_BATCH: Final = 256
+
+
+def _random_ids() -> Iterator[str]:
+    """Registration ids: 8 random hex digits each (as ``secrets.token_hex(4)``)."""
+    while True:
+        block = secrets.token_bytes(4 * _ID_BATCH)
+        for start in range(0, len(block), 4):
+            yield block[start : start + 4].hex()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,7 +219,8 @@ class RegistrationStore:
         self.max_link_bytes = max_link_bytes
         self.awake_time = awake_time
         self._psk_required = psk_required
-        self._new_id = new_id or (lambda: secrets.token_hex(4))
+        self._new_id = new_id or functools.partial(next, _random_ids())
+        self._parsed: dict[bytes, RegisterPayload] = {}
         self._by_id: dict[str, Registration] = {}
         self._id_by_endpoint: dict[str, str] = {}
         #: Queue-mode endpoints → end of their awake window (absent: sleeping).
@@ -286,7 +302,7 @@ class RegistrationStore:
         _check_link_format(content_format)
         if not payload.strip():
             raise BadRequest("Register needs the object list as link-format payload")
-        described = parse_register_payload(payload)
+        described = self._object_list(payload)
         registration_id = self._new_id()
         while registration_id in self._by_id:
             registration_id = self._new_id()
@@ -356,7 +372,7 @@ class RegistrationStore:
         if payload.strip():
             self._check_link_size(payload)
             _check_link_format(content_format)
-            described = parse_register_payload(payload)
+            described = self._object_list(payload)
             changes.update(
                 objects=dict(described.objects),
                 object_versions=dict(described.versions),
@@ -372,6 +388,18 @@ class RegistrationStore:
         )
         self._wake(registration, now)
         return registration
+
+    def _object_list(self, payload: bytes) -> RegisterPayload:
+        """The parsed object list (raises ``LinkFormatError``); the same bytes parse the same,
+        and the result is immutable, so recent lists are kept (see _PARSED_LISTS)."""
+        key = bytes(payload)
+        described = self._parsed.get(key)
+        if described is None:
+            described = parse_register_payload(key)
+            if len(self._parsed) >= _PARSED_LISTS:
+                del self._parsed[next(iter(self._parsed))]  # the oldest
+            self._parsed[key] = described
+        return described
 
     def deregister(self, registration_id: str, *, secure_endpoint: str | None) -> Registration:
         """Handle ``DELETE /rd/{id}`` (§5.3.3)."""
