@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 from aiocoap import Context, interfaces, protocol, tokenmanager
 from aiocoap.messagemanager import MessageManager
 from aiocoap.pipe import Pipe
-from aiocoap.transports.udp6 import MessageInterfaceUDP6
+from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.dtls.coap import DtlsClientInterface, DtlsServerInterface
+from emulator.adapters.lwm2m_server.transport import remote_address
 
 
 def test_message_interface_layering_we_build_is_aiocoaps() -> None:
@@ -86,3 +88,44 @@ def test_the_duplicate_detection_we_replace_is_there() -> None:
     assert "self._send_initially(self._recent_messages[key])" in inspect.getsource(
         MessageManager._deduplicate_message
     )
+
+
+def test_what_the_server_context_answers_through_is_there() -> None:
+    """transport.ServerContext overrides ``Context.render_to_pipe``, which the token manager
+    calls for every incoming request, and slices large answers with the site's ``_block2``
+    cache behind aiocoap's ``error_to_message``/``run_driving_pipe``, as aiocoap does."""
+    from aiocoap import pipe, resource
+    from aiocoap.blockwise import Block2Cache
+
+    assert "self.context.render_to_pipe(pipe)" in inspect.getsource(
+        tokenmanager.TokenManager.process_request
+    )
+    render = inspect.getsource(protocol.Context.render_to_pipe)
+    assert "error_to_message(pipe" in render and "run_driving_pipe(" in render
+    assert isinstance(resource.Resource()._block2, Block2Cache)
+    assert "response_builder" in inspect.signature(Block2Cache.extract_or_insert).parameters
+    assert callable(pipe.error_to_message) and callable(pipe.run_driving_pipe)
+    assert "self._block2.extract_or_insert(" in inspect.getsource(
+        interfaces.Resource._render_to_pipe
+    )
+
+
+@pytest.mark.parametrize(
+    "sockaddr",
+    [
+        ("::ffff:127.0.0.1", 40312, 0, 0),
+        ("::ffff:10.1.2.3", 5683, 0, 0),
+        ("::1", 40312, 0, 0),
+        ("2001:db8::1", 5683, 0, 0),
+        ("2001:0db8:0:0:0:0:0:1", 1234, 0, 0),
+        ("fe80::1", 1234, 0, 1),
+    ],
+)
+def test_remote_address_is_what_aiocoaps_hostinfo_says(sockaddr: tuple[str, int, int, int]) -> None:
+    class Interface:  # the remote keeps only a weak reference to its interface
+        pass
+
+    interface = Interface()
+    remote = UDP6EndpointAddress(sockaddr, interface)
+    assert remote_address(remote) == remote.hostinfo
+    assert remote_address(remote) == remote.hostinfo  # and again, from the cache

@@ -7,9 +7,10 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiocoap import Code
+from aiocoap import Code, Context, Message
 
 from emulator.adapters.lwm2m_server import LwM2MServer
 from emulator.lwm2m.errors import BadRequest
@@ -134,3 +135,57 @@ async def test_a_bad_key_in_the_environment_is_named_without_the_key() -> None:
     text = error.decode()
     assert "QUECEMU_PSK" in text and "'dev'" in text
     assert "5ec2e7" not in text
+
+
+async def test_an_answer_longer_than_one_block_arrives_whole_in_blocks() -> None:
+    # A bad link is quoted in the 4.00 diagnostic: 1,500 bytes of it do not fit one message
+    # (1,024 bytes), so the answer goes out in Block2 blocks (RFC 7959 §2.2) and a client that
+    # follows them gets all of it.
+    server = await LwM2MServer.start()
+    client = await Context.create_client_context()
+    raw = RawClient(server.coap_port)
+    uri = f"coap://127.0.0.1:{server.coap_port}/rd?ep=long&lt=60"
+    try:
+        first = await raw.request(Code.POST, ("rd",), ("ep=long",), b"</" + b"x" * 1500 + b">")
+        assert first.code == Code.BAD_REQUEST
+        assert first.opt.block2 is not None and first.opt.block2.more
+        request = Message(code=Code.POST, uri=uri, payload=b"</" + b"x" * 1500 + b">")
+        request.opt.content_format = 40
+        answer = await asyncio.wait_for(client.request(request).response, 10)
+        assert answer.code == Code.BAD_REQUEST
+        assert answer.payload.startswith(b"link </xxx") and len(answer.payload) > 1500
+        assert b"is not an LwM2M path" in answer.payload
+        assert len(server.registrations()) == 0
+    finally:
+        raw.close()
+        await client.shutdown()
+        await server.stop()
+
+
+async def test_a_bug_in_the_core_is_answered_5_00_and_the_server_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await LwM2MServer.start()
+    raw = RawClient(server.coap_port)
+    handle_request = server.core.handle_request
+    calls = 0
+
+    def broken_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug")
+        return handle_request(*args, **kwargs)
+
+    monkeypatch.setattr(server.core, "handle_request", broken_once)
+    try:
+        with caplog.at_level("ERROR", logger="emulator.server"):
+            answer = await raw.request(Code.POST, ("rd",), ("ep=dev1",), OBJECTS)
+        assert answer.code == Code.INTERNAL_SERVER_ERROR
+        assert any("a bug" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+        answer = await raw.request(Code.POST, ("rd",), ("ep=dev1",), OBJECTS)
+        assert answer.code == Code.CREATED
+        assert server.registration("dev1") is not None
+    finally:
+        raw.close()
+        await server.stop()

@@ -38,8 +38,10 @@ from emulator.server.operations import DeviceRequest
 from .transport import (
     Listener,
     ObservationExchange,
+    ServerContext,
     add_dtls_listener,
     add_udp_listener,
+    remote_address,
     send_with_token,
     start_observation,
 )
@@ -94,6 +96,11 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
         self.context: Context | None = None
 
     async def render(self, request: Message) -> Message:
+        # Requests that came in blocks, reassembled by aiocoap (the rest: ServerContext).
+        return self.answer_now(request)
+
+    def answer_now(self, request: Message) -> Message:
+        """The core's answer to a whole request (see :class:`.transport.ServerContext`)."""
         assert self.context is not None
         incoming = IncomingRequest(
             method=int(request.code),
@@ -101,7 +108,7 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
             query=tuple(request.opt.uri_query),
             payload=bytes(request.payload),
             content_format=request.opt.content_format,
-            address=str(getattr(request.remote, "hostinfo", request.remote)),
+            address=remote_address(request.remote),
             secure_endpoint=_claimed_endpoint(request.remote),
         )
         glue = self._glue
@@ -189,7 +196,9 @@ class CoapGlue:
             if plain is None and secure is None:
                 continue
             root = _RootResource(self, serves_registration=serves_registration)
-            context = Context(loop=self.loop, serversite=root, loggername="emulator.server.coap")
+            context = ServerContext(
+                loop=self.loop, serversite=root, loggername="emulator.server.coap"
+            )
             root.context = context
             self.contexts.append(context)
             if plain is not None:
