@@ -29,6 +29,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import functools
+import ipaddress
 import logging
 import socket
 import time
@@ -37,11 +39,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiocoap import Message
+from aiocoap.transports.udp6 import UDP6EndpointAddress
 
 __all__ = [
     "Disposition",
     "JunkReport",
     "Screening",
+    "UdpRemote",
+    "decode",
     "guard_udp_interface",
     "screen",
 ]
@@ -71,6 +76,12 @@ _DELIVER = Screening(Disposition.DELIVER)
 
 def screen(datagram: bytes) -> Screening:
     """Decide what to do with one datagram (decoding it fully, options included)."""
+    decoded = decode(datagram)
+    return _DELIVER if isinstance(decoded, Message) else decoded
+
+
+def decode(datagram: bytes) -> Message | Screening:
+    """The CoAP message in one datagram, or (it holds none) what to do with it."""
     if len(datagram) >= 4 and datagram[0] >> 6 == 1 and datagram[0] & 0xF > 8:
         # §3: token lengths 9-15 are reserved (aiocoap reads them as tokens; RFC 8974's
         # extended tokens are not spoken here)
@@ -82,7 +93,7 @@ def screen(datagram: bytes) -> Screening:
     else:
         reason = _misfit(datagram[0] >> 4 & 0x3, datagram[1], len(message.token), datagram)
         if not reason:
-            return _DELIVER
+            return message
     return _rejected(datagram, reason)
 
 
@@ -193,6 +204,32 @@ def peer_of(address: Any) -> object:
     return address
 
 
+def _only_pktinfo(ancdata: Any) -> bytes | None:
+    """The IPV6_PKTINFO of a datagram's ancillary data, if that is all there is."""
+    if len(ancdata) == 1:
+        level, kind, data = ancdata[0]
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            return bytes(data)
+    return None
+
+
+class UdpRemote(UDP6EndpointAddress):  # type: ignore[misc]  # aiocoap is untyped
+    """aiocoap's UDP remote, except that whether the datagram came to a multicast address is
+    worked out once per local address: aiocoap parses the packet info through ``ipaddress``
+    again for every answer (``as_response_address``)."""
+
+    @property
+    def is_multicast_locally(self) -> bool:
+        return _multicast(bytes(self.pktinfo[:16]))
+
+
+@functools.lru_cache(maxsize=256)
+def _multicast(local: bytes) -> bool:
+    """Whether a local IPv6 address (IPv4-mapped for IPv4) is a multicast address."""
+    address = ipaddress.IPv6Address(local)
+    return (address.ipv4_mapped or address).is_multicast
+
+
 def guard_udp_interface(
     interface: Any, report: JunkReport, clock: Callable[[], float] = time.monotonic
 ) -> None:
@@ -200,14 +237,29 @@ def guard_udp_interface(
 
     aiocoap's ``MessageInterfaceUDP6.datagram_msg_received`` is the one entry for received
     datagrams (pinned by tests/server/test_aiocoap_internals.py); the instance's attribute
-    replaces it, so nothing else of aiocoap changes."""
+    replaces it, so nothing else of aiocoap changes. A datagram that decodes is not decoded
+    twice: what that method does next (the remote from the packet info, then the message
+    manager) is done here with the message in hand; anything unusual (ancillary data other
+    than the packet info) still goes through aiocoap's method."""
     receive = interface.datagram_msg_received
 
     def screened(data: bytes, ancdata: Any, flags: int, address: Any) -> None:
-        screening = screen(data)
-        if screening.disposition is Disposition.DELIVER:
-            receive(data, ancdata, flags, address)
+        decoded = decode(data)
+        if isinstance(decoded, Message):
+            local = _only_pktinfo(ancdata)
+            if local is None:
+                receive(data, ancdata, flags, address)
+                return
+            decoded.remote = UdpRemote(address, interface, pktinfo=local)
+            try:
+                interface._ctx.dispatch_message(decoded)
+            except BaseException as exc:  # logged as aiocoap logs it, then raised on
+                interface.log.error(
+                    "Exception raised through dispatch_message: %s", exc, exc_info=exc
+                )
+                raise
             return
+        screening = decoded
         if screening.reset:
             # From the address the datagram came to (its IPV6_PKTINFO, as aiocoap answers).
             pktinfo = [c for c in ancdata if c[:2] == (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO)]

@@ -9,6 +9,7 @@ adapt transport.py / emulator/adapters/dtls/coap.py.
 from __future__ import annotations
 
 import inspect
+import socket
 
 import pytest
 from aiocoap import Context, interfaces, protocol, tokenmanager
@@ -18,6 +19,7 @@ from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.dtls.coap import DtlsClientInterface, DtlsServerInterface
 from emulator.adapters.lwm2m_server.transport import remote_address
+from emulator.adapters.undecodable import UdpRemote
 
 
 def test_message_interface_layering_we_build_is_aiocoaps() -> None:
@@ -129,3 +131,37 @@ def test_remote_address_is_what_aiocoaps_hostinfo_says(sockaddr: tuple[str, int,
     remote = UDP6EndpointAddress(sockaddr, interface)
     assert remote_address(remote) == remote.hostinfo
     assert remote_address(remote) == remote.hostinfo  # and again, from the cache
+
+
+def test_what_the_guard_does_in_place_of_datagram_msg_received_is_what_it_does() -> None:
+    """emulator/adapters/undecodable.py decodes a datagram once and then does what aiocoap's
+    ``datagram_msg_received`` would: the remote from the address and IPV6_PKTINFO, then the
+    message manager's ``dispatch_message``; answers ask the remote ``as_response_address``,
+    which only consults ``is_multicast_locally`` (cached by ``UdpRemote``)."""
+    from aiocoap.message import Message
+
+    receive = inspect.getsource(MessageInterfaceUDP6.datagram_msg_received)
+    for line in (
+        "cmsg_type == socket.IPV6_PKTINFO",
+        "UDP6EndpointAddress(address, self, pktinfo=pktinfo)",
+        "self._ctx.dispatch_message(message)",
+    ):
+        assert line in receive, line
+    decode = inspect.getsource(Message.decode)
+    assert "msg.remote = remote" in decode and "msg.direction = Direction.INCOMING" in decode
+    assert "self.is_multicast_locally" in inspect.getsource(
+        UDP6EndpointAddress.as_response_address
+    )
+
+
+@pytest.mark.parametrize("local", ["::ffff:127.0.0.1", "::ffff:224.0.1.187", "ff02::fd", "::1"])
+def test_udp_remote_knows_multicast_as_aiocoap_does(local: str) -> None:
+    class Interface:
+        pass
+
+    interface = Interface()
+    pktinfo = socket.inet_pton(socket.AF_INET6, local) + bytes(4)
+    ours = UdpRemote(("::ffff:127.0.0.1", 40000, 0, 0), interface, pktinfo=pktinfo)
+    theirs = UDP6EndpointAddress(("::ffff:127.0.0.1", 40000, 0, 0), interface, pktinfo=pktinfo)
+    assert ours.is_multicast_locally == theirs.is_multicast_locally
+    assert ours == theirs and remote_address(ours) == theirs.hostinfo

@@ -186,7 +186,7 @@ def _plain_host(host: str) -> str:
 def remote_address(remote: Any) -> str:
     """``remote.hostinfo`` (``127.0.0.1:40312``; no port for 5683), with each distinct host
     parsed once rather than for every datagram (aiocoap's UDP6 remote parses it each time)."""
-    if type(remote) is UDP6EndpointAddress:
+    if isinstance(remote, UDP6EndpointAddress):
         host, port, _flowinfo, scope = remote.sockaddr
         if scope == 0 and "%" not in host:
             plain = _plain_host(host)
