@@ -5,17 +5,19 @@ run and its timings live in benchmarks/fleet.py; these prove the behaviour at sm
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.lwm2m_server import LwM2MServer
+from emulator.app.fleet import FullCollectionHold
 from emulator.app.serve import Emulator, ServeOptions
 from emulator.lwm2m.client.events import LwM2MStatus, LwM2MStatusChanged
 from emulator.module.events import ModuleEvent
@@ -60,7 +62,12 @@ async def server() -> AsyncIterator[LwM2MServer]:
 
 
 async def run_fleet(
-    tmp_path: Path, server: LwM2MServer, count: int, *, psk: bool
+    tmp_path: Path,
+    server: LwM2MServer,
+    count: int,
+    *,
+    psk: bool,
+    listener: Callable[[ModuleEvent], None] | None = None,
 ) -> tuple[Emulator, int]:
     """``count`` headless modules provisioned for ``server``, started, all registered; the
     descriptors this process held before they started."""
@@ -76,6 +83,9 @@ async def run_fleet(
     emulator = Emulator(emulator.options)  # built again: the state files exist now
     emulator.prepare()
     settled = [status_reached(m.host, LwM2MStatus.REGISTERED) for m in emulator.modules]
+    if listener is not None:
+        for served in emulator.modules:
+            served.host.add_listener(listener)
     before = open_fds()
     await emulator.start()
     async with asyncio.timeout(30):
@@ -112,6 +122,50 @@ async def test_headless_modules_register_with_at_most_two_descriptors_each(
         assert "failed=0" in line and "failures=0" in line
     finally:
         await emulator.stop()
+
+
+async def test_full_collections_are_held_while_modules_register(
+    tmp_path: Path, server: LwM2MServer
+) -> None:
+    """While any module registers, the collector's full collections wait (a storm's worth
+    of objects walked at once stalls every module); once they all registered, and what they
+    built is frozen, the thresholds are what they were."""
+    before = gc.get_threshold()
+    held_at_registered: list[int] = []
+
+    def note(event: ModuleEvent) -> None:
+        if isinstance(event, LwM2MStatusChanged) and event.status is LwM2MStatus.REGISTERED:
+            held_at_registered.append(gc.get_threshold()[2])
+
+    emulator, _ = await run_fleet(tmp_path, server, 5, psk=False, listener=note)
+    try:
+        assert len(held_at_registered) == 5
+        assert all(full > 1_000_000 for full in held_at_registered), held_at_registered
+        assert gc.get_threshold() == before
+    finally:
+        await emulator.stop()
+    assert gc.get_threshold() == before
+
+
+def test_a_full_collection_hold_gives_the_thresholds_back() -> None:
+    async def run() -> None:
+        before = gc.get_threshold()
+        hold = FullCollectionHold(limit=3600)
+        hold.hold()
+        hold.hold()  # holding twice is one hold
+        assert gc.get_threshold()[:2] == before[:2] and gc.get_threshold()[2] > 1_000_000
+        hold.release()
+        assert gc.get_threshold() == before and not hold.held
+        expiring = FullCollectionHold(limit=0)  # a storm that never settles
+        expiring.hold()
+        assert expiring.held
+        for _ in range(100):
+            if not expiring.held:
+                break
+            await asyncio.sleep(0)  # let the loop run its due timer
+        assert not expiring.held and gc.get_threshold() == before
+
+    asyncio.run(run())
 
 
 async def test_plain_coap_sends_resolve_nothing(
