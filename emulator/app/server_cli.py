@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -448,6 +449,11 @@ async def serve(args: argparse.Namespace) -> int:
             token = args.http_token or os.environ.get(HTTP_TOKEN_ENV) or None
             http = await start_http(server, *args.http, token=token)
             _say(f"listening http {http.url}")
+        # What is built so far (the imports, the listeners, the HTTP face) lives as long as
+        # the process: frozen, a full collection walks only what came after it, which in a
+        # registration storm is thousands of registrations arriving at full speed.
+        gc.collect()
+        gc.freeze()
         _say("ready")
         with server.subscribe() as events:
             stopping = asyncio.ensure_future(stop.wait())
