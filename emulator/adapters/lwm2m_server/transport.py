@@ -1,4 +1,4 @@
-"""The server's listeners and the two exchanges aiocoap has no public API for.
+"""The server's listeners, and what aiocoap has no public API for.
 
 Everything else in :mod:`emulator.adapters.lwm2m_server` uses aiocoap's public API
 (``Context.request``, ``Message``, ``resource``). What needs more lives here, so an aiocoap
