@@ -58,7 +58,7 @@ from emulator.adapters.dtls.coap import (
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
 from emulator.adapters.udpbind import udp6_interface, udp6_socket
-from emulator.adapters.undecodable import JunkReport, guard_udp_interface
+from emulator.adapters.undecodable import JunkReport, UdpRemote, guard_udp_interface
 from emulator.at.errors import OperationNotSupported
 from emulator.commands.lwm2m import client_for
 from emulator.lwm2m.client.client import LwM2MClient
@@ -403,7 +403,7 @@ class CoapAdapter:
                 server_id=action.server_id, scheme=action.scheme, ip=ip, port=action.port
             )
             if action.scheme == "coap" and self._udp is not None:
-                session.remote = UDP6EndpointAddress(_v6_sockaddr(ip, action.port), self._udp)
+                session.remote = UdpRemote(_v6_sockaddr(ip, action.port), self._udp)
             self._sessions[action.server_id] = session
         except (OSError, UnicodeError, ValueError) as exc:
             error = f"{action.host}:{action.port}: {exc}"

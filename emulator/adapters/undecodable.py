@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiocoap import Message
+from aiocoap.numbers.constants import COAP_PORT
 from aiocoap.transports.udp6 import UDP6EndpointAddress
 
 __all__ = [
@@ -214,19 +215,44 @@ def _only_pktinfo(ancdata: Any) -> bytes | None:
 
 
 class UdpRemote(UDP6EndpointAddress):  # type: ignore[misc]  # aiocoap is untyped
-    """aiocoap's UDP remote, except that whether the datagram came to a multicast address is
-    worked out once per local address: aiocoap parses the packet info through ``ipaddress``
-    again for every answer (``as_response_address``)."""
+    """aiocoap's UDP remote, with what it works out from its addresses worked out once per
+    address: aiocoap parses them through ``ipaddress`` again for every message, for
+    ``hostinfo`` (the server's record of a client's address, every request's repr),
+    ``is_multicast`` (every request sent) and ``is_multicast_locally`` (every answer)."""
+
+    @property
+    def hostinfo(self) -> str:
+        host, port, _flowinfo, scope = self.sockaddr
+        if scope or "%" in host:  # a scoped address: aiocoap names the interface
+            return str(super().hostinfo)
+        shown = _shown_host(host)
+        return shown if port == COAP_PORT else f"{shown}:{port}"
+
+    @property
+    def is_multicast(self) -> bool:
+        host, _port, _flowinfo, scope = self.sockaddr
+        if scope or "%" in host:
+            return bool(super().is_multicast)
+        return _multicast(socket.inet_pton(socket.AF_INET6, host))
 
     @property
     def is_multicast_locally(self) -> bool:
         return _multicast(bytes(self.pktinfo[:16]))
 
 
-@functools.lru_cache(maxsize=256)
-def _multicast(local: bytes) -> bool:
-    """Whether a local IPv6 address (IPv4-mapped for IPv4) is a multicast address."""
-    address = ipaddress.IPv6Address(local)
+@functools.lru_cache(maxsize=1024)
+def _shown_host(host: str) -> str:
+    """An IPv6 socket address's host as ``hostinfo`` shows it: IPv4 for an IPv4-mapped
+    address, else the compressed IPv6 address in brackets."""
+    address = ipaddress.IPv6Address(host)
+    mapped = address.ipv4_mapped
+    return str(mapped) if mapped is not None else f"[{address}]"
+
+
+@functools.lru_cache(maxsize=1024)
+def _multicast(packed: bytes) -> bool:
+    """Whether an IPv6 address (IPv4-mapped for IPv4) is a multicast address."""
+    address = ipaddress.IPv6Address(packed)
     return (address.ipv4_mapped or address).is_multicast
 
 

@@ -41,7 +41,6 @@ from .transport import (
     ServerContext,
     add_dtls_listener,
     add_udp_listener,
-    remote_address,
     send_with_token,
     start_observation,
 )
@@ -108,7 +107,7 @@ class _RootResource(resource.Resource):  # type: ignore[misc]
             query=tuple(request.opt.uri_query),
             payload=bytes(request.payload),
             content_format=request.opt.content_format,
-            address=remote_address(request.remote),
+            address=str(getattr(request.remote, "hostinfo", request.remote)),
             secure_endpoint=_claimed_endpoint(request.remote),
         )
         glue = self._glue

@@ -20,16 +20,14 @@ upgrade breaks exactly one file, which ``tests/server/test_aiocoap_internals.py`
    the request's repr (which formats the remote's address through ``ipaddress``), behind an
    error-catching pipe and a Block2 cache; with the address parsed again for ``hostinfo`` that
    was over half of the server's CPU in a registration storm. :class:`ServerContext` lets its
-   site answer a request without Block1/Block2 options at once, and :func:`remote_address`
-   gives ``hostinfo``'s text while parsing each distinct host once.
+   site answer a request without Block1/Block2 options at once (and the guard's
+   :class:`~emulator.adapters.undecodable.UdpRemote` works each address's text out once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ipaddress
 import logging
 import socket
 from collections.abc import Callable
@@ -37,9 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiocoap import Code, Context, Message
-from aiocoap.numbers.constants import COAP_PORT
 from aiocoap.pipe import Pipe, error_to_message, run_driving_pipe
-from aiocoap.transports.udp6 import UDP6EndpointAddress
 
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
@@ -55,7 +51,6 @@ __all__ = [
     "ServerContext",
     "add_dtls_listener",
     "add_udp_listener",
-    "remote_address",
     "start_observation",
 ]
 
@@ -172,26 +167,6 @@ async def _in_blocks(site: Any, pipe: Pipe, response: Message) -> None:
         return response
 
     pipe.add_response(await site._block2.extract_or_insert(pipe.request, built), is_last=True)
-
-
-@functools.lru_cache(maxsize=1024)
-def _plain_host(host: str) -> str:
-    """A UDP6 socket address's host as ``hostinfo`` shows it: IPv4 for an IPv4-mapped address,
-    else the compressed IPv6 address in brackets."""
-    address = ipaddress.IPv6Address(host)
-    mapped = address.ipv4_mapped
-    return str(mapped) if mapped is not None else f"[{address}]"
-
-
-def remote_address(remote: Any) -> str:
-    """``remote.hostinfo`` (``127.0.0.1:40312``; no port for 5683), with each distinct host
-    parsed once rather than for every datagram (aiocoap's UDP6 remote parses it each time)."""
-    if isinstance(remote, UDP6EndpointAddress):
-        host, port, _flowinfo, scope = remote.sockaddr
-        if scope == 0 and "%" not in host:
-            plain = _plain_host(host)
-            return plain if port == COAP_PORT else f"{plain}:{port}"
-    return str(getattr(remote, "hostinfo", remote))
 
 
 class ObservationExchange:
