@@ -49,6 +49,7 @@ from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.block1 import Block1Assembly
+from emulator.adapters.coap_exchange import Exchange, fits_one_message
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import (
     DtlsClientConnection,
@@ -190,6 +191,11 @@ class CoapAdapter:
         self._bound_loopback = False
         self._bind_host = "::"
         self._udp: MessageInterfaceUDP6 | None = None
+        # The token managers in front of the UDP and DTLS interfaces: a request to a
+        # session's remote goes straight to the one that serves it (coap_exchange).
+        self._udp_requests: Any = None
+        self._dtls_requests: Any = None
+        self._exchanges: set[Exchange] = set()
         self._sessions: dict[int, Session] = {}
         self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
         #: (peer, message ID) of recent notifications → their token, for an RST (bounded).
@@ -209,6 +215,7 @@ class CoapAdapter:
         """Nothing to open yet: the context is created with the first session."""
 
     async def stop(self) -> None:
+        self._cancel_exchanges()
         for task in list(self._tasks):
             task.cancel()
         if self._download is not None:
@@ -248,7 +255,8 @@ class CoapAdapter:
         elif isinstance(action, Handshake):
             self._spawn(self._handshake(action), f"lwm2m dtls {action.server_id}")
         elif isinstance(action, SendRequest):
-            self._spawn(self._request(action), f"lwm2m request {action.request_id}")
+            if not self._exchange(action):
+                self._spawn(self._request(action), f"lwm2m request {action.request_id}")
         elif isinstance(action, SendNotification):
             queue = self._notifications.get(action.token)
             if queue is not None:
@@ -270,6 +278,7 @@ class CoapAdapter:
             for server_id in list(self._sessions):
                 self._close_session(server_id)
             self._cancel_download()
+            self._cancel_exchanges()
             for task in list(self._tasks):
                 task.cancel()
             self._spawn(self._close_context(), "lwm2m reset")
@@ -297,7 +306,8 @@ class CoapAdapter:
                     bind_host=self._bind_host if self._bound_loopback else None,
                     rehandshake_timeout=self.client.settings.timing.dtls_handshake_timeout,
                 )
-                self._install_sleep_filter(self._context.request_interfaces[-1])
+                self._dtls_requests = self._context.request_interfaces[-1]
+                self._install_sleep_filter(self._dtls_requests)
             return self._context
 
     def _new_context(self, ip: str, loopback: bool) -> aiocoap.Context:
@@ -319,7 +329,8 @@ class CoapAdapter:
 
         interface = await append_message_interface(context, construct)
         assert isinstance(interface, MessageInterfaceUDP6)
-        self._install_sleep_filter(context.request_interfaces[-1])
+        self._udp_requests = context.request_interfaces[-1]
+        self._install_sleep_filter(self._udp_requests)
         return interface
 
     async def _close_context(self) -> None:
@@ -327,6 +338,7 @@ class CoapAdapter:
             context, self._context = self._context, None
             self._dtls = None
             self._udp = None
+            self._udp_requests = self._dtls_requests = None
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.shutdown()
@@ -464,6 +476,55 @@ class CoapAdapter:
             session.connection = None
 
     # ------------------------------------------------------- client requests
+    def _exchange(self, action: SendRequest) -> bool:
+        """Send the request as an :class:`Exchange` on the session's request interface; False
+        when it needs aiocoap's block-wise wrapper (a body past one message: RFC 7959 Block1)
+        or there is no session yet (``_request`` then reports why)."""
+        session = self._sessions.get(action.server_id)
+        context = self._context
+        if session is None or context is None:
+            return False
+        if session.connection is not None:
+            interface = self._dtls_requests
+        else:
+            interface = self._udp_requests if session.remote is not None else None
+        if interface is None:
+            return False
+        message = self._message(session, action.request)
+        if not fits_one_message(message):
+            return False
+
+        def outcome(response: aiocoap.Message | None, error: BaseException | None) -> None:
+            self._exchanges.discard(exchange)
+            self._report_outcome(action, response, error)
+
+        exchange = Exchange(context, interface, message, action.timeout, outcome)
+        if not exchange.done:
+            self._exchanges.add(exchange)
+        return True
+
+    def _cancel_exchanges(self) -> None:
+        for exchange in list(self._exchanges):
+            exchange.cancel()
+        self._exchanges.clear()
+
+    def _report_outcome(
+        self, action: SendRequest, response: aiocoap.Message | None, error: BaseException | None
+    ) -> None:
+        if response is None:
+            if not isinstance(error, OSError | TimeoutError | coap_error.Error):
+                log.error("LwM2M request %s failed", action.request_id, exc_info=error)
+            reason = (str(error) or type(error).__name__) if error is not None else "no response"
+            self._report(lambda now: self.client.request_failed(action.request_id, reason, now))
+            return
+        result = CoapResponse(
+            code=int(response.code),
+            payload=bytes(response.payload),
+            content_format=_format_number(response),
+            location_path=tuple(response.opt.location_path),
+        )
+        self._report(lambda now: self.client.response_received(action.request_id, result, now))
+
     async def _request(self, action: SendRequest) -> None:
         session = self._sessions.get(action.server_id)
         context = self._context
@@ -475,16 +536,9 @@ class CoapAdapter:
                 context.request(message).response, timeout=action.timeout
             )
         except (OSError, TimeoutError, coap_error.Error) as exc:
-            reason = str(exc) or type(exc).__name__
-            self._report(lambda now: self.client.request_failed(action.request_id, reason, now))
+            self._report_outcome(action, None, exc)
             return
-        result = CoapResponse(
-            code=int(response.code),
-            payload=bytes(response.payload),
-            content_format=_format_number(response),
-            location_path=tuple(response.opt.location_path),
-        )
-        self._report(lambda now: self.client.response_received(action.request_id, result, now))
+        self._report_outcome(action, response, None)
 
     def _message(self, session: Session, request: CoapRequest) -> aiocoap.Message:
         # The session's remote, not a lookup by URI: aiocoap would resolve the address on

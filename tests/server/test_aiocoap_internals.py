@@ -1,5 +1,5 @@
 """Fails loudly when the aiocoap internals emulator/adapters/lwm2m_server/transport.py and
-emulator/adapters/dtls/coap.py rely on change.
+emulator/adapters/dtls/coap.py rely on change (and emulator/adapters/coap_exchange.py).
 
 pyproject.toml allows aiocoap 0.4.x from 0.4.17 on. If one of these tests fails after an
 upgrade, re-read aiocoap's protocol (Context), messagemanager, tokenmanager and pipe modules and
@@ -167,3 +167,55 @@ def test_udp_remote_knows_multicast_locally_as_aiocoap_does(local: str) -> None:
     theirs = UDP6EndpointAddress(("::ffff:127.0.0.1", 40000, 0, 0), interface, pktinfo=pktinfo)
     assert ours.is_multicast_locally == theirs.is_multicast_locally
     assert ours == theirs and ours.hostinfo == theirs.hostinfo
+
+
+def test_what_a_direct_exchange_does_in_place_of_context_request_is_what_it_does() -> None:
+    """emulator/adapters/coap_exchange.py hands a request pipe to the token manager of the
+    remote's interface, as ``Context.request(..., handle_blockwise=False)`` does after
+    finding that interface; it splits nothing where aiocoap's block-wise wrapper would not
+    (the same threshold), and completes a Block2 response with the wrapper's routine."""
+    from aiocoap.protocol import BlockwiseRequest
+
+    direct = inspect.getsource(protocol.Context.request)
+    assert "pipe = Pipe(request_message, self.log)" in direct
+    assert "request_interface.request(pipe)" in direct
+    assert list(inspect.signature(Pipe).parameters) == ["request", "log"]
+    assert list(inspect.signature(Pipe.on_event).parameters) == [
+        "self",
+        "callback",
+        "is_interest",
+    ]
+    assert set(Pipe.Event._fields) >= {"message", "exception", "is_last"}
+    # The token manager takes the pipe as the inner request object gives it: token, the
+    # matching key, interest end, and the message manager's CON handling (RFC 7252 §4.2).
+    request = inspect.getsource(tokenmanager.TokenManager.request)
+    for line in (
+        "msg = request.request",
+        "self.outgoing_requests[key] = request",
+        "functools.partial(self.outgoing_requests.pop, key, None)",
+        "send_canceller = self.token_interface.send_message(",
+    ):
+        assert line in request, line
+    # The block-wise wrapper's Block1 threshold, mirrored by fits_one_message.
+    wrapper = inspect.getsource(BlockwiseRequest._run)
+    for line in (
+        "size_exp = app_request.remote.maximum_block_size_exp",
+        "if size_exp >= 6:",
+        "fragmentation_threshold = app_request.remote.maximum_payload_size",
+        "fragmentation_threshold = 2 ** (size_exp + 4)",
+        "or len(app_request.payload) > fragmentation_threshold",
+        "assembled_response = await cls._complete_by_requesting_block2(",
+    ):
+        assert line in wrapper, line
+    assert list(inspect.signature(BlockwiseRequest._complete_by_requesting_block2).parameters) == [
+        "protocol",
+        "request_to_repeat",
+        "initial_response",
+        "log",
+    ]
+    # The remotes the module sends to say how much fits.
+    from emulator.adapters.dtls.coap import DtlsClientConnection
+
+    for remote in (UdpRemote, UDP6EndpointAddress, DtlsClientConnection):
+        assert hasattr(remote, "maximum_payload_size")
+        assert hasattr(remote, "maximum_block_size_exp")

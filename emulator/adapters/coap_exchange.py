@@ -1,0 +1,128 @@
+"""One CoAP request and its response on a known request interface, without a task.
+
+aiocoap's ``Context.request`` takes every request through its block-wise wrapper: a task
+that looks the remote's interface up (awaiting it), a second request object whose own task
+finds the interface again and hands the request pipe to the token manager, and futures in
+between. A fleet's periodic Updates (100 a second for 10,000 modules at a 120 s lifetime)
+spent most of the module side's CPU there. When the remote's request interface is known and
+the body fits one message (nothing for RFC 7959 §2.5 Block1 to split), :class:`Exchange`
+gives the pipe to that interface's token manager directly, as the wrapper's inner request
+would: the token manager still picks the token and matches the response to it (RFC 7252
+§5.3.2), the message manager still assigns the message ID, retransmits a CON with
+exponential back-off and matches its ACK (§4.2). A body that needs Block1 keeps aiocoap's
+wrapper (:func:`fits_one_message` says which); a response that announces more Block2 blocks
+(RFC 7959 §2.4) is completed by the routine aiocoap's wrapper uses.
+
+The aiocoap internals relied on are pinned by tests/server/test_aiocoap_internals.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiocoap
+from aiocoap.pipe import Pipe
+from aiocoap.protocol import BlockwiseRequest
+
+__all__ = ["Exchange", "fits_one_message"]
+
+#: What an exchange reports once: the response, or the exception that ended it.
+Outcome = Callable[[aiocoap.Message | None, BaseException | None], None]
+
+
+def fits_one_message(message: aiocoap.Message) -> bool:
+    """Whether aiocoap's block-wise wrapper would send ``message`` as it is (the same
+    threshold: the remote's largest payload, or its block size when that is smaller)."""
+    if message.opt.block1 is not None:
+        return False
+    remote = message.remote
+    size_exp = remote.maximum_block_size_exp
+    threshold = remote.maximum_payload_size if size_exp >= 6 else 2 ** (size_exp + 4)
+    return len(message.payload) <= int(threshold)
+
+
+class Exchange:
+    """One request on ``interface`` (a token manager that recognises ``message.remote``),
+    ended by its response, an exception from the transport, ``timeout`` seconds or
+    :meth:`cancel`. ``outcome`` is called once (never after cancel), from the event loop
+    rather than inside aiocoap's message dispatch."""
+
+    def __init__(
+        self,
+        context: aiocoap.Context,
+        interface: Any,
+        message: aiocoap.Message,
+        timeout: float,
+        outcome: Outcome,
+    ) -> None:
+        self._context = context
+        self._outcome: Outcome | None = outcome
+        self._completing: asyncio.Future[aiocoap.Message] | None = None
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(timeout, self._timed_out)
+        self._pipe = Pipe(message, context.log)
+        self._stop_interest = self._pipe.on_event(self._on_event)
+        interface.request(self._pipe)  # may fail at once: _on_event then has the exception
+
+    @property
+    def done(self) -> bool:
+        return self._outcome is None
+
+    def cancel(self) -> None:
+        """Stop waiting and report nothing (the module is stopping or resetting)."""
+        self._outcome = None
+        self._end(stop_interest=True)
+
+    def _end(self, *, stop_interest: bool) -> None:
+        self._timer.cancel()
+        if stop_interest:  # (an event callback that returns False ends it by itself)
+            self._stop_interest()  # the token manager forgets the token
+        if self._completing is not None:
+            self._completing.cancel()
+
+    def _on_event(self, event: Any) -> bool:
+        if self._outcome is None:
+            return False
+        if event.message is None:
+            self._finish(None, event.exception, in_event=True)
+            return False
+        response: aiocoap.Message = event.message
+        block2 = response.opt.block2
+        if block2 is not None and block2.more:
+            # RFC 7959 §2.4: fetch the remaining blocks as aiocoap's wrapper would.
+            self._completing = asyncio.ensure_future(
+                BlockwiseRequest._complete_by_requesting_block2(
+                    self._context, self._pipe.request, response, self._context.log
+                )
+            )
+            self._completing.add_done_callback(self._completed)
+            return False
+        response.opt.block2 = None
+        self._finish(response, None, in_event=True)
+        return False
+
+    def _completed(self, future: asyncio.Future[aiocoap.Message]) -> None:
+        if future.cancelled() or self._outcome is None:
+            return
+        error = future.exception()
+        self._finish(None if error is not None else future.result(), error)
+
+    def _timed_out(self) -> None:
+        if self._outcome is not None:
+            self._finish(None, TimeoutError())
+
+    def _finish(
+        self,
+        response: aiocoap.Message | None,
+        error: BaseException | None,
+        *,
+        in_event: bool = False,
+    ) -> None:
+        outcome, self._outcome = self._outcome, None
+        self._completing = None
+        self._end(stop_interest=not in_event)
+        if outcome is not None:
+            # Later, not inside the pipe's event: what the client does next may send.
+            asyncio.get_running_loop().call_soon(outcome, response, error)
