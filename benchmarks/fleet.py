@@ -380,19 +380,24 @@ async def run(args: argparse.Namespace) -> None:
             await serve.stats()  # starts a fresh lag window
             cpu0, wall0 = cpu_seconds(pid), time.monotonic()
             await asyncio.sleep(idle_seconds)
-            cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+            cpu_used = cpu_seconds(pid) - cpu0
+            cpu = cpu_used / (time.monotonic() - wall0)
+            updates = watch.updates - updates_before
+            # CPU per Update does not depend on the lifetime or the machine's other load.
+            per_update_us = cpu_used / updates * 1e6 if updates else 0.0
             idle_stats = await serve.stats()
             lag50, lag99, lagmax = lag_numbers(idle_stats)
             server_idle = (cpu_seconds(server.pid) - server_cpu) / (time.monotonic() - wall0)
             report(
                 "fleet_idle",
                 f"{count} registered modules idle for {idle_seconds:.0f} s with "
-                f"{watch.updates - updates_before} Updates (lifetime {lifetime} s): CPU "
-                f"{cpu * 100:.2f} % of a core (target <= {CPU_TARGET * 100:.0f} %); loop lag "
-                f"median {lag50:.2f} ms, p99 {lag99:.2f} ms, max {lagmax:.2f} ms "
+                f"{updates} Updates (lifetime {lifetime} s): CPU {cpu * 100:.2f} % of a core "
+                f"(target <= {CPU_TARGET * 100:.0f} %), {per_update_us:.0f} us per Update; "
+                f"loop lag median {lag50:.2f} ms, p99 {lag99:.2f} ms, max {lagmax:.2f} ms "
                 f"(target p99 <= {LAG_TARGET_MS:.0f} ms)",
                 cpu_fraction=round(cpu, 5),
-                updates=watch.updates - updates_before,
+                updates=updates,
+                cpu_per_update_us=round(per_update_us, 1),
                 lag_median_ms=lag50,
                 lag_p99_ms=lag99,
                 lag_max_ms=lagmax,
