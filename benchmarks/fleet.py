@@ -50,6 +50,7 @@ from pathlib import Path
 import aiohttp
 
 from benchmarks._common import REPO, cpu_seconds, median, percentile, report, rss_bytes
+from emulator.app.fleet import startup_state
 from emulator.app.serve import module_imeis
 from emulator.module.profile import load_profile
 
@@ -61,29 +62,6 @@ LAG_TARGET_MS = 50.0
 READ_TARGET_MS = 20.0
 MEMORY_TARGET_BYTES = 64 * 1024
 CPU_TARGET = 0.05
-
-
-def state_file(server_uri: str, lifetime: int, *, imei: str, dtls: bool) -> dict[str, object]:
-    """What ``AT+QLWCFG="security"/"server"/"startup"`` and ``AT&W`` leave in a state file."""
-    security: dict[str, object] = {
-        "server_id": 1,
-        "ssid": 100,
-        "address": server_uri,
-        "bootstrap": False,
-        "mode": 0 if dtls else 3,
-        "psk_identity": f"urn:imei:{imei}" if dtls else "",
-        "psk_key": PSK_KEY.hex() if dtls else "",
-    }
-    server = {
-        "server_id": 1,
-        "lifetime": lifetime,
-        "pmin": 1,
-        "pmax": 60,
-        "disable_timeout": 86400,
-        "storing": 1,
-        "binding": "U",
-    }
-    return {"lwm2m": {"config": {"security": [security], "servers": [server], "startup": 1}}}
 
 
 async def spawn(*args: str, stdin: bool = False) -> asyncio.subprocess.Process:
@@ -229,7 +207,7 @@ def write_psk_file(path: Path, imeis: list[str]) -> Path:
 
 def write_states(directory: Path, imeis: list[str], uri: str, lifetime: int, *, dtls: bool) -> None:
     for imei in imeis:
-        data = state_file(uri, lifetime, imei=imei, dtls=dtls)
+        data = startup_state(uri, imei=imei, lifetime=lifetime, psk_key=PSK_KEY if dtls else None)
         (directory / f"{imei}.json").write_text(json.dumps(data), encoding="utf-8")
 
 

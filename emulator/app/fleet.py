@@ -34,6 +34,34 @@ FULL_COLLECTION_HOLD_LIMIT = 120.0  # seconds a storm may hold full collections 
 _NEVER = 1 << 30  # a full-collection threshold no run reaches
 
 
+def startup_state(
+    server_uri: str, *, imei: str, lifetime: int, psk_key: bytes | None = None
+) -> dict[str, object]:
+    """A state file for ``serve --state-dir`` (``<IMEI>.json``): what
+    ``AT+QLWCFG="security"``, ``"server"``, ``"startup",1`` and ``AT&W`` leave on a module, so
+    it registers with ``server_uri`` as it boots. With ``psk_key``: DTLS-PSK (security mode 0)
+    with the identity ``urn:imei:<IMEI>``; without: no security (mode 3)."""
+    security: dict[str, object] = {
+        "server_id": 1,
+        "ssid": 100,
+        "address": server_uri,
+        "bootstrap": False,
+        "mode": 0 if psk_key is not None else 3,
+        "psk_identity": f"urn:imei:{imei}" if psk_key is not None else "",
+        "psk_key": psk_key.hex() if psk_key is not None else "",
+    }
+    server = {
+        "server_id": 1,
+        "lifetime": lifetime,
+        "pmin": 1,
+        "pmax": 60,
+        "disable_timeout": 86400,
+        "storing": 1,
+        "binding": "U",
+    }
+    return {"lwm2m": {"config": {"security": [security], "servers": [server], "startup": 1}}}
+
+
 @dataclass(frozen=True, kw_only=True)
 class LagReading:
     """How late the loop ran its timers since the last reading, in milliseconds."""

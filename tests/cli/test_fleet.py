@@ -17,7 +17,7 @@ import pytest
 
 from emulator.adapters.host import ModuleHost
 from emulator.adapters.lwm2m_server import LwM2MServer
-from emulator.app.fleet import FullCollectionHold
+from emulator.app.fleet import FullCollectionHold, startup_state
 from emulator.app.serve import Emulator, ServeOptions
 from emulator.lwm2m.client.events import LwM2MStatus, LwM2MStatusChanged
 from emulator.module.events import ModuleEvent
@@ -33,19 +33,8 @@ def provision(
     module registers as it boots."""
     state_dir.mkdir(parents=True, exist_ok=True)
     for imei in imeis:
-        security = {
-            "server_id": 1,
-            "ssid": 100,
-            "address": uri,
-            "bootstrap": False,
-            "mode": 0 if psk else 3,
-            "psk_identity": f"urn:imei:{imei}" if psk else "",
-            "psk_key": PSK_KEY.hex() if psk else "",
-        }
-        server = {"server_id": 1, "lifetime": lifetime, "pmin": 1, "pmax": 60,
-                  "disable_timeout": 86400, "storing": 1, "binding": "U"}  # fmt: skip
-        config = {"security": [security], "servers": [server], "startup": 1}
-        (state_dir / f"{imei}.json").write_text(json.dumps({"lwm2m": {"config": config}}))
+        state = startup_state(uri, imei=imei, lifetime=lifetime, psk_key=PSK_KEY if psk else None)
+        (state_dir / f"{imei}.json").write_text(json.dumps(state))
 
 
 def open_fds() -> int:
