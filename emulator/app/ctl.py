@@ -113,10 +113,7 @@ def run_ctl(args: argparse.Namespace) -> int:
             args.parser.error(f"--what takes {', '.join(WATCH_KINDS)}, not {args.what!r}")
     try:
         return asyncio.run(_ctl(args))
-    except NoAnswer as exc:
-        _err(f"quecemu ctl: {exc}")
-        return EXIT_NO_ANSWER
-    except ControllerError as exc:
+    except ControllerError as exc:  # NoAnswer among them
         _err(f"quecemu ctl: {exc}")
         return EXIT_NO_ANSWER
     except KeyboardInterrupt:
