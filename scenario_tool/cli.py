@@ -26,7 +26,13 @@ from typing import Any
 from emulator.app.cli import positive_int
 from emulator.at.redact import redact
 from scenario_tool import junit as junit_report
-from scenario_tool.errors import DriverError, ScenarioError, ScenarioFormatError, Unreachable
+from scenario_tool.errors import (
+    DriverError,
+    ScenarioError,
+    ScenarioFormatError,
+    Unreachable,
+    WorkerLost,
+)
 from scenario_tool.format import Scenario, load_scenario, profile_problem
 from scenario_tool.http import BaseUrl, request
 from scenario_tool.runner import (
@@ -359,6 +365,9 @@ def _run_on_modules(
     except Unreachable as exc:
         err(f"quecemu scenario: {exc}")
         return EXIT_UNREACHABLE
+    except WorkerLost as exc:  # the run could not complete: "could not run", not bad input
+        err(f"quecemu scenario run: {exc}")
+        return EXIT_FAILED
     except ScenarioError as exc:
         err(f"quecemu scenario run: {exc}")
         return EXIT_BAD_INPUT

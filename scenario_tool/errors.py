@@ -48,6 +48,11 @@ class Unreachable(ScenarioError):
     """A server, a relay target or an external emulator cannot be reached."""
 
 
+class WorkerLost(ScenarioError):
+    """A worker process of a ``--modules`` run died or failed before its modules finished:
+    the run could not complete (its modules' results are missing, not failed)."""
+
+
 class StepTimeout(ScenarioError):
     """Nothing matching came within the step's time."""
 

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from emulator.module.profile import ProfileError, load_profile
 from emulator.module.state import derive_imei
-from scenario_tool.errors import ScenarioError
+from scenario_tool.errors import ScenarioError, WorkerLost
 from scenario_tool.format import Scenario
 from scenario_tool.runner import Runner, RunOptions, ScenarioResult
 from scenario_tool.transcript import Transcript
@@ -254,7 +254,7 @@ def _run_in_workers(
                 for index, worker in enumerate(workers):
                     if index not in finished and not worker.is_alive():
                         part = slices[index]
-                        raise ScenarioError(
+                        raise WorkerLost(
                             f"the worker of modules {part.first}-{part.last} ended "
                             f"unexpectedly (exit code {worker.exitcode})"
                         ) from None
@@ -266,7 +266,7 @@ def _run_in_workers(
                 finished.add(index)
             else:
                 part = slices[index]
-                raise ScenarioError(
+                raise WorkerLost(
                     f"the worker of modules {part.first}-{part.last} failed: {rest[0]}"
                 )
         for worker in workers:

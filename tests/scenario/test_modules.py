@@ -4,7 +4,12 @@ one JUnit case per scenario and module in a stable order."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import textwrap
+import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -121,3 +126,46 @@ def test_modules_are_sliced_evenly_and_in_order() -> None:
     assert [imei for part in slices for imei in part.imeis] == imeis
     assert [path for part in slices for path in part.transcripts] == paths
     assert len(module_slices(imeis[:2], paths[:2], 8)) == 2  # no worker without a module
+
+
+def test_a_worker_that_dies_ends_the_run_with_a_reason(tmp_path: Path) -> None:
+    """A worker killed mid-run (the kernel's OOM killer, say) ends the run at once with exit
+    status 1 and names the modules it held; the other worker is stopped, not left behind."""
+    scenario = tmp_path / "long.yaml"
+    scenario.write_text("name: long\nsteps:\n  - pause: 300\n")
+    killed = threading.Event()
+
+    def kill_the_second_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed.is_set():
+            for child in multiprocessing.active_children():
+                if child.name == "quecemu-scenario-worker-1" and child.pid is not None:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.set()
+                    return
+            killed.wait(0.05)  # the worker appears once the run has spawned it
+
+    killer = threading.Thread(target=kill_the_second_worker, daemon=True)
+    killer.start()
+    lines: list[str] = []
+    status = run_files(
+        [scenario],
+        modules=2,
+        workers=2,
+        transcript=tmp_path / "run.log",
+        progress=lines.append,
+        summary=lines.append,
+        err=lines.append,
+    )
+    killer.join()
+    assert killed.is_set()
+    assert status == EXIT_FAILED
+    assert (
+        "quecemu scenario run: the worker of modules 1-1 ended unexpectedly (exit code -9)"
+        in lines
+    )
+    assert not [
+        child
+        for child in multiprocessing.active_children()
+        if child.name.startswith("quecemu-scenario-worker-")
+    ]
