@@ -6,7 +6,8 @@
     quecemu scenario check FILE...
 
 Exit status: 0 every scenario passed; 1 a scenario failed or could not run; 2 bad input (a
-scenario file is refused, or bad arguments); 3 the server or emulator cannot be reached.
+scenario file is refused, or bad arguments); 3 the server or emulator cannot be reached;
+130 interrupted (Ctrl-C).
 Errors are rendered here, once: ``file:line: reason`` for scenario files, one sentence for an
 unreachable server or emulator.
 """
@@ -47,6 +48,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 LESHAN_ENV = "QUECEMU_LESHAN_URL"
 
 DESCRIPTION = """\
@@ -458,23 +460,29 @@ def _run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _stderr(f"quecemu scenario run: {exc}")
         return EXIT_BAD_INPUT
-    return run_files(
-        files,
-        server=server,
-        leshan_url=url,
-        leshan_bootstrap_url=args.leshan_bs,
-        leshan_coap_host=args.leshan_coap_host,
-        leshan_api=args.leshan_api,
-        port=args.port,
-        profile=args.profile,
-        relay=args.relay,
-        reset_module=args.reset_module,
-        modules=args.modules,
-        workers=args.workers,
-        junit=args.junit,
-        transcript=args.transcript,
-        progress=None if args.quiet else _stdout,
-    )
+    try:
+        return run_files(
+            files,
+            server=server,
+            leshan_url=url,
+            leshan_bootstrap_url=args.leshan_bs,
+            leshan_coap_host=args.leshan_coap_host,
+            leshan_api=args.leshan_api,
+            port=args.port,
+            profile=args.profile,
+            relay=args.relay,
+            reset_module=args.reset_module,
+            modules=args.modules,
+            workers=args.workers,
+            junit=args.junit,
+            transcript=args.transcript,
+            progress=None if args.quiet else _stdout,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C: the run stops where it is (the transcripts keep what happened so far, the
+        # workers of --modules are stopped by the run itself), without a Python trace.
+        _stderr("quecemu scenario run: interrupted")
+        return EXIT_INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

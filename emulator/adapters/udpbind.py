@@ -13,6 +13,7 @@ as sockets of their own, and handed to udp6 (``MessageInterfaceUDP6._create_tran
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from typing import Any
@@ -61,10 +62,21 @@ async def udp6_interface(
     sock: socket.socket, message_manager: Any, context: aiocoap.Context
 ) -> MessageInterfaceUDP6:
     """aiocoap's udp6 message interface on ``sock`` (closed if the interface cannot start)."""
-    try:
-        interface: MessageInterfaceUDP6 = await MessageInterfaceUDP6._create_transport_endpoint(
+    starting = asyncio.ensure_future(
+        MessageInterfaceUDP6._create_transport_endpoint(
             sock, message_manager, context.log, context.loop
         )
+    )
+    try:
+        interface: MessageInterfaceUDP6 = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # Cancelled (Ctrl-C) while the endpoint starts: aiocoap would close the transport
+        # under the interface and log "Connection loss was not expected". Let it finish (one
+        # turn of the loop) and shut it down the way aiocoap expects instead.
+        with contextlib.suppress(Exception):
+            await (await starting).shutdown()
+        sock.close()
+        raise
     except BaseException:
         sock.close()
         raise
