@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from emulator.module.events import ModuleEvent
+from emulator.module.routing import EVERY_EVENT, EventRoutes, EventTypes
 from emulator.module.virtual import BUILTIN_FAMILIES, VirtualModule
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,11 @@ T = TypeVar("T")
 
 
 class ModuleService(Protocol):
-    """Something that lives beside a module and reacts to its events (e.g. LwM2M client)."""
+    """Something that lives beside a module and reacts to its events (e.g. LwM2M client).
+
+    A service may name the event classes its ``on_event`` looks at in a class attribute
+    ``handled_events`` (an ``EventTypes`` tuple): it then gets only those. One that names
+    none gets every event."""
 
     async def start(self) -> None: ...
 
@@ -49,6 +54,12 @@ FAMILY_SERVICES: dict[str, str] = {
 }
 
 
+def _handled_events(service: ModuleService) -> EventTypes:
+    """The event classes ``service`` says it takes (see :class:`ModuleService`)."""
+    events: EventTypes = getattr(service, "handled_events", EVERY_EVENT)
+    return events
+
+
 class ModuleHost:
     def __init__(self, module: VirtualModule, *, clock: Callable[[], float] = time.monotonic):
         self.module = module
@@ -56,7 +67,8 @@ class ModuleHost:
         self.services: list[ModuleService] = []
         self._sinks: list[OutputSink] = []
         self._backlogs: list[Callable[[], int]] = []
-        self._listeners: list[EventListener] = []
+        self._service_routes: EventRoutes[ModuleService] = EventRoutes()
+        self._listener_routes: EventRoutes[EventListener] = EventRoutes()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._started = False
@@ -75,16 +87,18 @@ class ModuleHost:
         """Bytes of output not yet taken by the host program (0 with no transport)."""
         return max((measure() for measure in self._backlogs), default=0)
 
-    def add_listener(self, listener: EventListener) -> None:
-        """Module events go to listeners (tests, scenarios) as well as services."""
-        self._listeners.append(listener)
+    def add_listener(self, listener: EventListener, events: EventTypes = EVERY_EVENT) -> None:
+        """Module events go to listeners (tests, scenarios) as well as services; ``events``:
+        the classes of events this listener takes (all by default)."""
+        self._listener_routes.add(listener, events)
 
     def remove_listener(self, listener: EventListener) -> None:
         with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
+            self._listener_routes.remove(listener)
 
     def add_service(self, service: ModuleService) -> None:
         self.services.append(service)
+        self._service_routes.add(service, _handled_events(service))
 
     def load_family_services(self) -> None:
         """The I/O service of each command family that has one (the LwM2M client's CoAP,
@@ -157,12 +171,12 @@ class ModuleHost:
         self._arm_timer()
 
     def _dispatch(self, event: ModuleEvent) -> None:
-        for service in self.services:
+        for service in self._service_routes.handlers(event):
             try:
                 service.on_event(event)
             except Exception:  # a service bug must not take the AT port down
                 log.exception("service %r failed on %r", service, event)
-        for listener in list(self._listeners):
+        for listener in self._listener_routes.handlers(event):
             try:
                 listener(event)
             except Exception:

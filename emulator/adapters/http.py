@@ -15,7 +15,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
@@ -32,6 +32,7 @@ from emulator.http.model import (
     session_for,
 )
 from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
+from emulator.module.routing import EventTypes
 
 if TYPE_CHECKING:
     from emulator.adapters.host import ModuleHost
@@ -130,6 +131,15 @@ class HttpAdapter:
                 connector=connector, skip_auto_headers=("Accept-Encoding",)
             )
         return self._client
+
+    #: Every class ``on_event`` looks at: the host routes only these here (host.py).
+    handled_events: ClassVar[EventTypes] = (
+        PdpContextChanged,
+        RebootStarted,
+        PoweredDown,
+        HttpCancelRequested,
+        HttpRequestRequested,
+    )
 
     def on_event(self, event: ModuleEvent) -> None:
         now = self.host.now()

@@ -21,7 +21,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -30,6 +30,7 @@ from aiomqtt.exceptions import MqttConnectError
 from emulator.adapters.destinations import DestinationRefused, NameNotResolved, resolve
 from emulator.adapters.tls import TlsSetupError, client_context
 from emulator.module.events import ModuleEvent, PdpContextChanged, PoweredDown, RebootStarted
+from emulator.module.routing import EventTypes
 from emulator.mqtt.model import COMPONENT as MQTT_COMPONENT
 from emulator.mqtt.model import (
     MqttClients,
@@ -101,6 +102,20 @@ class MqttAdapter:
         """The emulator exits: every link is closed."""
         for index in list(self._links):
             await self._teardown(index)
+
+    #: Every class ``on_event`` looks at: the host routes only these here (host.py).
+    handled_events: ClassVar[EventTypes] = (
+        PdpContextChanged,
+        RebootStarted,
+        PoweredDown,
+        MqttCloseRequested,
+        MqttOpenRequested,
+        MqttConnectRequested,
+        MqttSubscribeRequested,
+        MqttUnsubscribeRequested,
+        MqttPublishRequested,
+        MqttDisconnectRequested,
+    )
 
     def on_event(self, event: ModuleEvent) -> None:
         now = self.host.now()

@@ -20,12 +20,13 @@ import struct
 import termios
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from emulator.adapters.netmap import DestinationRefused, HostNotFound, NetworkMap, network_map_of
 from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
 from emulator.commands.tcpip import core_for
 from emulator.module.events import ModuleEvent
+from emulator.module.routing import EventTypes
 from emulator.tcpip.core import AccessMode
 from emulator.tcpip.events import (
     DnsQuery,
@@ -177,6 +178,18 @@ class SocketAdapter:
     # ------------------------------------------------------------ service API
     async def start(self) -> None:
         self._running = True
+
+    #: Every class ``on_event`` looks at: the host routes only these here (host.py).
+    handled_events: ClassVar[EventTypes] = (
+        SocketOpen,
+        SocketSend,
+        SocketClose,
+        SocketReadResume,
+        StackReset,
+        DnsQuery,
+        PingRequest,
+        NtpRequest,
+    )
 
     def on_event(self, event: ModuleEvent) -> None:
         if not self._running:

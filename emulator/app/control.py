@@ -202,7 +202,7 @@ class ControlChannel:
             emulator.lag.start()
             emulator.gc_pauses.install()
         for served in self.modules:
-            served.host.add_listener(self._listener(served.index))
+            served.host.add_listener(self._listener(served.index), (SmsSent,))
 
     def _listener(self, index: int) -> Callable[[ModuleEvent], None]:
         def on_event(event: ModuleEvent) -> None:

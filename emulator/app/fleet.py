@@ -208,7 +208,7 @@ class FleetWatch:
         self._unreported: list[ServedModule] = []
         self._summary: asyncio.TimerHandle | None = None
         for served in modules:
-            served.host.add_listener(self._listener(served))
+            served.host.add_listener(self._listener(served), (LwM2MStatusChanged,))
 
     def _listener(self, served: ServedModule) -> Callable[[ModuleEvent], None]:
         def on_event(event: ModuleEvent) -> None:

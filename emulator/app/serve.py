@@ -418,7 +418,7 @@ class Emulator:
                 if isinstance(event, BootCompleted) and not booted.done():
                     booted.set_result(None)
 
-            served.host.add_listener(listener)
+            served.host.add_listener(listener, (BootCompleted,))
             served.booted = booted
             waits.append(self._boot_output_sent(served, booted))
         try:

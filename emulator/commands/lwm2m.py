@@ -47,6 +47,7 @@ from emulator.lwm2m.client.events import (
 from emulator.lwm2m.client.settings import ClientSettings
 from emulator.module.events import ModuleEvent
 from emulator.module.profile import ProfileError
+from emulator.module.routing import EventTypes
 from emulator.module.virtual import VirtualModule
 
 COMPONENT = "lwm2m"
@@ -117,6 +118,10 @@ def render_urc(notice: LwM2MNotice, settings: ClientSettings) -> str | None:
     return URC_PREFIX + template.format(**fields)
 
 
+#: Every event class ``_on_event`` looks at: the module hands it only these.
+OBSERVED_EVENTS: EventTypes = (LwM2MNotice,)
+
+
 def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
     if not isinstance(event, LwM2MNotice):
         return
@@ -130,7 +135,7 @@ def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
 
 def attach(module: VirtualModule) -> None:
     """Show the client's notices on the AT port (the module calls this for its families)."""
-    module.observe(lambda event, now: _on_event(module, event, now))
+    module.observe(lambda event, now: _on_event(module, event, now), OBSERVED_EVENTS)
 
 
 # ------------------------------------------------------------ parameter specs

@@ -17,6 +17,7 @@ from emulator.at.registry import CommandRegistry
 from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list, range_text, setting, volatile
 from emulator.module.events import ModuleEvent, RegistrationChanged
+from emulator.module.routing import EventTypes
 from emulator.module.state import RegStat
 from emulator.module.virtual import VirtualModule
 
@@ -141,6 +142,10 @@ def cgreg_exec(ctx: CommandContext, args: Args) -> None:
 
 def cgreg_test(ctx: CommandContext, args: Args) -> list[str]:
     return ["+CGREG: (0-2)"]
+
+
+#: Every event class ``_on_event`` looks at: the module hands it only these.
+OBSERVED_EVENTS: EventTypes = (RegistrationChanged,)
 
 
 def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
@@ -297,7 +302,7 @@ def cedrxs_test(ctx: CommandContext, args: Args) -> list[str]:
 
 
 def attach(module: VirtualModule) -> None:
-    module.observe(lambda event, now: _on_event(module, event, now))
+    module.observe(lambda event, now: _on_event(module, event, now), OBSERVED_EVENTS)
 
 
 def register(registry: CommandRegistry) -> None:

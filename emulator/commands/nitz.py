@@ -17,6 +17,7 @@ from emulator.at.registry import CommandRegistry
 from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list, range_text, setting, volatile
 from emulator.module.events import ModuleEvent, NetworkTimeReceived, RegistrationChanged
+from emulator.module.routing import EventTypes
 from emulator.module.virtual import VirtualModule
 
 FAMILY = "nitz"
@@ -146,6 +147,10 @@ def _receive(module: VirtualModule, event: NetworkTimeReceived, now: float) -> N
         module.raise_urc(template.format(**values), now)
 
 
+#: Every event class ``_on_event`` looks at: the module hands it only these.
+OBSERVED_EVENTS: EventTypes = (NetworkTimeReceived, RegistrationChanged)
+
+
 def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
     if isinstance(event, NetworkTimeReceived):
         _receive(module, event, now)
@@ -160,7 +165,7 @@ def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
 
 
 def attach(module: VirtualModule) -> None:
-    module.observe(lambda event, now: _on_event(module, event, now))
+    module.observe(lambda event, now: _on_event(module, event, now), OBSERVED_EVENTS)
 
 
 def register(registry: CommandRegistry) -> None:

@@ -15,6 +15,7 @@ from emulator.at.registry import CommandRegistry
 from emulator.commands.context import CommandContext
 from emulator.commands.familydata import NvSettings, int_list
 from emulator.module.events import ModuleEvent, SimStateChanged
+from emulator.module.routing import EventTypes
 from emulator.module.state import SimState
 from emulator.module.virtual import VirtualModule
 
@@ -72,6 +73,10 @@ def qsimstat_test(ctx: CommandContext, args: Args) -> list[str]:
     return ["+QSIMSTAT: (0,1)"]
 
 
+#: Every event class ``_on_event`` looks at: the module hands it only these.
+OBSERVED_EVENTS: EventTypes = (SimStateChanged,)
+
+
 def _on_event(module: VirtualModule, event: ModuleEvent, now: float) -> None:
     if not isinstance(event, SimStateChanged):
         return
@@ -93,7 +98,7 @@ def _was_removed(module: VirtualModule) -> bool:
 
 def attach(module: VirtualModule) -> None:
     _removed(module)[0] = module.radio.sim is SimState.NOT_INSERTED
-    module.observe(lambda event, now: _on_event(module, event, now))
+    module.observe(lambda event, now: _on_event(module, event, now), OBSERVED_EVENTS)
 
 
 def register(registry: CommandRegistry) -> None:

@@ -30,6 +30,7 @@ from emulator.module.events import (
     PoweredDown,
     RebootStarted,
 )
+from emulator.module.routing import EventTypes
 from emulator.module.virtual import VirtualModule
 from emulator.tcpip.core import AccessMode, SocketError, TcpipCore, TcpipRefused
 from emulator.tcpip.events import ServiceType
@@ -51,6 +52,10 @@ def core_for(module: VirtualModule) -> TcpipCore:
     )
 
 
+#: Every event class ``attach``'s observer looks at: the module hands it only these.
+OBSERVED_EVENTS: EventTypes = (PdpContextChanged, RebootStarted, PoweredDown)
+
+
 def attach(module: VirtualModule) -> None:
     """Follow the module: a context going down closes its sockets; a reboot all of them."""
 
@@ -63,7 +68,7 @@ def attach(module: VirtualModule) -> None:
         elif isinstance(event, RebootStarted | PoweredDown):
             core.reset()
 
-    module.observe(observer)
+    module.observe(observer, OBSERVED_EVENTS)
 
 
 Handler = Callable[[CommandContext, Args], Response | list[str] | None]

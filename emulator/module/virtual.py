@@ -40,6 +40,7 @@ from emulator.module.radio import (
     SwitchOff,
     Urc,
 )
+from emulator.module.routing import EVERY_EVENT, EventRoutes, EventTypes
 from emulator.module.state import Functionality, PdpContext, RadioState, SimState
 
 T = TypeVar("T")
@@ -118,7 +119,7 @@ class VirtualModule:
         self._timers: list[tuple[float, int, Callable[[float], None]]] = []
         self._timer_seq = itertools.count()
         self._boot_generation = 0
-        self._observers: list[ModuleObserver] = []
+        self._observers: EventRoutes[ModuleObserver] = EventRoutes()
         # SIM, functionality, attach, registration, PDP contexts and power (module/radio.py)
         self.machine = RadioMachine(profile.network)
         self.engine = AtEngine(
@@ -183,14 +184,15 @@ class VirtualModule:
     def post_event(self, event: ModuleEvent) -> None:
         self._events.append(event)
 
-    def observe(self, observer: ModuleObserver) -> None:
-        """Call ``observer(event, now)`` for the events the module emits with ``emit``."""
-        self._observers.append(observer)
+    def observe(self, observer: ModuleObserver, events: EventTypes = EVERY_EVENT) -> None:
+        """Call ``observer(event, now)`` for the events the module emits with ``emit``;
+        ``events``: the classes of events it takes (all by default)."""
+        self._observers.add(observer, events)
 
     def emit(self, event: ModuleEvent, now: float) -> None:
         """Post an event for the adapters and let attached command families react to it."""
-        self.post_event(event)
-        for observer in self._observers:
+        self._events.append(event)  # post_event's work, one call less per event
+        for observer in self._observers.handlers(event):
             observer(event, now)
 
     @property
