@@ -369,7 +369,7 @@ class Emulator:
             # What reached no port at all is traced as DROP, not TX: a boot URC sent while
             # nobody had the port open is lost, as on a UART with nothing attached (and all
             # of a headless module's output is).
-            lost = min((port_.write(data) for port_ in ports), default=len(data))
+            lost = min(port_.write(data) for port_ in ports) if ports else len(data)
             if trace is not None:
                 # masking keeps every length, so the split below stays exact
                 shown = data if reveal else tx_mask.feed(data)

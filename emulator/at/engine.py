@@ -243,11 +243,20 @@ class AtEngine:
 
     # ---------------------------------------------------------------- outputs
     def data_to_send(self) -> bytes:
+        if not self._out:  # the usual answer of a host draining after every event
+            return b""
         data = bytes(self._out)
         self._out.clear()
         return data
 
     def get_timer(self) -> float | None:
+        if (
+            self._busy_until is None
+            and self._quiet_until is None
+            and self._data_mode is None
+            and self._online is None
+        ):
+            return None  # idle (asked after every flush of every module of a fleet)
         deadline = self._data_mode.deadline if self._data_mode is not None else None
         escape = self._online.decide_at if self._online is not None else None
         times = [

@@ -156,10 +156,12 @@ class VirtualModule:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        times = [t for t in (self.engine.get_timer(),) if t is not None]
-        if self._timers:
-            times.append(self._timers[0][0])
-        return min(times) if times else None
+        # Asked after every flush: plain comparisons, no list to build.
+        engine = self.engine.get_timer()
+        if not self._timers:
+            return engine
+        own = self._timers[0][0]
+        return own if engine is None or own < engine else engine
 
     def handle_timer(self, now: float) -> None:
         self.engine.handle_timer(now)
