@@ -194,11 +194,15 @@ class ObservationManager:
 
     def get_timer(self) -> float | None:
         """The earliest time ``due`` may return something, or ``None`` if nothing is pending."""
+        if not self._active:  # the usual case: asked after every input of the client
+            return None
         times = [t for t in (self._next_time(a) for a in self._active.values()) if t is not None]
         return min(times) if times else None
 
     def due(self, now: float) -> list[Notification]:
         """Notifications to send now; their observations count as notified at ``now``."""
+        if not self._active:
+            return []
         notifications: list[Notification] = []
         for token, active in list(self._active.items()):
             attributes = self._attributes_of(active)

@@ -109,6 +109,8 @@ from .settings import ClientSettings
 
 log = logging.getLogger(__name__)
 
+_CLIENT_WORK = ClientWork()  # one instance serves: the event carries nothing
+
 UNAUTHORIZED = 0x81  # 4.01: a request from a peer that is none of our servers
 
 # AT+QLWSTAT? values (QuecPython document, lw.stat()).
@@ -141,6 +143,7 @@ class LwM2MClient:
         self._apn_retries_left = 0
         self._apn_retry_at: float | None = None
         self.endpoint = ""
+        self._spread_share = ("", 0.0)  # (endpoint, its share of update_spread)
         self.firmware = FirmwareUpdate(
             settings.firmware,
             FirmwareHooks(
@@ -155,6 +158,10 @@ class LwM2MClient:
         )
         self.config = ClientConfig.factory(settings)
         self._power_on()
+        # Give up on a request when no response came by then (the same for every request).
+        self._response_timeout = (
+            settings.timing.response_timeout or settings.coap.max_transmit_wait + 1.0
+        )
 
     # ================================================================= set-up
     def _power_on(self) -> None:
@@ -212,21 +219,21 @@ class LwM2MClient:
         return self._actions.popleft() if self._actions else None
 
     def get_timer(self) -> float | None:
-        times: list[float] = []
+        # Runs after every input (``_settle``): plain comparisons, no lists or generators.
+        earliest: float | None = None
         for link in self._links.values():
-            times.extend(
-                t
-                for t in (link.update_at, link.retry_at, link.sleep_at, link.deadline)
-                if t is not None
-            )
-        if self._deferred:
-            times.append(self._deferred[0][0])
-        if self._apn_retry_at is not None:
-            times.append(self._apn_retry_at)
-        observe_at = self.observations.get_timer()
-        if observe_at is not None:
-            times.append(observe_at)
-        return min(times) if times else None
+            for t in (link.update_at, link.retry_at, link.sleep_at, link.deadline):
+                if t is not None and (earliest is None or t < earliest):
+                    earliest = t
+        candidates = (
+            self._deferred[0][0] if self._deferred else None,
+            self._apn_retry_at,
+            self.observations.get_timer(),
+        )
+        for t in candidates:
+            if t is not None and (earliest is None or t < earliest):
+                earliest = t
+        return earliest
 
     def _settle(self) -> None:
         """After every input: send due notifications, re-arm the timer, wake the adapter."""
@@ -237,7 +244,7 @@ class LwM2MClient:
             self.module.call_at(when, functools.partial(self._on_timer, when))
         if self._actions and not self._work_posted:
             self._work_posted = True
-            self.module.post_event(ClientWork())
+            self.module.post_event(_CLIENT_WORK)
         status = self.stat()
         if status is not self._status:
             previous, self._status = self._status, status
@@ -298,18 +305,23 @@ class LwM2MClient:
     def stat(self) -> LwM2MStatus:
         """``AT+QLWSTAT?``: 0 not registered, 1 registering, 2 registered, 3 deregistering,
         4 login failed."""
-        phases = {link.phase for link in self._links.values()}
-        if Phase.DEREGISTERING in phases:
-            return STAT_DEREGISTERING
-        if phases & {Phase.REGISTERED, Phase.UPDATING}:
+        # Runs after every input (``_settle``): one pass over the links, identity tests only.
+        registered = registering = failed = False
+        for link in self._links.values():
+            phase = link.phase
+            if phase is Phase.DEREGISTERING:
+                return STAT_DEREGISTERING
+            if phase is Phase.REGISTERED or phase is Phase.UPDATING:
+                registered = True
+            elif phase is Phase.FAILED:
+                failed = True
+            elif phase is not Phase.IDLE:  # the other ACTIVE_PHASES: on the way to a server
+                registering = True
+        if registered:
             return STAT_REGISTERED
-        if (
-            self._awaiting_network
-            or self._apn_retry_at is not None
-            or phases & (ACTIVE_PHASES - {Phase.REGISTERED, Phase.UPDATING})
-        ):
+        if registering or self._awaiting_network or self._apn_retry_at is not None:
             return STAT_REGISTERING
-        if Phase.FAILED in phases or self._pdp_failed:
+        if failed or self._pdp_failed:
             return STAT_LOGIN_FAILED
         return STAT_NOT_REGISTERED
 
@@ -337,8 +349,9 @@ class LwM2MClient:
         """
         timing = self.settings.timing
         due = max(lifetime - min(timing.update_margin, lifetime / 2), 0.5)
-        share = zlib.crc32(self.endpoint.encode()) / 2**32
-        return due - min(timing.update_spread, due / 2) * share
+        if self._spread_share[0] != self.endpoint:  # the same for every Update of a run
+            self._spread_share = (self.endpoint, zlib.crc32(self.endpoint.encode()) / 2**32)
+        return due - min(timing.update_spread, due / 2) * self._spread_share[1]
 
     def start(self, now: float, *, automatic: bool = False) -> None:
         """``AT+QLWREG``: OK at once, the outcome comes as URCs. ``automatic`` (startup after
@@ -779,11 +792,12 @@ class LwM2MClient:
     def _send(self, link: ServerLink, kind: str, request: CoapRequest) -> None:
         request_id = next(self._request_ids)
         self._requests[request_id] = (link.server_id, kind)
-        timing = self.settings.timing
-        timeout = timing.response_timeout or self.settings.coap.max_transmit_wait + 1.0
         self._act(
             SendRequest(
-                request_id=request_id, server_id=link.server_id, request=request, timeout=timeout
+                request_id=request_id,
+                server_id=link.server_id,
+                request=request,
+                timeout=self._response_timeout,
             )
         )
 

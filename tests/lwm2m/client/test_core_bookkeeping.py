@@ -1,0 +1,96 @@
+"""What the client works out after every input (its status, its next timer, the Update
+spread), computed cheaply: each must say what the plain definition says."""
+
+from __future__ import annotations
+
+import itertools
+
+from emulator.lwm2m.client.events import LwM2MStatus
+from emulator.lwm2m.client.links import ACTIVE_PHASES, Phase, ServerLink
+from emulator.lwm2m.client.messages import CHANGED, DELETE, DELETED
+
+from .rig import Rig
+from .test_core import first_update_after
+
+
+def defined_status(rig: Rig) -> LwM2MStatus:
+    """``AT+QLWSTAT?`` as the phases of the links define it (the order of the tests is the
+    precedence: deregistering, registered, registering, login failed)."""
+    client = rig.client
+    phases = {link.phase for link in client._links.values()}
+    if Phase.DEREGISTERING in phases:
+        return LwM2MStatus.DEREGISTERING
+    if phases & {Phase.REGISTERED, Phase.UPDATING}:
+        return LwM2MStatus.REGISTERED
+    if (
+        client._awaiting_network
+        or client._apn_retry_at is not None
+        or phases & (ACTIVE_PHASES - {Phase.REGISTERED, Phase.UPDATING})
+    ):
+        return LwM2MStatus.REGISTERING
+    if Phase.FAILED in phases or client._pdp_failed:
+        return LwM2MStatus.LOGIN_FAILED
+    return LwM2MStatus.NOT_REGISTERED
+
+
+def test_status_is_what_the_phases_of_the_links_define() -> None:
+    rig = Rig()
+    rig.register(lifetime=60)
+    client = rig.client
+    first = client._links[1]
+    second = ServerLink(security=first.security, server=first.server, uri=first.uri)
+    for count in (0, 1, 2):
+        for phases in itertools.product(Phase, repeat=count):
+            for flags in itertools.product((False, True), repeat=3):
+                links = [first, second][:count]
+                for link, phase in zip(links, phases, strict=True):
+                    link.phase = phase
+                client._links = dict(enumerate(links, start=1))
+                client._awaiting_network, client._pdp_failed, retrying = flags
+                client._apn_retry_at = 5.0 if retrying else None
+                assert client.stat() is defined_status(rig), (phases, flags)
+
+
+def test_next_timer_is_the_earliest_of_all() -> None:
+    rig = Rig()
+    rig.register(lifetime=60)
+    client = rig.client
+    link = client._links[1]
+    assert client.get_timer() == link.update_at
+    names = ("update_at", "retry_at", "sleep_at", "deadline")
+    for values in itertools.product((None, 7.0, 3.0), repeat=len(names)):
+        for name, value in zip(names, values, strict=True):
+            setattr(link, name, value)
+        for apn_retry_at in (None, 5.0, 1.0):
+            client._apn_retry_at = apn_retry_at
+            times = [t for t in (*values, apn_retry_at) if t is not None]
+            assert client.get_timer() == (min(times) if times else None)
+    client._apn_retry_at = None
+    link.update_at = link.retry_at = link.sleep_at = link.deadline = None
+    client._later(4.0, lambda now: None)
+    assert client.get_timer() == rig.now + 4.0
+
+
+def test_update_spread_follows_a_new_endpoint_name() -> None:
+    """The spread share is worked out once per endpoint name: a run under another name
+    updates at that name's moment, as a module that always had it."""
+
+    def registered_as(rig: Rig, name: str) -> float:
+        assert rig.at(f'AT+QLWCFG="epname","{name}"') == ["OK"]
+        assert f"ep={name}" in rig.register(lifetime=120).request.query
+        return first_update_after(rig)
+
+    fresh: dict[str, float] = {}
+    for name in ("meter-1", "meter-2"):
+        rig = Rig()
+        assert rig.at('AT+QLWCFG="epname/mode",1') == ["OK"]
+        fresh[name] = registered_as(rig, name)
+    assert fresh["meter-1"] != fresh["meter-2"]
+    rig = Rig()
+    assert rig.at('AT+QLWCFG="epname/mode",1') == ["OK"]
+    assert registered_as(rig, "meter-1") == fresh["meter-1"]
+    rig.respond(CHANGED)
+    assert rig.at("AT+QLWDEREG") == ["OK"]
+    assert rig.respond(DELETED).request.method == DELETE
+    assert rig.stat() == 0
+    assert registered_as(rig, "meter-2") == fresh["meter-2"]
