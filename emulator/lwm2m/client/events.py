@@ -17,6 +17,15 @@ from typing import ClassVar
 from emulator.module.events import ModuleEvent
 
 
+class IdentityEnum(enum.Enum):
+    """An enum hashed by identity: its members are singletons compared by identity, so that
+    hash is the right one, and it is computed in C, unlike Enum's (a Python call hashing the
+    name). The client's phases and notices are hashed on every transition, set test and URC,
+    thousands of times a second in a fleet."""
+
+    __hash__ = object.__hash__
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClientWork(ModuleEvent):
     """The LwM2M client queued actions for its adapter (``LwM2MClient.next_action()``)."""
@@ -42,7 +51,7 @@ class LwM2MStatusChanged(ModuleEvent):
 
 
 # ------------------------------------------------------------------------ notices
-class NoticeKind(enum.Enum):
+class NoticeKind(IdentityEnum):
     """What a notice reports. The value names the profile's URC template for it (the
     ``"urcs"`` section of the profile's ``"lwm2m"`` settings), nothing more."""
 
@@ -65,7 +74,7 @@ class NoticeKind(enum.Enum):
     CURRENT_TIME_CHANGED = "current_time_changed"  # a server wrote /3/0/13
 
 
-class Outcome(enum.Enum):
+class Outcome(IdentityEnum):
     """How a step ended."""
 
     SUCCESS = "success"

@@ -8,14 +8,14 @@ register, update, deregister; plus the module's own waiting states).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from .config import SecurityEntry, ServerEntry, ServerUri
+from .events import IdentityEnum
 from .messages import SendNotification
 
 
-class Phase(enum.Enum):
+class Phase(IdentityEnum):
     IDLE = "idle"
     PREPARING = "preparing"  # address resolution and socket: the "initial" step
     HANDSHAKING = "handshaking"  # DTLS-PSK
@@ -29,7 +29,7 @@ class Phase(enum.Enum):
     SUSPENDED = "suspended"  # no network; resumes when it is back
 
 
-class Goal(enum.Enum):
+class Goal(IdentityEnum):
     """What a link does once its session is up."""
 
     BOOTSTRAP = "bootstrap"
