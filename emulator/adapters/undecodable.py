@@ -216,11 +216,14 @@ def _only_pktinfo(ancdata: Any) -> bytes | None:
 
 class UdpRemote(UDP6EndpointAddress):  # type: ignore[misc]  # aiocoap is untyped
     """aiocoap's UDP remote, with what it works out from its addresses worked out once per
-    address: aiocoap parses them through ``ipaddress`` again for every message, for
+    remote: aiocoap parses them through ``ipaddress`` again for every message, for
     ``hostinfo`` (the server's record of a client's address, every request's repr),
-    ``is_multicast`` (every request sent) and ``is_multicast_locally`` (every answer)."""
+    ``is_multicast`` (three times for every request sent) and ``is_multicast_locally`` (every
+    answer). A remote's addresses never change (aiocoap makes a new remote for another
+    address), so each answer is kept on the instance the first time it is asked for: a
+    session's remote, which the module's requests share, answers from its attributes."""
 
-    @property
+    @functools.cached_property
     def hostinfo(self) -> str:
         host, port, _flowinfo, scope = self.sockaddr
         if scope or "%" in host:  # a scoped address: aiocoap names the interface
@@ -228,14 +231,14 @@ class UdpRemote(UDP6EndpointAddress):  # type: ignore[misc]  # aiocoap is untype
         shown = _shown_host(host)
         return shown if port == COAP_PORT else f"{shown}:{port}"
 
-    @property
+    @functools.cached_property
     def is_multicast(self) -> bool:
         host, _port, _flowinfo, scope = self.sockaddr
         if scope or "%" in host:
             return bool(super().is_multicast)
         return _multicast(socket.inet_pton(socket.AF_INET6, host))
 
-    @property
+    @functools.cached_property
     def is_multicast_locally(self) -> bool:
         return _multicast(bytes(self.pktinfo[:16]))
 

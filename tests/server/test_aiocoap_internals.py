@@ -135,6 +135,8 @@ def test_udp_remote_says_what_aiocoaps_remote_says(sockaddr: tuple[str, int, int
     for _ in range(2):  # the second time from the caches
         assert ours.hostinfo == theirs.hostinfo
         assert ours.is_multicast == theirs.is_multicast
+        # kept on the instance: aiocoap's remote has a __dict__ and never changes its address
+        assert {"hostinfo", "is_multicast"} <= set(vars(ours))
     assert ours == theirs and hash(ours) == hash(theirs)
 
 
