@@ -23,13 +23,54 @@ from collections.abc import Callable
 from typing import Any
 
 import aiocoap
+from aiocoap.options import Options
 from aiocoap.pipe import Pipe
 from aiocoap.protocol import BlockwiseRequest
 
-__all__ = ["Exchange", "fits_one_message"]
+__all__ = ["Exchange", "PreparedOptions", "fits_one_message"]
 
-#: What an exchange reports once: the response, or the exception that ended it.
-Outcome = Callable[[aiocoap.Message | None, BaseException | None], None]
+#: What an exchange reports once: itself, and the response or the exception that ended it.
+Outcome = Callable[["Exchange", aiocoap.Message | None, BaseException | None], None]
+
+
+class PreparedOptions(Options):  # type: ignore[misc]  # aiocoap is untyped
+    """A request's options that keep their encoding until they change.
+
+    A module sends the same options again and again (each Update: its registration's
+    Location-Path as Uri-Path, RFC 7252 §5.10.1 / OMA LwM2M TS 1.0 §8.2.3); building them
+    option by option and encoding them for every message was a good part of a fleet's CPU
+    per Update. The adapter builds them once and gives each message a :meth:`copy`, whose
+    encoding is the template's. Every change goes through ``add_option`` or
+    ``delete_option`` (the option setters, ``decode`` and aiocoap's block-wise copies use
+    them; pinned by tests/server/test_aiocoap_internals.py), which drop the kept encoding.
+    """
+
+    __slots__ = ("_encoded",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._encoded: bytes | None = None
+
+    def encode(self) -> bytes:
+        if self._encoded is None:
+            self._encoded = super().encode()
+        return self._encoded
+
+    def add_option(self, option: Any) -> None:
+        self._encoded = None
+        super().add_option(option)
+
+    def delete_option(self, number: Any) -> None:
+        self._encoded = None
+        super().delete_option(number)
+
+    def copy(self) -> PreparedOptions:
+        """Options equal to these (the option objects shared: nothing changes one), with
+        their encoding."""
+        new = PreparedOptions.__new__(PreparedOptions)
+        new._options = {number: list(options) for number, options in self._options.items()}
+        new._encoded = self._encoded
+        return new
 
 
 def fits_one_message(message: aiocoap.Message) -> bool:
@@ -90,16 +131,17 @@ class Exchange:
             return False
         response: aiocoap.Message = event.message
         block2 = response.opt.block2
-        if block2 is not None and block2.more:
-            # RFC 7959 §2.4: fetch the remaining blocks as aiocoap's wrapper would.
-            self._completing = asyncio.ensure_future(
-                BlockwiseRequest._complete_by_requesting_block2(
-                    self._context, self._pipe.request, response, self._context.log
+        if block2 is not None:
+            if block2.more:
+                # RFC 7959 §2.4: fetch the remaining blocks as aiocoap's wrapper would.
+                self._completing = asyncio.ensure_future(
+                    BlockwiseRequest._complete_by_requesting_block2(
+                        self._context, self._pipe.request, response, self._context.log
+                    )
                 )
-            )
-            self._completing.add_done_callback(self._completed)
-            return False
-        response.opt.block2 = None
+                self._completing.add_done_callback(self._completed)
+                return False
+            response.opt.block2 = None
         self._finish(response, None, in_event=True)
         return False
 
@@ -125,4 +167,4 @@ class Exchange:
         self._end(stop_interest=not in_event)
         if outcome is not None:
             # Later, not inside the pipe's event: what the client does next may send.
-            asyncio.get_running_loop().call_soon(outcome, response, error)
+            asyncio.get_running_loop().call_soon(outcome, self, response, error)

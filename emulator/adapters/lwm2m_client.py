@@ -44,12 +44,13 @@ from aiocoap import error as coap_error
 from aiocoap.blockwise import Block1Spool, Block2Cache
 from aiocoap.numbers.codes import Code
 from aiocoap.numbers.constants import TransportTuning
+from aiocoap.numbers.optionnumbers import OptionNumber
 from aiocoap.numbers.types import RST
 from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.block1 import Block1Assembly
-from emulator.adapters.coap_exchange import Exchange, fits_one_message
+from emulator.adapters.coap_exchange import Exchange, PreparedOptions, fits_one_message
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import (
     DtlsClientConnection,
@@ -148,6 +149,9 @@ class Session:
     remote: UDP6EndpointAddress | None = None  # coap: the server's address on our socket
     reachable: bool = True
     tokens: set[bytes] = field(default_factory=set)
+    #: The options of the last request sent on the remote, by what they were built from
+    #: (path, query, content format): each Update carries the same ones.
+    options: tuple[tuple[object, ...], PreparedOptions] | None = None
 
     @property
     def base(self) -> str:
@@ -250,13 +254,13 @@ class CoapAdapter:
             log.error("LwM2M task %s failed", task.get_name(), exc_info=task.exception())
 
     def _perform(self, action: Action) -> None:
-        if isinstance(action, PrepareSession):
+        if isinstance(action, SendRequest):  # the usual one (every Update)
+            if not self._exchange(action):
+                self._spawn(self._request(action), f"lwm2m request {action.request_id}")
+        elif isinstance(action, PrepareSession):
             self._spawn(self._prepare(action), f"lwm2m prepare {action.server_id}")
         elif isinstance(action, Handshake):
             self._spawn(self._handshake(action), f"lwm2m dtls {action.server_id}")
-        elif isinstance(action, SendRequest):
-            if not self._exchange(action):
-                self._spawn(self._request(action), f"lwm2m request {action.request_id}")
         elif isinstance(action, SendNotification):
             queue = self._notifications.get(action.token)
             if queue is not None:
@@ -362,7 +366,10 @@ class CoapAdapter:
     def _send_noting_notifications(
         self, send: Callable[[aiocoap.Message], None], message: aiocoap.Message
     ) -> None:
-        if message.opt.observe is not None and message.code.is_response() and message.mid:
+        # Response codes are 2.00-5.31 (RFC 7252 §12.1.2); compared as numbers first, so a
+        # request (every Update) costs no option lookup.
+        code = message.code
+        if 64 <= code < 192 and message.mid and message.opt.observe is not None:
             self._notified[(_peer(message.remote), message.mid)] = bytes(message.token)
             while len(self._notified) > MAX_NOTED_NOTIFICATIONS:
                 self._notified.popitem(last=False)
@@ -377,7 +384,7 @@ class CoapAdapter:
             if queue is not None:
                 log.debug("RST to a notification: observation %s ends", token)
                 queue.put_nowait((CoapResponse(code=0), False))  # ended by the server
-        if message.code.is_request():
+        if 0 < message.code < 32:  # a request (RFC 7252 §12.1.1); numbers compare in C
             session = self._session_of(message.remote)
             if session is not None and not session.reachable:
                 log.debug("asleep: dropping %s from server %s", message, session.server_id)
@@ -491,17 +498,23 @@ class CoapAdapter:
         if interface is None:
             return False
         message = self._message(session, action.request)
-        if not fits_one_message(message):
+        if message.payload and not fits_one_message(message):  # (no body always fits)
             return False
-
-        def outcome(response: aiocoap.Message | None, error: BaseException | None) -> None:
-            self._exchanges.discard(exchange)
-            self._report_outcome(action, response, error)
-
+        outcome = functools.partial(self._exchange_ended, action)
         exchange = Exchange(context, interface, message, action.timeout, outcome)
         if not exchange.done:
             self._exchanges.add(exchange)
         return True
+
+    def _exchange_ended(
+        self,
+        action: SendRequest,
+        exchange: Exchange,
+        response: aiocoap.Message | None,
+        error: BaseException | None,
+    ) -> None:
+        self._exchanges.discard(exchange)
+        self._report_outcome(action, response, error)
 
     def _cancel_exchanges(self) -> None:
         for exchange in list(self._exchanges):
@@ -517,13 +530,20 @@ class CoapAdapter:
             reason = (str(error) or type(error).__name__) if error is not None else "no response"
             self._report(lambda now: self.client.request_failed(action.request_id, reason, now))
             return
+        # The options by number (one lookup each) rather than by aiocoap's views: an
+        # Update's answer (2.04) carries none.
+        get_option = response.opt.get_option
+        content_format = get_option(OptionNumber.CONTENT_FORMAT)
+        location_path = get_option(OptionNumber.LOCATION_PATH)
         result = CoapResponse(
             code=int(response.code),
             payload=bytes(response.payload),
-            content_format=_format_number(response),
-            location_path=tuple(response.opt.location_path),
+            content_format=int(content_format[0].value) if content_format else None,
+            location_path=tuple(o.value for o in location_path) if location_path else (),
         )
-        self._report(lambda now: self.client.response_received(action.request_id, result, now))
+        self.host.apply(
+            functools.partial(self.client.response_received, action.request_id, result)
+        )
 
     async def _request(self, action: SendRequest) -> None:
         session = self._sessions.get(action.server_id)
@@ -547,28 +567,39 @@ class CoapAdapter:
         # server is an IP literal: no Uri-Host, RFC 7252 §6.4 step 3).
         remote = session.connection if session.connection is not None else session.remote
         if remote is not None:
-            message = aiocoap.Message(
-                code=Code(request.method),
-                payload=request.payload,
-                transport_tuning=self._tuning,
-                uri_path=request.path,
-                uri_query=request.query,
-            )
+            message = aiocoap.Message(payload=request.payload, transport_tuning=self._tuning)
+            message.code = _request_code(request.method)
+            message.opt = self._options(session, request)
             message.remote = remote
-        else:
-            path = "/".join(quote(segment, safe="") for segment in request.path)
-            uri = f"{session.base}/{path}"
-            if request.query:
-                uri += "?" + "&".join(quote(q, safe="=") for q in request.query)
-            message = aiocoap.Message(
-                code=Code(request.method),
-                uri=uri,
-                payload=request.payload,
-                transport_tuning=self._tuning,
-            )
+            return message
+        path = "/".join(quote(segment, safe="") for segment in request.path)
+        uri = f"{session.base}/{path}"
+        if request.query:
+            uri += "?" + "&".join(quote(q, safe="=") for q in request.query)
+        message = aiocoap.Message(
+            code=Code(request.method),
+            uri=uri,
+            payload=request.payload,
+            transport_tuning=self._tuning,
+        )
         if request.content_format is not None:
             message.opt.content_format = request.content_format
         return message
+
+    def _options(self, session: Session, request: CoapRequest) -> PreparedOptions:
+        """The request's Uri-Path, Uri-Query and Content-Format options: built once for the
+        requests a session repeats (an Update's path is its registration's location until a
+        new Register moves it), a copy for each message."""
+        key = (request.path, request.query, request.content_format)
+        cached = session.options
+        if cached is None or cached[0] != key:
+            options = PreparedOptions()
+            options.uri_path = request.path
+            options.uri_query = request.query
+            if request.content_format is not None:
+                options.content_format = request.content_format
+            cached = session.options = (key, options)
+        return cached[1].copy()
 
     # ------------------------------------------------------- server requests
     async def serve(self, pipe: Pipe, block1: Block1Spool, block2: Block2Cache) -> None:
@@ -748,6 +779,12 @@ async def _fetch_http(uri: str, max_bytes: int) -> bytes:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+@functools.cache
+def _request_code(method: int) -> Code:
+    """aiocoap's code for a method number, looked up once (Code(...) is two Python calls)."""
+    return Code(method)
 
 
 def _format_number(message: aiocoap.Message) -> int | None:

@@ -221,3 +221,25 @@ def test_what_a_direct_exchange_does_in_place_of_context_request_is_what_it_does
     for remote in (UdpRemote, UDP6EndpointAddress, DtlsClientConnection):
         assert hasattr(remote, "maximum_payload_size")
         assert hasattr(remote, "maximum_block_size_exp")
+
+
+def test_what_prepared_options_rely_on_is_there() -> None:
+    """emulator/adapters/coap_exchange.py keeps an Options' encoding until ``add_option`` or
+    ``delete_option`` runs: those must be the only ways aiocoap changes the option table, and
+    a message's options must be an attribute it encodes through ``opt.encode()``."""
+    from aiocoap import message, options
+
+    source = inspect.getsource(options)
+    # The table is written in __init__ (empty), add_option and delete_option, nowhere else.
+    assert source.count("self._options[") == 0
+    assert source.count("self._options.setdefault(") == 1
+    assert source.count("self._options.pop(") == 1
+    assert source.count("self._options = {}") == 1
+    assert "self.add_option(option)" in inspect.getsource(options.Options.decode)
+    view = inspect.getsource(options._items_view) + inspect.getsource(options._single_value_view)
+    assert "self.delete_option(option_number)" in view
+    assert "self.add_option(option_number.create_option(" in view
+    assert options.Options.__slots__ == ["_options"]
+    assert "rawdata += self.opt.encode()" in inspect.getsource(message.Message.encode)
+    assert "self.opt = Options()" in inspect.getsource(message.Message.__init__)
+    assert "new.opt = copy.deepcopy(self.opt)" in inspect.getsource(message.Message.copy)
