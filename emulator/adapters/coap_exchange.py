@@ -19,6 +19,10 @@ The aiocoap internals relied on are pinned by tests/server/test_aiocoap_internal
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import math
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +31,7 @@ from aiocoap.options import Options
 from aiocoap.pipe import Pipe
 from aiocoap.protocol import BlockwiseRequest
 
-__all__ = ["Exchange", "PreparedOptions", "fits_one_message"]
+__all__ = ["Deadlines", "Exchange", "PreparedOptions", "fits_one_message"]
 
 #: What an exchange reports once: itself, and the response or the exception that ended it.
 Outcome = Callable[["Exchange", aiocoap.Message | None, BaseException | None], None]
@@ -84,6 +88,95 @@ def fits_one_message(message: aiocoap.Message) -> bool:
     return len(message.payload) <= int(threshold)
 
 
+class Deadlines:
+    """The response deadlines of every exchange on one event loop, behind one asyncio timer.
+
+    A fleet's exchanges almost all end with their response within milliseconds, long before
+    their deadline (RFC 7252 §4.8.2 MAX_TRANSMIT_WAIT, some 93 s with the default tuning). An
+    asyncio timer per exchange cost a timer handle, its cancellation and its later removal
+    from the loop's heap (compared in Python) for every Update of every module. Here a
+    deadline is an entry in one heap of ``(when, seq, ticket)`` (compared in C); an ended
+    exchange empties its ticket, and the one timer, armed for the earliest deadline, drops
+    emptied tickets when it fires and re-arms for the first live one. Emptied tickets are
+    swept out once they are most of the heap, so it stays bounded by the live deadlines.
+    """
+
+    COMPACT_AT = 1024  # emptied tickets before a sweep is considered
+
+    def __init__(self) -> None:
+        # (No reference to the loop: the loop is the key of _DEADLINES, held weakly; every
+        # method runs in that loop and asks asyncio for it.)
+        self._heap: list[tuple[float, int, list[Callable[[], None] | None]]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._emptied = 0
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Deadlines:
+        """The loop's deadlines (made with the loop's first exchange, gone with the loop)."""
+        deadlines = _DEADLINES.get(loop)
+        if deadlines is None:
+            deadlines = _DEADLINES[loop] = cls()
+        return deadlines
+
+    def __len__(self) -> int:
+        """Entries held, emptied ones included (for tests)."""
+        return len(self._heap)
+
+    def add(self, delay: float, callback: Callable[[], None]) -> list[Callable[[], None] | None]:
+        """Call ``callback`` in ``delay`` seconds unless the ticket returned is emptied first
+        (:meth:`drop`)."""
+        when = asyncio.get_running_loop().time() + delay
+        ticket: list[Callable[[], None] | None] = [callback]
+        heapq.heappush(self._heap, (when, next(self._seq), ticket))
+        if when < self._timer_at:
+            self._arm(when)
+        return ticket
+
+    def drop(self, ticket: list[Callable[[], None] | None]) -> None:
+        """Forget a deadline (its exchange ended)."""
+        if ticket[0] is None:
+            return
+        ticket[0] = None
+        self._emptied += 1
+        if self._emptied >= self.COMPACT_AT and self._emptied * 2 > len(self._heap):
+            self._heap = [entry for entry in self._heap if entry[2][0] is not None]
+            heapq.heapify(self._heap)
+            self._emptied = 0
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        now = asyncio.get_running_loop().time()
+        try:
+            while self._heap:  # (a callback may sweep: self._heap, not a local name)
+                when, _, ticket = self._heap[0]
+                callback = ticket[0]
+                if callback is None:
+                    heapq.heappop(self._heap)
+                    self._emptied -= 1
+                elif when <= now:
+                    heapq.heappop(self._heap)
+                    ticket[0] = None
+                    callback()
+                else:
+                    break
+        finally:  # even after a callback raised: the rest keep their timer
+            if self._heap and self._heap[0][0] < self._timer_at:
+                self._arm(self._heap[0][0])
+
+
+_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 class Exchange:
     """One request on ``interface`` (a token manager that recognises ``message.remote``),
     ended by its response, an exception from the transport, ``timeout`` seconds or
@@ -101,8 +194,8 @@ class Exchange:
         self._context = context
         self._outcome: Outcome | None = outcome
         self._completing: asyncio.Future[aiocoap.Message] | None = None
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(timeout, self._timed_out)
+        self._deadlines = Deadlines.of(asyncio.get_running_loop())
+        self._deadline = self._deadlines.add(timeout, self._timed_out)
         self._pipe = Pipe(message, context.log)
         self._stop_interest = self._pipe.on_event(self._on_event)
         interface.request(self._pipe)  # may fail at once: _on_event then has the exception
@@ -117,7 +210,7 @@ class Exchange:
         self._end(stop_interest=True)
 
     def _end(self, *, stop_interest: bool) -> None:
-        self._timer.cancel()
+        self._deadlines.drop(self._deadline)
         if stop_interest:  # (an event callback that returns False ends it by itself)
             self._stop_interest()  # the token manager forgets the token
         if self._completing is not None:
