@@ -71,6 +71,8 @@ class PreparedOptions(Options):  # type: ignore[misc]  # aiocoap is untyped
     def copy(self) -> PreparedOptions:
         """Options equal to these (the option objects shared: nothing changes one), with
         their encoding."""
+        if self._encoded is None:  # encoded once, here, for all the copies
+            self._encoded = super().encode()
         new = PreparedOptions.__new__(PreparedOptions)
         new._options = {number: list(options) for number, options in self._options.items()}
         new._encoded = self._encoded

@@ -83,6 +83,11 @@ def test_prepared_options_encode_as_built_and_follow_changes() -> None:
     assert template.encode() == fresh.encode()
     one, two = template.copy(), template.copy()
     assert one.encode() == two.encode() == fresh.encode()
+    # Encoded once for all the copies (the adapter never encodes the template itself).
+    unencoded = PreparedOptions()
+    unencoded.uri_path = ("rd", "7")
+    copies = [unencoded.copy(), unencoded.copy()]
+    assert copies[0].encode() is copies[1].encode()
     # A change to a copy shows in its encoding, and only there.
     one.block2 = BlockOption.BlockwiseTuple(1, False, 6)
     fresh.block2 = BlockOption.BlockwiseTuple(1, False, 6)
