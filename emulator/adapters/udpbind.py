@@ -81,3 +81,16 @@ async def udp6_interface(
         sock.close()
         raise
     return interface
+
+
+#: A registration storm (thousands of devices powering on at once) arrives faster than one
+#: event loop drains it; the default buffer (about 200 KB, some 150 datagrams) overflows and
+#: each dropped Register costs its device a CoAP retransmission 2-3 s later (RFC 7252 §4.2).
+#: Linux caps the request at net.core.rmem_max.
+RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def widen_receive_buffer(sock: socket.socket) -> None:
+    """Ask for a listener's receive buffer that holds a storm (see RECEIVE_BUFFER)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)

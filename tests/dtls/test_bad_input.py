@@ -57,7 +57,11 @@ async def server() -> AsyncIterator[DtlsServerInterface]:
         context,
         ("127.0.0.1", 0),
         Credentials(),
-        limits=ServerLimits(max_handshakes=20, max_sessions=100, handshake_timeout=30),
+        # No patience: a new handshake always evicts the oldest half-open one, so that these
+        # floods of half-open clients reach the limit at once.
+        limits=ServerLimits(
+            max_handshakes=20, max_sessions=100, handshake_timeout=30, handshake_patience=0
+        ),
     )
     try:
         yield interface
@@ -267,3 +271,30 @@ async def test_failed_handshakes_are_logged_once_without_the_key(
     assert all("127.0.0.1:" in line for line in lines)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert KEY.hex() not in text and "wrong-key-bytes" not in text and repr(KEY) not in text
+
+
+async def test_a_storm_past_the_half_open_limit_completes_every_handshake() -> None:
+    """Twelve real clients at once against four half-open places: the ones that find no
+    place wait for their ClientHello retransmission (RFC 6347 §4.2.4) instead of evicting
+    handshakes under way, so every handshake completes and none fails."""
+    context = Context(serversite=Root())
+    server = await DtlsServerInterface.create(
+        context, ("127.0.0.1", 0), Credentials(), limits=ServerLimits(max_handshakes=4)
+    )
+    clients = [await Context.create_client_context(transports=["udp6"]) for _ in range(12)]
+    try:
+
+        async def connect(client: Context) -> None:
+            interface = await DtlsClientInterface.create(client, bind_host="127.0.0.1")
+            await interface.connect(
+                "127.0.0.1", server.sockname[1], identity=b"good-id", key=KEY, timeout=30
+            )
+
+        await asyncio.gather(*(connect(client) for client in clients))
+        assert server.handshakes_deferred > 0  # the limit was reached
+        assert server.handshakes_failed == 0
+        assert server.sessions == 12
+    finally:
+        for client in clients:
+            await client.shutdown()
+        await context.shutdown()

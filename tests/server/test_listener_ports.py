@@ -12,11 +12,14 @@ bootstrap-only listener (4.04: ``+QLWURC: "ready","failed"``).
 from __future__ import annotations
 
 import errno
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
 from emulator.adapters.lwm2m_server import LwM2MServer
+from emulator.adapters.udpbind import RECEIVE_BUFFER
 
 
 def _share(port: int) -> socket.socket:
@@ -73,3 +76,36 @@ async def test_a_taken_port_is_refused_with_the_address() -> None:
             await LwM2MServer.start(coap=("127.0.0.1", port))
     finally:
         holder.close()
+
+
+def _receive_buffer_of(port: int) -> int:
+    """SO_RCVBUF of this process's UDP socket bound to ``port`` (found among its descriptors,
+    as the kernel sees it)."""
+    for entry in Path("/proc/self/fd").iterdir():
+        try:
+            copy = os.dup(int(entry.name))
+        except OSError:  # the directory's own descriptor, closed meanwhile
+            continue
+        try:
+            sock = socket.socket(fileno=copy)  # the family and type are read from the socket
+        except OSError:  # not a socket
+            os.close(copy)
+            continue
+        with sock:
+            if sock.type == socket.SOCK_DGRAM and sock.getsockname()[1] == port:
+                return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    raise AssertionError(f"no UDP socket on port {port}")
+
+
+async def test_every_listener_has_a_receive_buffer_for_a_storm() -> None:
+    """Thousands of Registers or ClientHellos at once overflow a default receive buffer; each
+    lost one costs its device a retransmission timer. Plain and DTLS listeners ask for more
+    (Linux grants up to net.core.rmem_max and reports twice what it reserved)."""
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    wanted = min(RECEIVE_BUFFER, rmem_max) * 2
+    server = await LwM2MServer.start(coap=("127.0.0.1", 0), coaps=("127.0.0.1", 0))
+    try:
+        for name in ("coap", "coaps"):
+            assert _receive_buffer_of(server.listeners[name].port) >= wanted, name
+    finally:
+        await server.stop()

@@ -27,7 +27,6 @@ upgrade breaks exactly one file, which ``tests/server/test_aiocoap_internals.py`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from aiocoap.pipe import Pipe, error_to_message, run_driving_pipe
 
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import DtlsServerInterface, PskLookup, append_message_interface
-from emulator.adapters.udpbind import bind_udp6, udp6_interface
+from emulator.adapters.udpbind import bind_udp6, udp6_interface, widen_receive_buffer
 from emulator.adapters.undecodable import JunkReport, guard_udp_interface
 
 _LOG = logging.getLogger("emulator.server")
@@ -80,19 +79,6 @@ def ensure_port_free(bind: tuple[str, int]) -> None:
         raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     finally:
         probe.close()
-
-
-#: A registration storm (thousands of devices powering on at once) arrives faster than one
-#: event loop drains it; the default buffer (about 200 KB, some 150 datagrams) overflows and
-#: each dropped Register costs its device a CoAP retransmission 2-3 s later (RFC 7252 §4.2).
-#: Linux caps the request at net.core.rmem_max.
-RECEIVE_BUFFER = 4 * 1024 * 1024
-
-
-def widen_receive_buffer(sock: socket.socket) -> None:
-    """Ask for a listener receive buffer that holds a storm (see RECEIVE_BUFFER)."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 async def add_dtls_listener(
