@@ -49,6 +49,25 @@ def test_routes_follow_handlers_added_and_removed_after_events_went_through() ->
         routes.remove("boot")
 
 
+def test_tables_with_the_same_declarations_keep_their_own_handlers() -> None:
+    # A fleet's modules share the work of routing, never each other's handlers.
+    first: EventRoutes[str] = EventRoutes()
+    second: EventRoutes[str] = EventRoutes()
+    other: EventRoutes[str] = EventRoutes()
+    for routes, name in ((first, "first"), (second, "second")):
+        routes.add(f"{name} boot", (BootCompleted,))
+        routes.add(f"{name} all")
+    other.add("other all")
+    other.add("other boot", (BootCompleted,))
+    assert first.handlers(BootCompleted()) == ("first boot", "first all")
+    assert second.handlers(SignalChanged(rssi=1, ber=99)) == ("second all",)
+    assert second.handlers(BootCompleted()) == ("second boot", "second all")
+    assert other.handlers(SignalChanged(rssi=1, ber=99)) == ("other all",)
+    second.remove("second boot")
+    assert second.handlers(BootCompleted()) == ("second all",)
+    assert first.handlers(BootCompleted()) == ("first boot", "first all")
+
+
 def _event_classes(expr: ast.expr, names: dict[str, Any]) -> set[type]:
     if isinstance(expr, ast.Name):
         found = names[expr.id]
