@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiocoap
+from aiocoap.numbers.optionnumbers import OptionNumber
 from aiocoap.options import Options
 from aiocoap.pipe import Pipe
 from aiocoap.protocol import BlockwiseRequest
@@ -196,11 +197,12 @@ class Exchange:
         message: aiocoap.Message,
         timeout: float,
         outcome: Outcome,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._context = context
         self._outcome: Outcome | None = outcome
         self._completing: asyncio.Future[aiocoap.Message] | None = None
-        self._deadlines = Deadlines.of(asyncio.get_running_loop())
+        self._deadlines = deadlines or Deadlines.of(asyncio.get_running_loop())
         self._deadline = self._deadlines.add(timeout, self._timed_out)
         self._pipe = Pipe(message, context.log)
         self._stop_interest = self._pipe.on_event(self._on_event)
@@ -233,8 +235,9 @@ class Exchange:
             self._finish(None, event.exception, in_event=True)
             return False
         response: aiocoap.Message = event.message
-        block2 = response.opt.block2
-        if block2 is not None:
+        block2_options = response.opt.get_option(OptionNumber.BLOCK2)  # (one call, not two)
+        if block2_options:
+            block2 = block2_options[0].value
             if block2.more:
                 # RFC 7959 §2.4: fetch the remaining blocks as aiocoap's wrapper would.
                 self._completing = asyncio.ensure_future(

@@ -36,7 +36,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import aiocoap
@@ -50,7 +50,12 @@ from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.block1 import Block1Assembly
-from emulator.adapters.coap_exchange import Exchange, PreparedOptions, fits_one_message
+from emulator.adapters.coap_exchange import (
+    Deadlines,
+    Exchange,
+    PreparedOptions,
+    fits_one_message,
+)
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import (
     DtlsClientConnection,
@@ -83,6 +88,7 @@ from emulator.lwm2m.client.messages import (
 )
 from emulator.lwm2m.client.settings import CoapTuning
 from emulator.module.events import ModuleEvent
+from emulator.module.routing import EventTypes
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +188,10 @@ class _Root:
 class CoapAdapter:
     """The module service that performs the client's actions on aiocoap."""
 
+    #: The events it acts on: the client's work signal, and what the client follows of the
+    #: module (not the client's own notices, two per Update: nothing to do on them).
+    handled_events: ClassVar[EventTypes] = (ClientWork, *LwM2MClient.MODULE_EVENTS)
+
     def __init__(self, host: ModuleHost, client: LwM2MClient) -> None:
         self.host = host
         self.client = client
@@ -200,6 +210,7 @@ class CoapAdapter:
         self._udp_requests: Any = None
         self._dtls_requests: Any = None
         self._exchanges: set[Exchange] = set()
+        self._deadlines: Deadlines | None = None  # the loop's (an adapter lives in one loop)
         self._sessions: dict[int, Session] = {}
         self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
         #: (peer, message ID) of recent notifications → their token, for an RST (bounded).
@@ -501,7 +512,9 @@ class CoapAdapter:
         if message.payload and not fits_one_message(message):  # (no body always fits)
             return False
         outcome = functools.partial(self._exchange_ended, action)
-        exchange = Exchange(context, interface, message, action.timeout, outcome)
+        if self._deadlines is None:
+            self._deadlines = Deadlines.of(asyncio.get_running_loop())
+        exchange = Exchange(context, interface, message, action.timeout, outcome, self._deadlines)
         if not exchange.done:
             self._exchanges.add(exchange)
         return True

@@ -223,6 +223,15 @@ class UdpRemote(UDP6EndpointAddress):  # type: ignore[misc]  # aiocoap is untype
     address), so each answer is kept on the instance the first time it is asked for: a
     session's remote, which the module's requests share, answers from its attributes."""
 
+    def __init__(self, sockaddr: Any, interface: Any, *, pktinfo: bytes | None = None) -> None:
+        super().__init__(sockaddr, interface, pktinfo=pktinfo)
+        # aiocoap's hash (the address without the scope), once: the message and token
+        # managers hash the remote some fourteen times per request and response.
+        self._hash = hash(sockaddr[:-1])
+
+    def __hash__(self) -> int:
+        return self._hash
+
     @functools.cached_property
     def hostinfo(self) -> str:
         host, port, _flowinfo, scope = self.sockaddr

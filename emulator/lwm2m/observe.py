@@ -17,7 +17,7 @@ for those. Rules (TS 1.0 §5.1.2):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .attributes import NotificationAttributes
@@ -103,6 +103,9 @@ class ObservationManager:
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self._active: dict[bytes, _Active] = {}
+        #: The active observations by token, read-only outside (never rebound: a cheap
+        #: "anything observed?" for the client, which asks after every input).
+        self.active: Mapping[bytes, object] = self._active
         store.add_listener(self._on_store_event)
 
     def _on_store_event(self, event: StoreEvent) -> None:

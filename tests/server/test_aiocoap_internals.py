@@ -138,6 +138,7 @@ def test_udp_remote_says_what_aiocoaps_remote_says(sockaddr: tuple[str, int, int
         # kept on the instance: aiocoap's remote has a __dict__ and never changes its address
         assert {"hostinfo", "is_multicast"} <= set(vars(ours))
     assert ours == theirs and hash(ours) == hash(theirs)
+    assert "hash(self.sockaddr[:-1])" in inspect.getsource(UDP6EndpointAddress.__hash__)
 
 
 def test_what_the_guard_does_in_place_of_datagram_msg_received_is_what_it_does() -> None:

@@ -35,7 +35,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from emulator.at.errors import CmeError
 from emulator.lwm2m import LwM2MPath, ObjectStore, ObservationManager, default_registry
@@ -205,7 +205,8 @@ class LwM2MClient:
         self.module.emit(notice, self._now)
 
     def _server_result(self, kind: NoticeKind, link: ServerLink, *, ok: bool) -> None:
-        self._notify(ServerResult(kind=kind, outcome=Outcome.of(ok), ssid=link.ssid))
+        outcome = Outcome.SUCCESS if ok else Outcome.FAILURE
+        self._notify(ServerResult(kind=kind, outcome=outcome, ssid=link.ssid))
 
     def _later(self, delay: float, callback: Callable[[float], None]) -> None:
         heapq.heappush(self._deferred, (self._now + delay, next(self._deferred_seq), callback))
@@ -228,7 +229,7 @@ class LwM2MClient:
         candidates = (
             self._deferred[0][0] if self._deferred else None,
             self._apn_retry_at,
-            self.observations.get_timer(),
+            self.observations.get_timer() if self.observations.active else None,
         )
         for t in candidates:
             if t is not None and (earliest is None or t < earliest):
@@ -237,7 +238,8 @@ class LwM2MClient:
 
     def _settle(self) -> None:
         """After every input: send due notifications, re-arm the timer, wake the adapter."""
-        self._pump_notifications(self._now)
+        if self.observations.active:
+            self._pump_notifications(self._now)
         when = self.get_timer()
         if when is not None and when not in self._scheduled:
             self._scheduled.add(when)
@@ -522,9 +524,20 @@ class LwM2MClient:
         objects.install_accounts(self.store, self.config, self.settings)
 
     # ========================================================= module events
+    #: The module events the client follows (its adapter is routed these and ClientWork);
+    #: any other, its own notices included, changes nothing here.
+    MODULE_EVENTS: ClassVar[tuple[type[ModuleEvent], ...]] = (
+        RebootStarted,
+        PoweredDown,
+        BootCompleted,
+        RegistrationChanged,
+        PdpContextChanged,
+        SignalChanged,
+    )
+
     def on_module_event(self, event: ModuleEvent, now: float) -> None:
-        if isinstance(event, LwM2MNotice):
-            return  # our own report, back through the module's queue: nothing changes
+        if not isinstance(event, self.MODULE_EVENTS):
+            return
         self._now = now
         if isinstance(event, RebootStarted | PoweredDown):
             self._restart(now)  # AT+QPOWD: the power goes as in a reboot, nothing is sent

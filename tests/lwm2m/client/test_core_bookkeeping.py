@@ -3,11 +3,18 @@ spread), computed cheaply: each must say what the plain definition says."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import itertools
+import textwrap
+from collections.abc import Callable
 
-from emulator.lwm2m.client.events import LwM2MStatus
+from emulator.adapters.lwm2m_client import CoapAdapter
+from emulator.lwm2m.client.client import LwM2MClient
+from emulator.lwm2m.client.events import ClientWork, LwM2MStatus
 from emulator.lwm2m.client.links import ACTIVE_PHASES, Phase, ServerLink
 from emulator.lwm2m.client.messages import CHANGED, DELETE, DELETED
+from emulator.module.events import ModuleEvent
 
 from .rig import Rig
 from .test_core import first_update_after
@@ -94,3 +101,29 @@ def test_update_spread_follows_a_new_endpoint_name() -> None:
     assert rig.respond(DELETED).request.method == DELETE
     assert rig.stat() == 0
     assert registered_as(rig, "meter-2") == fresh["meter-2"]
+
+
+def test_the_adapter_is_routed_every_module_event_the_client_follows() -> None:
+    """The CoAP adapter names the events it takes (emulator.module.routing): ClientWork and
+    the client's MODULE_EVENTS. Every event class on_module_event tests for must be among
+    them, or the client would never see those events."""
+    assert set(CoapAdapter.handled_events) == {ClientWork, *LwM2MClient.MODULE_EVENTS}
+    tested = event_classes_tested(LwM2MClient.on_module_event)
+    assert len(tested) >= len(LwM2MClient.MODULE_EVENTS), tested
+    missing = {c.__name__ for c in tested if not issubclass(c, LwM2MClient.MODULE_EVENTS)}
+    assert not missing, f"on_module_event looks at {sorted(missing)}, which are not routed"
+    assert event_classes_tested(CoapAdapter.on_event) == {ClientWork}
+
+
+def event_classes_tested(function: Callable[..., object]) -> set[type]:
+    """The module event classes ``function`` names in its ``isinstance`` tests."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    classes: set[type] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "isinstance":
+            for name in ast.walk(node.args[1]):
+                if isinstance(name, ast.Name):
+                    found = function.__globals__.get(name.id)
+                    if isinstance(found, type) and issubclass(found, ModuleEvent):
+                        classes.add(found)
+    return classes
