@@ -98,22 +98,24 @@ class Deadlines:
     their deadline (RFC 7252 §4.8.2 MAX_TRANSMIT_WAIT, some 93 s with the default tuning). An
     asyncio timer per exchange cost a timer handle, its cancellation and its later removal
     from the loop's heap (compared in Python) for every Update of every module. Here a
-    deadline is an entry in one heap of ``(when, seq, ticket)`` (compared in C); an ended
-    exchange empties its ticket, and the one timer, armed for the earliest deadline, drops
-    emptied tickets when it fires and re-arms for the first live one. Emptied tickets are
-    swept out once they are most of the heap, so it stays bounded by the live deadlines.
+    deadline is a ``(when, key)`` entry in one heap (compared in C; plain numbers, which the
+    garbage collector stops tracking) and its callback sits in a table by key while it is
+    live. An ended exchange drops its key from the table; the one timer, armed for the
+    earliest deadline, skips dropped entries when it fires and re-arms for the first live
+    one. Dropped entries are swept out once they are most of the heap, so it stays bounded
+    by the live deadlines.
     """
 
-    COMPACT_AT = 1024  # emptied tickets before a sweep is considered
+    COMPACT_AT = 1024  # dropped entries before a sweep is considered
 
     def __init__(self) -> None:
-        # (No reference to the loop: the loop is the key of _DEADLINES, held weakly; every
-        # method runs in that loop and asks asyncio for it.)
-        self._heap: list[tuple[float, int, list[Callable[[], None] | None]]] = []
-        self._seq = itertools.count()
+        # (No reference to the loop: the loop is the key of _DEADLINES, held weakly; the
+        # caller hands it in, or asyncio says which one runs.)
+        self._heap: list[tuple[float, int]] = []
+        self._live: dict[int, Callable[[], None]] = {}
+        self._keys = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
-        self._emptied = 0
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> Deadlines:
@@ -124,55 +126,54 @@ class Deadlines:
         return deadlines
 
     def __len__(self) -> int:
-        """Entries held, emptied ones included (for tests)."""
+        """Entries held, dropped ones included (for tests)."""
         return len(self._heap)
 
-    def add(self, delay: float, callback: Callable[[], None]) -> list[Callable[[], None] | None]:
-        """Call ``callback`` in ``delay`` seconds unless the ticket returned is emptied first
-        (:meth:`drop`)."""
-        when = asyncio.get_running_loop().time() + delay
-        ticket: list[Callable[[], None] | None] = [callback]
-        heapq.heappush(self._heap, (when, next(self._seq), ticket))
+    def add(
+        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[[], None]
+    ) -> int:
+        """Call ``callback`` in ``delay`` seconds (on ``loop``, the running one) unless the
+        key returned is dropped first (:meth:`drop`)."""
+        when = loop.time() + delay
+        key = next(self._keys)
+        self._live[key] = callback
+        heapq.heappush(self._heap, (when, key))
         if when < self._timer_at:
-            self._arm(when)
-        return ticket
+            self._arm(loop, when)
+        return key
 
-    def drop(self, ticket: list[Callable[[], None] | None]) -> None:
-        """Forget a deadline (its exchange ended)."""
-        if ticket[0] is None:
+    def drop(self, key: int) -> None:
+        """Forget a deadline (its exchange ended); nothing if it fired or was dropped."""
+        if self._live.pop(key, None) is None:
             return
-        ticket[0] = None
-        self._emptied += 1
-        if self._emptied >= self.COMPACT_AT and self._emptied * 2 > len(self._heap):
-            self._heap = [entry for entry in self._heap if entry[2][0] is not None]
+        heap = self._heap
+        if len(heap) - len(self._live) >= self.COMPACT_AT and len(self._live) * 2 < len(heap):
+            self._heap = [entry for entry in heap if entry[1] in self._live]
             heapq.heapify(self._heap)
-            self._emptied = 0
 
-    def _arm(self, when: float) -> None:
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = when
-        self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+        self._timer = loop.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._timer, self._timer_at = None, math.inf
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         try:
             while self._heap:  # (a callback may sweep: self._heap, not a local name)
-                when, _, ticket = self._heap[0]
-                callback = ticket[0]
-                if callback is None:
+                when, key = self._heap[0]
+                if key not in self._live:
                     heapq.heappop(self._heap)
-                    self._emptied -= 1
                 elif when <= now:
                     heapq.heappop(self._heap)
-                    ticket[0] = None
-                    callback()
+                    self._live.pop(key)()
                 else:
                     break
         finally:  # even after a callback raised: the rest keep their timer
             if self._heap and self._heap[0][0] < self._timer_at:
-                self._arm(self._heap[0][0])
+                self._arm(loop, self._heap[0][0])
 
 
 _DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = (
@@ -202,8 +203,9 @@ class Exchange:
         self._context = context
         self._outcome: Outcome | None = outcome
         self._completing: asyncio.Future[aiocoap.Message] | None = None
-        self._deadlines = deadlines or Deadlines.of(asyncio.get_running_loop())
-        self._deadline = self._deadlines.add(timeout, self._timed_out)
+        self._loop = context.loop  # (asyncio.get_running_loop() asks the OS for the pid)
+        self._deadlines = deadlines or Deadlines.of(self._loop)
+        self._deadline = self._deadlines.add(self._loop, timeout, self._timed_out)
         self._pipe = Pipe(message, context.log)
         self._stop_interest = self._pipe.on_event(self._on_event)
         interface.request(self._pipe)  # may fail at once: _on_event then has the exception
@@ -273,4 +275,4 @@ class Exchange:
         self._end(stop_interest=not in_event)
         if outcome is not None:
             # Later, not inside the pipe's event: what the client does next may send.
-            asyncio.get_running_loop().call_soon(outcome, self, response, error)
+            self._loop.call_soon(outcome, self, response, error)

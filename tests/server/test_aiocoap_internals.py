@@ -55,6 +55,8 @@ def test_context_and_token_layer_internals_we_use_are_there() -> None:
     create = inspect.signature(MessageInterfaceUDP6._create_transport_endpoint)
     assert list(create.parameters)[:4] == ["sock", "ctx", "log", "loop"]
     assert "self.transport = transport" in inspect.getsource(MessageInterfaceUDP6.connection_made)
+    # Exchanges schedule on the context's loop (coap_exchange: no asyncio.get_running_loop()).
+    assert "self.loop = loop" in inspect.getsource(Context.__init__)
     # Context.request is what ordinary requests use (public API), still non-blockwise capable.
     assert "handle_blockwise" in inspect.signature(protocol.Context.request).parameters
 

@@ -77,10 +77,10 @@ async def test_deadlines_fire_in_order_and_not_when_dropped() -> None:
         if name == "last":
             done.set()
 
-    deadlines.add(0.06, lambda: note("last"))
-    deadlines.add(0.02, lambda: note("second"))
-    dropped = deadlines.add(0.01, lambda: note("dropped"))
-    deadlines.add(0.001, lambda: note("first"))
+    deadlines.add(loop, 0.06, lambda: note("last"))
+    deadlines.add(loop, 0.02, lambda: note("second"))
+    dropped = deadlines.add(loop, 0.01, lambda: note("dropped"))
+    deadlines.add(loop, 0.001, lambda: note("first"))
     deadlines.drop(dropped)
     deadlines.drop(dropped)  # twice is once
     started = loop.time()
@@ -101,8 +101,8 @@ async def test_a_deadline_that_raises_leaves_the_others_their_timer() -> None:
         def fail() -> None:
             raise RuntimeError("a bug in a callback")
 
-        deadlines.add(0.001, fail)
-        deadlines.add(0.03, done.set)
+        deadlines.add(loop, 0.001, fail)
+        deadlines.add(loop, 0.03, done.set)
         await asyncio.wait_for(done.wait(), 3)
         assert [str(e) for e in errors] == ["a bug in a callback"]
     finally:
@@ -114,10 +114,11 @@ async def test_dropped_deadlines_do_not_pile_up(live: int) -> None:
     """Ended exchanges leave emptied tickets behind; they are swept once they are most of the
     heap, so a fleet's heap holds about its live deadlines, not every request of the last
     MAX_TRANSMIT_WAIT."""
+    loop = asyncio.get_running_loop()
     deadlines = Deadlines()
     for _ in range(live):
-        deadlines.add(60.0, lambda: None)
+        deadlines.add(loop, 60.0, lambda: None)
     for _ in range(20 * Deadlines.COMPACT_AT):
-        deadlines.drop(deadlines.add(60.0, lambda: None))
+        deadlines.drop(deadlines.add(loop, 60.0, lambda: None))
         assert len(deadlines) <= live + 2 * Deadlines.COMPACT_AT
     assert Deadlines.of(asyncio.get_running_loop()) is Deadlines.of(asyncio.get_running_loop())
