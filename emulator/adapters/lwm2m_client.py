@@ -548,12 +548,15 @@ class CoapAdapter:
         get_option = response.opt.get_option
         content_format = get_option(OptionNumber.CONTENT_FORMAT)
         location_path = get_option(OptionNumber.LOCATION_PATH)
-        result = CoapResponse(
-            code=int(response.code),
-            payload=bytes(response.payload),
-            content_format=int(content_format[0].value) if content_format else None,
-            location_path=tuple(o.value for o in location_path) if location_path else (),
-        )
+        if response.payload or content_format or location_path:
+            result = CoapResponse(
+                code=int(response.code),
+                payload=bytes(response.payload),
+                content_format=int(content_format[0].value) if content_format else None,
+                location_path=tuple(o.value for o in location_path) if location_path else (),
+            )
+        else:  # a bare code (an Update's 2.04): one shared value per code
+            result = _bare_response(int(response.code))
         self.host.apply(
             functools.partial(self.client.response_received, action.request_id, result)
         )
@@ -792,6 +795,12 @@ async def _fetch_http(uri: str, max_bytes: int) -> bytes:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+@functools.cache
+def _bare_response(code: int) -> CoapResponse:
+    """A response with nothing but its code (frozen: one instance serves every time)."""
+    return CoapResponse(code=code)
 
 
 @functools.cache

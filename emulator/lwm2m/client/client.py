@@ -784,6 +784,13 @@ class LwM2MClient:
             self._act(SetReachable(server_id=link.server_id, reachable=True))
         link.go(Phase.UPDATING)
         link.update_at = None
+        if not (link.send_lifetime or link.send_binding or link.send_objects):
+            # The periodic Update: nothing but the location, the same request every time
+            # until a new Register moves the location.
+            if link.plain_update is None or link.plain_update.path != link.location:
+                link.plain_update = CoapRequest(method=POST, path=link.location)
+            self._send(link, "update", link.plain_update)
+            return
         query: list[str] = []
         if link.send_lifetime:
             query.append(f"lt={link.server.lifetime}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .config import SecurityEntry, ServerEntry, ServerUri
 from .events import IdentityEnum
-from .messages import SendNotification
+from .messages import CoapRequest, SendNotification
 
 
 class Phase(IdentityEnum):
@@ -102,6 +102,7 @@ class ServerLink:
     failures_since: float | None = None  # first failure of a run of failed logins
     failures: int = 0
     held: list[SendNotification] = field(default_factory=list)
+    plain_update: CoapRequest | None = None  # the last Update with nothing but the location
 
     @property
     def server_id(self) -> int:

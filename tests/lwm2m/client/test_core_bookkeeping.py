@@ -13,7 +13,7 @@ from emulator.adapters.lwm2m_client import CoapAdapter
 from emulator.lwm2m.client.client import LwM2MClient
 from emulator.lwm2m.client.events import ClientWork, LwM2MStatus
 from emulator.lwm2m.client.links import ACTIVE_PHASES, Phase, ServerLink
-from emulator.lwm2m.client.messages import CHANGED, DELETE, DELETED
+from emulator.lwm2m.client.messages import CHANGED, CREATED, DELETE, DELETED, NOT_FOUND
 from emulator.module.events import ModuleEvent
 
 from .rig import Rig
@@ -127,3 +127,23 @@ def event_classes_tested(function: Callable[..., object]) -> set[type]:
                     if isinstance(found, type) and issubclass(found, ModuleEvent):
                         classes.add(found)
     return classes
+
+
+def test_the_periodic_update_follows_the_location_and_the_pending_changes() -> None:
+    """The plain Update (nothing but the location) is built once per location; one that
+    carries a change is built for it, and a new registration's location shows at once."""
+    rig = Rig()
+    rig.register(lifetime=60)
+    assert rig.at("AT+QLWUPDATE") == ["OK"]
+    first = rig.respond(CHANGED).request
+    assert rig.at("AT+QLWUPDATE") == ["OK"]
+    second = rig.respond(CHANGED).request
+    assert first.path == second.path == ("rd", "r1") and second.query == ()
+    assert rig.at('AT+QLWCFG="server",1,90,1,60,30,1,"U"') == ["OK"]  # a new lifetime
+    assert rig.respond(CHANGED).request.query == ("lt=90",)
+    assert rig.at("AT+QLWUPDATE") == ["OK"]
+    assert rig.respond(NOT_FOUND).request.query == ()  # forgotten: register afresh
+    assert rig.respond(CREATED, ("rd", "r2")).request.path == ("rd",)
+    assert rig.at("AT+QLWUPDATE") == ["OK"]
+    moved = rig.respond(CHANGED).request
+    assert (moved.path, moved.query, moved.payload) == (("rd", "r2"), (), b"")
