@@ -91,10 +91,13 @@ class EventRoutes(Generic[H]):
             positions = shape.by_class[kind]
         except KeyError:
             positions = shape.route(kind)
+        # The usual answers without building a tuple through a generator: none, all, one.
+        if not positions:
+            return ()
         handlers = self._handlers
-        # The usual answers without building a tuple through a generator: all, or one.
-        if len(positions) == len(handlers):
+        count = len(positions)
+        if count == len(handlers):
             return handlers
-        if len(positions) == 1:
+        if count == 1:
             return (handlers[positions[0]],)
         return tuple(handlers[i] for i in positions)

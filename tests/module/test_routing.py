@@ -42,6 +42,7 @@ def test_routes_follow_handlers_added_and_removed_after_events_went_through() ->
     delivered = routes.handlers(BootCompleted())
     routes.add("late", (BootCompleted,))
     assert delivered == ("boot",)  # what was being delivered does not change
+    assert routes.handlers(SignalChanged(rssi=1, ber=99)) == ()
     assert routes.handlers(BootCompleted()) == ("boot", "late")
     routes.remove("boot")
     assert routes.handlers(BootCompleted()) == ("late",)
