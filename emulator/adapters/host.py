@@ -71,6 +71,9 @@ class ModuleHost:
         self._listener_routes: EventRoutes[EventListener] = EventRoutes()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        # Bound once: a module re-arms its timer at every Update, and what it keeps until the
+        # next one (thousands of modules' worth) is what a young collection must walk.
+        self._timer_due = self._on_timer
         self._started = False
 
     # ------------------------------------------------------------------ wiring
@@ -194,7 +197,7 @@ class ModuleHost:
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, when - self.clock())
-        self._timer = loop.call_later(delay, self._on_timer)
+        self._timer = loop.call_later(delay, self._timer_due)
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -116,7 +116,9 @@ class VirtualModule:
         self.utc_offset_quarters = 0  # time zone as AT+CCLK prints it (quarters of an hour)
         self.components: dict[str, Any] = {}  # per-family state, keyed by family name
         self._events: deque[ModuleEvent] = deque()
-        self._timers: list[tuple[float, int, Callable[[float], None]]] = []
+        #: (when, order, boot generation, callback): a plain tuple per timer, no closure, so
+        #: that what a module keeps between its Updates is few objects for the collector.
+        self._timers: list[tuple[float, int, int, Callable[[float], None]]] = []
         self._timer_seq = itertools.count()
         self._boot_generation = 0
         self._observers: EventRoutes[ModuleObserver] = EventRoutes()
@@ -166,19 +168,15 @@ class VirtualModule:
     def handle_timer(self, now: float) -> None:
         self.engine.handle_timer(now)
         while self._timers and self._timers[0][0] <= now:
-            _, _, callback = heapq.heappop(self._timers)
-            callback(now)
+            _, _, generation, callback = heapq.heappop(self._timers)
+            if generation == self._boot_generation:
+                callback(now)
 
     # ------------------------------------------------- services for command families
     def call_at(self, when: float, callback: Callable[[float], None]) -> None:
         """Run ``callback(now)`` at ``when`` (module time); dropped by a reboot."""
-        generation = self._boot_generation
-
-        def guarded(now: float) -> None:
-            if generation == self._boot_generation:
-                callback(now)
-
-        heapq.heappush(self._timers, (when, next(self._timer_seq), guarded))
+        entry = (when, next(self._timer_seq), self._boot_generation, callback)
+        heapq.heappush(self._timers, entry)
 
     def raise_urc(self, text: str, now: float) -> None:
         self.engine.queue_urc(text, now)

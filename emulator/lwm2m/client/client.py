@@ -134,6 +134,7 @@ class LwM2MClient:
         self._deferred: list[tuple[float, int, Callable[[float], None]]] = []
         self._deferred_seq = itertools.count()
         self._scheduled: set[float] = set()
+        self._timer_due = self._on_timer  # bound once: see _on_timer
         self._status = LwM2MStatus.NOT_REGISTERED  # as last posted (LwM2MStatusChanged)
         self._links: dict[int, ServerLink] = {}
         self._now = 0.0
@@ -243,7 +244,7 @@ class LwM2MClient:
         when = self.get_timer()
         if when is not None and when not in self._scheduled:
             self._scheduled.add(when)
-            self.module.call_at(when, functools.partial(self._on_timer, when))
+            self.module.call_at(when, self._timer_due)
         if self._actions and not self._work_posted:
             self._work_posted = True
             self.module.post_event(_CLIENT_WORK)
@@ -252,8 +253,12 @@ class LwM2MClient:
             previous, self._status = self._status, status
             self.module.post_event(LwM2MStatusChanged(status=status, previous=previous))
 
-    def _on_timer(self, when: float, now: float) -> None:
-        self._scheduled.discard(when)
+    def _on_timer(self, now: float) -> None:
+        # One bound method for every timer (made once, in __init__): a timer costs the
+        # module's heap one tuple and nothing else the collector must walk. The module runs
+        # every timer due by ``now`` in this turn, so no ``when`` up to ``now`` stays booked.
+        for when in [when for when in self._scheduled if when <= now]:
+            self._scheduled.discard(when)  # (in place: a new set would be one more object)
         self.handle_timer(now)
 
     def handle_timer(self, now: float) -> None:
