@@ -19,10 +19,6 @@ The aiocoap internals relied on are pinned by tests/server/test_aiocoap_internal
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
-import math
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +28,9 @@ from aiocoap.options import Options
 from aiocoap.pipe import Pipe
 from aiocoap.protocol import BlockwiseRequest
 
-__all__ = ["Deadlines", "Exchange", "PreparedOptions", "fits_one_message"]
+from emulator.adapters.looptimers import LoopTimers
+
+__all__ = ["Exchange", "PreparedOptions", "fits_one_message"]
 
 #: What an exchange reports once: itself, and the response or the exception that ended it.
 Outcome = Callable[["Exchange", aiocoap.Message | None, BaseException | None], None]
@@ -91,96 +89,6 @@ def fits_one_message(message: aiocoap.Message) -> bool:
     return len(message.payload) <= int(threshold)
 
 
-class Deadlines:
-    """The response deadlines of every exchange on one event loop, behind one asyncio timer.
-
-    A fleet's exchanges almost all end with their response within milliseconds, long before
-    their deadline (RFC 7252 §4.8.2 MAX_TRANSMIT_WAIT, some 93 s with the default tuning). An
-    asyncio timer per exchange cost a timer handle, its cancellation and its later removal
-    from the loop's heap (compared in Python) for every Update of every module. Here a
-    deadline is a ``(when, key)`` entry in one heap (compared in C; plain numbers, which the
-    garbage collector stops tracking) and its callback sits in a table by key while it is
-    live. An ended exchange drops its key from the table; the one timer, armed for the
-    earliest deadline, skips dropped entries when it fires and re-arms for the first live
-    one. Dropped entries are swept out once they are most of the heap, so it stays bounded
-    by the live deadlines.
-    """
-
-    COMPACT_AT = 1024  # dropped entries before a sweep is considered
-
-    def __init__(self) -> None:
-        # (No reference to the loop: the loop is the key of _DEADLINES, held weakly; the
-        # caller hands it in, or asyncio says which one runs.)
-        self._heap: list[tuple[float, int]] = []
-        self._live: dict[int, Callable[[], None]] = {}
-        self._keys = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = math.inf
-
-    @classmethod
-    def of(cls, loop: asyncio.AbstractEventLoop) -> Deadlines:
-        """The loop's deadlines (made with the loop's first exchange, gone with the loop)."""
-        deadlines = _DEADLINES.get(loop)
-        if deadlines is None:
-            deadlines = _DEADLINES[loop] = cls()
-        return deadlines
-
-    def __len__(self) -> int:
-        """Entries held, dropped ones included (for tests)."""
-        return len(self._heap)
-
-    def add(
-        self, loop: asyncio.AbstractEventLoop, delay: float, callback: Callable[[], None]
-    ) -> int:
-        """Call ``callback`` in ``delay`` seconds (on ``loop``, the running one) unless the
-        key returned is dropped first (:meth:`drop`)."""
-        when = loop.time() + delay
-        key = next(self._keys)
-        self._live[key] = callback
-        heapq.heappush(self._heap, (when, key))
-        if when < self._timer_at:
-            self._arm(loop, when)
-        return key
-
-    def drop(self, key: int) -> None:
-        """Forget a deadline (its exchange ended); nothing if it fired or was dropped."""
-        if self._live.pop(key, None) is None:
-            return
-        heap = self._heap
-        if len(heap) - len(self._live) >= self.COMPACT_AT and len(self._live) * 2 < len(heap):
-            self._heap = [entry for entry in heap if entry[1] in self._live]
-            heapq.heapify(self._heap)
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = when
-        self._timer = loop.call_at(when, self._fire)
-
-    def _fire(self) -> None:
-        self._timer, self._timer_at = None, math.inf
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        try:
-            while self._heap:  # (a callback may sweep: self._heap, not a local name)
-                when, key = self._heap[0]
-                if key not in self._live:
-                    heapq.heappop(self._heap)
-                elif when <= now:
-                    heapq.heappop(self._heap)
-                    self._live.pop(key)()
-                else:
-                    break
-        finally:  # even after a callback raised: the rest keep their timer
-            if self._heap and self._heap[0][0] < self._timer_at:
-                self._arm(loop, self._heap[0][0])
-
-
-_DEADLINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _no_interest() -> None:
     """What an ended exchange holds instead of its pipe's interest handle."""
 
@@ -198,13 +106,13 @@ class Exchange:
         message: aiocoap.Message,
         timeout: float,
         outcome: Outcome,
-        deadlines: Deadlines | None = None,
+        deadlines: LoopTimers | None = None,
     ) -> None:
         self._context = context
         self._outcome: Outcome | None = outcome
         self._completing: asyncio.Future[aiocoap.Message] | None = None
         self._loop = context.loop  # (asyncio.get_running_loop() asks the OS for the pid)
-        self._deadlines = deadlines or Deadlines.of(self._loop)
+        self._deadlines = deadlines or LoopTimers.of(self._loop)
         self._deadline = self._deadlines.add(self._loop, timeout, self._timed_out)
         self._pipe = Pipe(message, context.log)
         self._stop_interest = self._pipe.on_event(self._on_event)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from emulator.adapters.looptimers import LoopTimers
 from emulator.module.events import ModuleEvent
 from emulator.module.routing import EVERY_EVENT, EventRoutes, EventTypes
 from emulator.module.virtual import BUILTIN_FAMILIES, VirtualModule
@@ -69,7 +70,10 @@ class ModuleHost:
         self._backlogs: list[Callable[[], int]] = []
         self._service_routes: EventRoutes[ModuleService] = EventRoutes()
         self._listener_routes: EventRoutes[EventListener] = EventRoutes()
-        self._timer: asyncio.TimerHandle | None = None
+        # The one timer, on the loop's shared timers (emulator.adapters.looptimers): a key
+        # there, not an asyncio timer handle per module.
+        self._timers: LoopTimers | None = None
+        self._timer: int | None = None
         self._timer_at: float | None = None
         # Bound once: a module re-arms its timer at every Update, and what it keeps until the
         # next one (thousands of modules' worth) is what a young collection must walk.
@@ -130,8 +134,8 @@ class ModuleHost:
 
     async def stop(self) -> None:
         self._started = False
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._timer is not None and self._timers is not None:
+            self._timers.drop(self._timer)
             self._timer = None
         for service in reversed(self.services):
             try:
@@ -189,15 +193,17 @@ class ModuleHost:
         when = self.module.get_timer()
         if when == self._timer_at and self._timer is not None:
             return
+        loop = asyncio.get_running_loop()
+        if self._timers is None:
+            self._timers = LoopTimers.of(loop)
         if self._timer is not None:
-            self._timer.cancel()
+            self._timers.drop(self._timer)
             self._timer = None
         self._timer_at = when
         if when is None:
             return
-        loop = asyncio.get_running_loop()
         delay = max(0.0, when - self.clock())
-        self._timer = loop.call_later(delay, self._timer_due)
+        self._timer = self._timers.add(loop, delay, self._timer_due)
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -50,12 +50,7 @@ from aiocoap.pipe import Pipe
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 
 from emulator.adapters.block1 import Block1Assembly
-from emulator.adapters.coap_exchange import (
-    Deadlines,
-    Exchange,
-    PreparedOptions,
-    fits_one_message,
-)
+from emulator.adapters.coap_exchange import Exchange, PreparedOptions, fits_one_message
 from emulator.adapters.dedup import bound_duplicate_detection
 from emulator.adapters.dtls.coap import (
     DtlsClientConnection,
@@ -63,6 +58,7 @@ from emulator.adapters.dtls.coap import (
     append_message_interface,
 )
 from emulator.adapters.host import ModuleHost
+from emulator.adapters.looptimers import LoopTimers
 from emulator.adapters.port.fdlimit import RESOURCE_ERRNOS
 from emulator.adapters.udpbind import udp6_interface, udp6_socket
 from emulator.adapters.undecodable import JunkReport, UdpRemote, guard_udp_interface
@@ -210,7 +206,7 @@ class CoapAdapter:
         self._udp_requests: Any = None
         self._dtls_requests: Any = None
         self._exchanges: set[Exchange] = set()
-        self._deadlines: Deadlines | None = None  # the loop's (an adapter lives in one loop)
+        self._deadlines: LoopTimers | None = None  # the loop's (an adapter lives in one loop)
         self._sessions: dict[int, Session] = {}
         self._notifications: dict[bytes, asyncio.Queue[tuple[CoapResponse, bool]]] = {}
         #: (peer, message ID) of recent notifications → their token, for an RST (bounded).
@@ -513,7 +509,7 @@ class CoapAdapter:
             return False
         outcome = functools.partial(self._exchange_ended, action)
         if self._deadlines is None:
-            self._deadlines = Deadlines.of(asyncio.get_running_loop())
+            self._deadlines = LoopTimers.of(asyncio.get_running_loop())
         exchange = Exchange(context, interface, message, action.timeout, outcome, self._deadlines)
         if not exchange.done:
             self._exchanges.add(exchange)

@@ -1,4 +1,4 @@
-"""How long the module waits for a response (emulator.adapters.coap_exchange.Deadlines: the
+"""How long the module waits for a response (emulator.adapters.looptimers.LoopTimers: the
 deadlines of all exchanges on one asyncio timer): a server that acknowledges a request and
 never answers it (RFC 7252 §5.2.2, a separate response that does not come) ends it after the
 response timeout; one that answers in time is heard."""
@@ -12,7 +12,7 @@ import aiocoap
 import pytest
 from aiocoap.numbers.codes import Code
 
-from emulator.adapters.coap_exchange import Deadlines
+from emulator.adapters.looptimers import LoopTimers
 
 from .conftest import ModuleFactory
 from .harness import FAST, lwm2m_profile, merged
@@ -68,7 +68,7 @@ async def test_a_separate_response_in_time_is_heard(make_module: ModuleFactory) 
 
 async def test_deadlines_fire_in_order_and_not_when_dropped() -> None:
     loop = asyncio.get_running_loop()
-    deadlines = Deadlines()
+    deadlines = LoopTimers()
     fired: list[str] = []
     done = asyncio.Event()
 
@@ -95,7 +95,7 @@ async def test_a_deadline_that_raises_leaves_the_others_their_timer() -> None:
     errors: list[BaseException] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context["exception"]))
     try:
-        deadlines = Deadlines()
+        deadlines = LoopTimers()
         done = asyncio.Event()
 
         def fail() -> None:
@@ -115,10 +115,32 @@ async def test_dropped_deadlines_do_not_pile_up(live: int) -> None:
     heap, so a fleet's heap holds about its live deadlines, not every request of the last
     MAX_TRANSMIT_WAIT."""
     loop = asyncio.get_running_loop()
-    deadlines = Deadlines()
+    deadlines = LoopTimers()
     for _ in range(live):
         deadlines.add(loop, 60.0, lambda: None)
-    for _ in range(20 * Deadlines.COMPACT_AT):
+    for _ in range(20 * LoopTimers.COMPACT_AT):
         deadlines.drop(deadlines.add(loop, 60.0, lambda: None))
-        assert len(deadlines) <= live + 2 * Deadlines.COMPACT_AT
-    assert Deadlines.of(asyncio.get_running_loop()) is Deadlines.of(asyncio.get_running_loop())
+        assert len(deadlines) <= live + 2 * LoopTimers.COMPACT_AT
+    assert LoopTimers.of(asyncio.get_running_loop()) is LoopTimers.of(asyncio.get_running_loop())
+
+
+async def test_a_timer_that_rearms_itself_at_once_waits_for_the_next_turn() -> None:
+    """A callback that adds a due timer again (a module whose next timer is already due)
+    does not hold the loop: the new one runs on the loop's next turn, after the callbacks
+    that were waiting."""
+    loop = asyncio.get_running_loop()
+    timers = LoopTimers()
+    turns: list[str] = []
+    second = asyncio.Event()
+
+    def again() -> None:
+        turns.append("timer")
+        if len(turns) == 1:
+            loop.call_soon(turns.append, "other")
+            timers.add(loop, 0.0, again)
+        else:
+            second.set()
+
+    timers.add(loop, 0.0, again)
+    await asyncio.wait_for(second.wait(), 5)
+    assert turns == ["timer", "other", "timer"]
