@@ -39,7 +39,7 @@ from aiocoap.util import hostportjoin
 from mbedtls import tls
 
 from emulator.adapters.udpbind import widen_receive_buffer
-from emulator.adapters.undecodable import Disposition, screen
+from emulator.adapters.undecodable import decode
 
 from .ciphers import DEFAULT_CLIENT_SUITES, SERVER_SUITES, mbedtls_names
 from .records import is_client_hello, psk_identity
@@ -412,11 +412,13 @@ class DtlsClientInterface(interfaces.MessageInterface):  # type: ignore[misc]  #
             self._connections.remove(connection)
 
     def _deliver(self, data: bytes, remote: DtlsClientConnection) -> None:
-        if screen(data).disposition is not Disposition.DELIVER:
+        message = decode(data)  # (decoded once: the screening's message is the one sent on)
+        if not isinstance(message, Message):
             self.unparsable += 1
             log.debug("DTLS %s: dropped data that is not CoAP", remote.hostinfo)
             return
-        self.ctx.dispatch_message(Message.decode(data, remote))
+        message.remote = remote
+        self.ctx.dispatch_message(message)
 
     # -- MessageInterface ----------------------------------------------------------------------
     def send(self, message: Message) -> None:
@@ -709,10 +711,12 @@ class DtlsServerInterface(interfaces.MessageInterface):  # type: ignore[misc]  #
                 self._drop(session)
                 self.ctx.dispatch_error(ConnectionResetError(event.reason), session)
         for data in out.data:
-            if screen(data).disposition is not Disposition.DELIVER:
+            message = decode(data)
+            if not isinstance(message, Message):
                 self.unparsable += 1  # an authenticated peer: counted, not logged
                 continue
-            self.ctx.dispatch_message(Message.decode(data, session))
+            message.remote = session
+            self.ctx.dispatch_message(message)
 
     def _handshake_failed(
         self, session: ServerSession, out: Output | None, reason: str = ""
