@@ -134,9 +134,7 @@ class ModuleHost:
 
     async def stop(self) -> None:
         self._started = False
-        if self._timer is not None and self._timers is not None:
-            self._timers.drop(self._timer)
-            self._timer = None
+        self._disarm()
         for service in reversed(self.services):
             try:
                 await service.stop()
@@ -193,17 +191,20 @@ class ModuleHost:
         when = self.module.get_timer()
         if when == self._timer_at and self._timer is not None:
             return
-        loop = asyncio.get_running_loop()
-        if self._timers is None:
-            self._timers = LoopTimers.of(loop)
-        if self._timer is not None:
-            self._timers.drop(self._timer)
-            self._timer = None
+        self._disarm()
         self._timer_at = when
         if when is None:
             return
+        loop = asyncio.get_running_loop()  # (only to arm: on Python 3.11 it asks for the pid)
+        if self._timers is None:
+            self._timers = LoopTimers.of(loop)
         delay = max(0.0, when - self.clock())
         self._timer = self._timers.add(loop, delay, self._timer_due)
+
+    def _disarm(self) -> None:
+        if self._timer is not None and self._timers is not None:
+            self._timers.drop(self._timer)
+        self._timer = None
 
     def _on_timer(self) -> None:
         self._timer = None
